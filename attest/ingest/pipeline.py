@@ -1,0 +1,560 @@
+"""The ingest job: files in, chunks with entities and embeddings out, then a new index version.
+
+Incremental by content hash: an unchanged file costs a hash and nothing else, a changed
+file re-embeds only its own chunks, and in sync mode a removed file loses its chunks. Each
+document is written in its own transaction, and the index version queries read is replaced
+only after a new one has been written completely (see ``retrieval.index_store``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from attest.core.errors import Conflict, IngestError, LoadError
+from attest.core.models import (
+    Chunk,
+    Document,
+    DocumentStatus,
+    IndexVersion,
+    IngestJob,
+    JobStatus,
+    KnowledgeBase,
+    utcnow,
+)
+from attest.core.repository import get_kb, get_or_create_kb
+from attest.core.settings import Settings
+from attest.ingest.chunker import SlidingWindowChunker, Window, hf_offsets
+from attest.ingest.embedder import SentenceTransformerEmbedder
+from attest.ingest.entities import EntityTagger, entities_in
+from attest.ingest.loaders import LoadedDocument, load_bytes, page_at
+from attest.ingest.progress import NullProgress, Progress
+from attest.retrieval.index_store import build_index_version, discard_unfinished
+
+STALE_JOB_AFTER = timedelta(minutes=10)
+_HASH_BLOCK = 1 << 20
+
+
+@dataclass
+class IngestSummary:
+    """What a job did. The key names are a stable interface (``attest ingest --json``)."""
+
+    documents_added: int = 0
+    documents_updated: int = 0
+    documents_unchanged: int = 0
+    documents_deleted: int = 0
+    documents_failed: int = 0
+    chunks: int = 0
+    embeddings_computed: int = 0
+    seconds: float = 0.0
+    knowledge_base: str = ""
+    job_id: int | None = None
+    index_version: int | None = None
+    errors: list[dict[str, str]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A loaded, chunked and tagged document waiting for its embeddings."""
+
+    path: Path
+    content_hash: str
+    size: int
+    loaded: LoadedDocument
+    windows: list[Window]
+    chunk_entities: list[list[dict[str, Any]]]
+
+    def texts(self) -> list[str]:
+        return [self.loaded.text[w.char_start : w.char_end] for w in self.windows]
+
+
+def discover(paths: Sequence[Path | str]) -> list[Path]:
+    """All files named or under the named folders (hidden files skipped), in a stable order."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw).expanduser().resolve()
+        if path.is_file():
+            found.append(path)
+        elif path.is_dir():
+            found.extend(
+                p
+                for p in sorted(path.rglob("*"))
+                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
+        else:
+            raise IngestError(f"{raw}: no such file or folder.")
+    return sorted(set(found))
+
+
+def file_hash(path: Path) -> str:
+    """SHA-256 of a file, read in blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(_HASH_BLOCK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class IngestPipeline:
+    """Runs ingest jobs against one database with one embedding model."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        engine: Engine,
+        embedder: SentenceTransformerEmbedder | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.embedder = embedder or SentenceTransformerEmbedder(
+            settings.embedding_model,
+            batch_size=settings.embedding_batch_size,
+            threads=settings.embedding_threads,
+        )
+        self.progress = progress or NullProgress()
+        self._sessions = sessionmaker(bind=engine, expire_on_commit=False)
+        self._chunker: SlidingWindowChunker | None = None
+
+    @property
+    def signature(self) -> str:
+        """What the chunks depend on besides the file: a change re-processes every document."""
+        s = self.settings
+        return f"{self.embedder.name}|w{s.chunk_tokens}/o{s.chunk_overlap}/s{s.chunk_boundary_slack}"[:256]
+
+    def warm_up(self) -> SlidingWindowChunker:
+        """Load the model and check that a window fits it."""
+        if self._chunker is None:
+            limit = self.embedder.max_tokens - 2  # [CLS] and [SEP]
+            if self.settings.chunk_tokens > limit:
+                raise IngestError(
+                    f"ATTEST_CHUNK_TOKENS={self.settings.chunk_tokens} does not fit the embedding model, "
+                    f"which reads at most {limit} tokens besides its special tokens."
+                )
+            self._chunker = SlidingWindowChunker(
+                hf_offsets(self.embedder.tokenizer),
+                window=self.settings.chunk_tokens,
+                overlap=self.settings.chunk_overlap,
+                slack=self.settings.chunk_boundary_slack,
+            )
+        return self._chunker
+
+    def run(
+        self,
+        kb_name: str,
+        paths: Sequence[Path | str],
+        *,
+        sync: bool = False,
+        acl: Sequence[str] | None = None,
+        tags: Sequence[str] | None = None,
+        create: bool = True,
+    ) -> IngestSummary:
+        """Ingest ``paths`` into the knowledge base ``kb_name`` and activate a new index version."""
+        started = time.perf_counter()
+        files = discover(paths)
+        roots = [Path(p).expanduser().resolve() for p in paths]
+        with self._sessions() as session:
+            kb = get_or_create_kb(session, name=kb_name)[0] if create else get_kb(session, name=kb_name)
+            session.commit()
+            job = self._claim(session, kb, [str(r) for r in roots], sync)
+            summary = IngestSummary(knowledge_base=kb.name, job_id=job.id)
+            try:
+                self._run_job(session, kb, job, files, roots, summary, sync=sync, acl=acl, tags=tags)
+            except BaseException as exc:
+                session.rollback()
+                reason = (
+                    "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc) or type(exc).__name__
+                )
+                self._finish(session, job, JobStatus.FAILED, summary, error=reason)
+                raise
+            finally:
+                self.progress.close()
+            summary.seconds = round(time.perf_counter() - started, 3)
+            self._finish(session, job, JobStatus.SUCCEEDED, summary)
+        return summary
+
+    def _run_job(
+        self,
+        session: Session,
+        kb: KnowledgeBase,
+        job: IngestJob,
+        files: list[Path],
+        roots: list[Path],
+        summary: IngestSummary,
+        *,
+        sync: bool,
+        acl: Sequence[str] | None,
+        tags: Sequence[str] | None,
+    ) -> None:
+        discard_unfinished(session, kb.id, self.settings.index_dir)
+        existing = {d.source_uri: d for d in session.scalars(select(Document).where(Document.kb_id == kb.id))}
+        job.documents_total = len(files)
+        session.commit()
+        self.progress.start(len(files))
+        todo: list[tuple[Path, str, int]] = []
+        for path in files:
+            doc = existing.get(str(path))
+            size = path.stat().st_size
+            if size > self.settings.max_file_bytes:
+                self._record_failure(
+                    session, kb, doc, path, size, _too_large(path, size, self.settings), summary
+                )
+                self.progress.advance(1, 0)
+                continue
+            digest = file_hash(path)
+            if (
+                doc
+                and doc.status == DocumentStatus.INDEXED
+                and doc.content_hash == digest
+                and (doc.pipeline_signature == self.signature)
+            ):
+                summary.documents_unchanged += 1
+                self._update_access(session, kb, doc, acl, tags)
+                self.progress.advance(1, 0)
+            elif doc and doc.status == DocumentStatus.FAILED and _failed_before(doc, digest, self.signature):
+                summary.documents_failed += 1
+                summary.errors.append({"source": str(path), "error": doc.error or "failed"})
+                self.progress.advance(1, 0)
+            else:
+                todo.append((path, digest, size))
+        session.commit()
+        # The model is loaded only when there is something to embed.
+        tagger = EntityTagger(self.settings.spacy_pipeline, kb.entity_terms)
+        for batch in _batched(todo, self.settings.ingest_batch_documents):
+            chunker = self.warm_up()
+            self._process_batch(
+                session, kb, job, batch, existing, chunker, tagger, summary, acl=acl, tags=tags
+            )
+        if sync:
+            self._delete_missing(session, kb, existing, set(map(str, files)), roots, summary)
+        self._refresh_index(session, kb, summary)
+
+    def _process_batch(
+        self,
+        session: Session,
+        kb: KnowledgeBase,
+        job: IngestJob,
+        batch: list[tuple[Path, str, int]],
+        existing: dict[str, Document],
+        chunker: SlidingWindowChunker,
+        tagger: EntityTagger,
+        summary: IngestSummary,
+        *,
+        acl: Sequence[str] | None,
+        tags: Sequence[str] | None,
+    ) -> None:
+        prepared: list[_Prepared] = []
+        for path, digest, size in batch:
+            try:
+                prepared.append(self._prepare(path, chunker, tagger))
+            except LoadError as exc:
+                self._record_failure(
+                    session, kb, existing.get(str(path)), path, size, str(exc), summary, digest
+                )
+                self.progress.advance(1, 0)
+        texts = [text for item in prepared for text in item.texts()]
+        vectors = self.embedder.embed(texts)
+        summary.embeddings_computed += len(texts)
+        offset = 0
+        for item in prepared:
+            count = len(item.windows)
+            doc = self._store(
+                session,
+                kb,
+                existing.get(str(item.path)),
+                item,
+                vectors[offset : offset + count],
+                acl=acl,
+                tags=tags,
+            )
+            offset += count
+            if str(item.path) in existing:
+                summary.documents_updated += 1
+            else:
+                summary.documents_added += 1
+            existing[str(item.path)] = doc
+            summary.chunks += count
+            job.chunks_done += count
+            self.progress.advance(1, count)
+        job.documents_done = summary.documents_unchanged + summary.documents_failed + job.documents_done
+        job.documents_done = min(job.documents_done, job.documents_total)
+        job.heartbeat_at = utcnow()
+        session.commit()
+
+    def _prepare(self, path: Path, chunker: SlidingWindowChunker, tagger: EntityTagger) -> _Prepared:
+        data = path.read_bytes()
+        loaded = load_bytes(data, filename=path.name, max_bytes=self.settings.max_file_bytes)
+        windows = list(chunker.windows(loaded.text))
+        if not windows:
+            raise LoadError(f"{path.name}: no tokens to index after text extraction.")
+        entities = tagger.tag(loaded.text)
+        chunk_entities: list[list[dict[str, Any]]] = []
+        first = 0
+        for window in windows:
+            inside, first = entities_in(entities, window.char_start, window.char_end, first)
+            chunk_entities.append([e.to_dict() for e in inside])
+        return _Prepared(path, hashlib.sha256(data).hexdigest(), len(data), loaded, windows, chunk_entities)
+
+    def _store(
+        self,
+        session: Session,
+        kb: KnowledgeBase,
+        doc: Document | None,
+        item: _Prepared,
+        vectors: np.ndarray,
+        *,
+        acl: Sequence[str] | None,
+        tags: Sequence[str] | None,
+    ) -> Document:
+        """Replace one document's chunks in a single transaction."""
+        loaded = item.loaded
+        if doc is None:
+            doc = Document(kb_id=kb.id, source_uri=str(item.path), acl=list(acl or []), tags=list(tags or []))
+            session.add(doc)
+        else:
+            doc = session.merge(doc)
+            session.execute(delete(Chunk).where(Chunk.document_id == doc.id))
+            if acl is not None:
+                doc.acl = list(acl)
+            if tags is not None:
+                doc.tags = list(tags)
+        doc.title = loaded.title[:512]
+        doc.media_type = loaded.media_type
+        doc.content_hash = item.content_hash
+        doc.pipeline_signature = self.signature
+        doc.size_bytes = item.size
+        doc.status = DocumentStatus.INDEXED
+        doc.error = None
+        doc.text = loaded.text
+        doc.metadata_ = {**loaded.metadata, "file_name": item.path.name}
+        session.flush()
+        rows = [
+            {
+                "document_id": doc.id,
+                "kb_id": kb.id,
+                "position": w.position,
+                "text": loaded.text[w.char_start : w.char_end],
+                "token_start": w.token_start,
+                "token_end": w.token_end,
+                "char_start": w.char_start,
+                "char_end": w.char_end,
+                "page": page_at(loaded.pages, w.char_start),
+                "entities": ents,
+                "embedding": vector.tobytes(),
+            }
+            for w, ents, vector in zip(item.windows, item.chunk_entities, vectors, strict=True)
+        ]
+        session.execute(insert(Chunk), rows)
+        _bump_revision(session, kb)
+        session.commit()
+        return doc
+
+    def _record_failure(
+        self,
+        session: Session,
+        kb: KnowledgeBase,
+        doc: Document | None,
+        path: Path,
+        size: int,
+        error: str,
+        summary: IngestSummary,
+        digest: str = "",
+    ) -> None:
+        """Note the error on the document; an indexed older version keeps its chunks.
+
+        The hash of the failing content is kept so that an unchanged failing file is not
+        loaded again on every run; it is reported as failed with the same error.
+        """
+        if doc is None:
+            doc = Document(
+                kb_id=kb.id,
+                source_uri=str(path),
+                title=path.name,
+                media_type="",
+                content_hash="",
+                size_bytes=size,
+                acl=[],
+                tags=[],
+                metadata_={"file_name": path.name},
+                text="",
+            )
+            session.add(doc)
+            doc.error = error
+        else:
+            doc = session.merge(doc)
+            had_chunks = (
+                session.scalar(select(Chunk.id).where(Chunk.document_id == doc.id).limit(1)) is not None
+            )
+            doc.error = error + (" The previously indexed version is still served." if had_chunks else "")
+        doc.status = DocumentStatus.FAILED
+        doc.metadata_ = {**doc.metadata_, "failed_hash": digest, "failed_signature": self.signature}
+        session.commit()
+        summary.documents_failed += 1
+        summary.errors.append({"source": str(path), "error": error})
+
+    def _update_access(
+        self,
+        session: Session,
+        kb: KnowledgeBase,
+        doc: Document,
+        acl: Sequence[str] | None,
+        tags: Sequence[str] | None,
+    ) -> None:
+        """Apply new ACL or tags to an unchanged document without re-embedding it."""
+        changed = False
+        if acl is not None and list(acl) != list(doc.acl):
+            doc.acl = list(acl)
+            changed = True
+        if tags is not None and list(tags) != list(doc.tags):
+            doc.tags = list(tags)
+            changed = True
+        if changed:
+            session.merge(doc)
+            _bump_revision(session, kb)
+
+    def _delete_missing(
+        self,
+        session: Session,
+        kb: KnowledgeBase,
+        existing: dict[str, Document],
+        seen: set[str],
+        roots: list[Path],
+        summary: IngestSummary,
+    ) -> None:
+        """Sync mode: remove documents under the given paths whose files are gone."""
+        for uri, doc in list(existing.items()):
+            path = Path(uri)
+            in_scope = any(path == root or root in path.parents for root in roots)
+            if in_scope and uri not in seen:
+                session.execute(delete(Document).where(Document.id == doc.id))
+                _bump_revision(session, kb)
+                session.commit()
+                del existing[uri]
+                summary.documents_deleted += 1
+
+    def _refresh_index(self, session: Session, kb: KnowledgeBase, summary: IngestSummary) -> None:
+        """Build and activate a new index version when the active one is out of date."""
+        session.refresh(kb)
+        active = session.get(IndexVersion, kb.active_index_id) if kb.active_index_id else None
+        if (
+            active is not None
+            and active.content_revision == kb.content_revision
+            and (active.embedding_model == self.embedder.name)
+        ):
+            summary.index_version = active.version
+            return
+        version = build_index_version(
+            session,
+            kb,
+            index_dir=self.settings.index_dir,
+            embedding_model=self.embedder.name,
+            dim=active.embedding_dim
+            if active and active.embedding_model == self.embedder.name
+            else self.embedder.dimension,
+            keep=self.settings.index_versions_kept,
+        )
+        summary.index_version = version.version
+
+    def _claim(self, session: Session, kb: KnowledgeBase, sources: list[str], sync: bool) -> IngestJob:
+        """Start a job, refusing while another live job works on the same knowledge base."""
+        for other in session.scalars(
+            select(IngestJob).where(IngestJob.kb_id == kb.id, IngestJob.status == JobStatus.RUNNING)
+        ):
+            if _job_alive(other):
+                raise Conflict(
+                    f"Ingest job {other.id} is still running on knowledge base {kb.name!r}; wait for it to finish."
+                )
+            other.status = JobStatus.FAILED
+            other.error = "interrupted: the process running it stopped"
+            other.finished_at = utcnow()
+        job = IngestJob(
+            kb_id=kb.id,
+            status=JobStatus.RUNNING,
+            sources=sources,
+            sync=sync,
+            owner=_owner(),
+            documents_total=0,
+            documents_done=0,
+            chunks_done=0,
+            summary={},
+        )
+        session.add(job)
+        session.commit()
+        return job
+
+    def _finish(
+        self,
+        session: Session,
+        job: IngestJob,
+        status: JobStatus,
+        summary: IngestSummary,
+        error: str | None = None,
+    ) -> None:
+        job = session.merge(job)
+        job.status = status
+        job.error = error
+        job.summary = summary.to_dict()
+        job.finished_at = utcnow()
+        session.commit()
+
+
+def _bump_revision(session: Session, kb: KnowledgeBase) -> None:
+    session.execute(
+        update(KnowledgeBase)
+        .where(KnowledgeBase.id == kb.id)
+        .values(content_revision=KnowledgeBase.content_revision + 1)
+    )
+
+
+def _failed_before(doc: Document, digest: str, signature: str) -> bool:
+    meta = doc.metadata_ or {}
+    return bool(digest) and meta.get("failed_hash") == digest and meta.get("failed_signature") == signature
+
+
+def _too_large(path: Path, size: int, settings: Settings) -> str:
+    mb = 1024 * 1024
+    return (
+        f"{path.name}: {size / mb:.1f} MB exceeds the {settings.max_file_bytes / mb:.1f} MB limit "
+        "(ATTEST_MAX_FILE_BYTES)."
+    )
+
+
+def _owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _job_alive(job: IngestJob) -> bool:
+    """Whether a RUNNING job's process still works on it."""
+    host, _, pid = job.owner.rpartition(":")
+    if host == socket.gethostname() and pid.isdigit():
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    heartbeat = (
+        job.heartbeat_at if job.heartbeat_at.tzinfo else job.heartbeat_at.replace(tzinfo=utcnow().tzinfo)
+    )
+    return utcnow() - heartbeat < STALE_JOB_AFTER
+
+
+def _batched(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -1,0 +1,224 @@
+"""Versioned, immutable index snapshots of a knowledge base.
+
+A version is a directory holding everything a query needs: the chunk embeddings
+(``embeddings.npy``), the chunks with their document's title, ACL and tags
+(``chunks.jsonl``, same order) and a ``manifest.json``. It is written completely under a
+temporary name, flushed to disk and renamed into place before the database marks it
+active, so a failed or interrupted build never touches the version queries are reading.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from attest.core.errors import NotFound
+from attest.core.models import Chunk, Document, IndexStatus, IndexVersion, KnowledgeBase, utcnow
+
+FORMAT = 1
+
+
+@dataclass(frozen=True)
+class IndexSnapshot:
+    """A loaded index version: embeddings and chunk records, row for row."""
+
+    version_id: int
+    version: int
+    path: Path
+    manifest: dict[str, Any]
+    embeddings: np.ndarray
+    chunks: list[dict[str, Any]]
+
+
+def build_index_version(
+    session: Session,
+    kb: KnowledgeBase,
+    *,
+    index_dir: Path,
+    embedding_model: str,
+    dim: int,
+    keep: int = 2,
+) -> IndexVersion:
+    """Write a new version from the chunks in the database and make it the active one."""
+    revision = kb.content_revision
+    number = (
+        session.scalar(select(func.max(IndexVersion.version)).where(IndexVersion.kb_id == kb.id)) or 0
+    ) + 1
+    final = index_dir / f"kb-{kb.id}" / f"v{number}"
+    version = IndexVersion(
+        kb_id=kb.id,
+        version=number,
+        status=IndexStatus.BUILDING,
+        path=str(final),
+        embedding_model=embedding_model,
+        embedding_dim=dim,
+        content_revision=revision,
+    )
+    session.add(version)
+    session.commit()  # the BUILDING row lets a later job clean up after a crash
+
+    chunk_count, doc_count = _write_snapshot(session, kb.id, final, version, dim)
+    version.chunk_count = chunk_count
+    version.document_count = doc_count
+    activate(session, kb, version)
+    prune_versions(session, kb.id, keep=keep)
+    return version
+
+
+def _write_snapshot(
+    session: Session, kb_id: int, final: Path, version: IndexVersion, dim: int
+) -> tuple[int, int]:
+    total = session.scalar(select(func.count(Chunk.id)).where(Chunk.kb_id == kb_id)) or 0
+    tmp = final.parent / f".{final.name}.tmp-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir(parents=True)
+    try:
+        vectors = np.lib.format.open_memmap(
+            tmp / "embeddings.npy", mode="w+", dtype=np.float32, shape=(total, dim)
+        )
+        documents: set[int] = set()
+        rows = session.execute(
+            select(Chunk, Document.title, Document.source_uri, Document.acl, Document.tags)
+            .join(Document, Chunk.document_id == Document.id)
+            .where(Chunk.kb_id == kb_id)
+            .order_by(Chunk.document_id, Chunk.position)
+            .execution_options(yield_per=2000)
+        )
+        i = 0
+        with open(tmp / "chunks.jsonl", "w", encoding="utf-8") as out:
+            for chunk, title, source_uri, acl, tags in rows:
+                if i >= total:
+                    break  # chunks added after counting belong to the next version
+                vectors[i] = np.frombuffer(chunk.embedding, dtype=np.float32)
+                out.write(
+                    json.dumps(_chunk_record(chunk, title, source_uri, acl, tags), ensure_ascii=False) + "\n"
+                )
+                documents.add(chunk.document_id)
+                i += 1
+            out.flush()
+            os.fsync(out.fileno())
+        vectors.flush()
+        del vectors
+        if i < total:
+            _truncate(tmp / "embeddings.npy", i, dim)
+        manifest = {
+            "format": FORMAT,
+            "kb_id": kb_id,
+            "version": version.version,
+            "embedding_model": version.embedding_model,
+            "dim": dim,
+            "chunk_count": i,
+            "document_count": len(documents),
+            "content_revision": version.content_revision,
+            "created_at": utcnow().isoformat(),
+        }
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
+        os.replace(tmp, final)
+        return i, len(documents)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _truncate(path: Path, rows: int, dim: int) -> None:
+    data = np.load(path, mmap_mode="r")[:rows].copy()
+    np.save(path, data)
+
+
+def _chunk_record(
+    chunk: Chunk, title: str, source_uri: str, acl: list[Any], tags: list[Any]
+) -> dict[str, Any]:
+    return {
+        "chunk_id": chunk.id,
+        "document_id": chunk.document_id,
+        "position": chunk.position,
+        "text": chunk.text,
+        "char_start": chunk.char_start,
+        "char_end": chunk.char_end,
+        "token_start": chunk.token_start,
+        "token_end": chunk.token_end,
+        "page": chunk.page,
+        "entities": chunk.entities,
+        "title": title,
+        "source_uri": source_uri,
+        "acl": acl,
+        "tags": tags,
+    }
+
+
+def activate(session: Session, kb: KnowledgeBase, version: IndexVersion) -> None:
+    """Make ``version`` the one queries read, in one transaction."""
+    session.execute(
+        update(IndexVersion)
+        .where(IndexVersion.kb_id == kb.id, IndexVersion.status == IndexStatus.ACTIVE)
+        .values(status=IndexStatus.RETIRED)
+    )
+    version.status = IndexStatus.ACTIVE
+    version.activated_at = utcnow()
+    kb.active_index_id = version.id
+    session.commit()
+
+
+def prune_versions(session: Session, kb_id: int, *, keep: int) -> None:
+    """Delete the files of all but the newest ``keep`` complete versions (never the active one)."""
+    versions = session.scalars(
+        select(IndexVersion)
+        .where(
+            IndexVersion.kb_id == kb_id,
+            IndexVersion.status.in_([IndexStatus.RETIRED, IndexStatus.ACTIVE]),
+        )
+        .order_by(IndexVersion.version.desc())
+    ).all()
+    for old in versions[keep:]:
+        if old.status == IndexStatus.RETIRED:
+            shutil.rmtree(old.path, ignore_errors=True)
+            session.delete(old)
+    session.commit()
+
+
+def discard_unfinished(session: Session, kb_id: int, index_dir: Path) -> int:
+    """Mark versions left BUILDING by a crashed job as failed and remove temporary files."""
+    stale = session.scalars(
+        select(IndexVersion).where(IndexVersion.kb_id == kb_id, IndexVersion.status == IndexStatus.BUILDING)
+    ).all()
+    for version in stale:
+        version.status = IndexStatus.FAILED
+        shutil.rmtree(version.path, ignore_errors=True)
+    kb_dir = index_dir / f"kb-{kb_id}"
+    if kb_dir.is_dir():
+        for tmp in kb_dir.glob(".v*.tmp-*"):
+            shutil.rmtree(tmp, ignore_errors=True)
+    session.commit()
+    return len(stale)
+
+
+def load_snapshot(path: Path | str, version_id: int = 0) -> IndexSnapshot:
+    """Read an index version from disk (embeddings are memory-mapped)."""
+    path = Path(path)
+    try:
+        manifest = json.loads((path / "manifest.json").read_text())
+    except FileNotFoundError:
+        raise NotFound(f"Index version at {path} is missing; re-run `attest ingest` to rebuild it.") from None
+    embeddings = np.load(path / "embeddings.npy", mmap_mode="r")
+    with open(path / "chunks.jsonl", encoding="utf-8") as lines:
+        chunks = [json.loads(line) for line in lines]
+    return IndexSnapshot(version_id, int(manifest["version"]), path, manifest, embeddings, chunks)
+
+
+def active_snapshot(session: Session, kb: KnowledgeBase) -> IndexSnapshot:
+    """The active version of ``kb``."""
+    if kb.active_index_id is None:
+        raise NotFound(
+            f"Knowledge base {kb.name!r} has no index yet; run `attest ingest --kb {kb.name} PATH`."
+        )
+    version = session.get(IndexVersion, kb.active_index_id)
+    assert version is not None
+    return load_snapshot(version.path, version.id)

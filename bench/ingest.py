@@ -1,0 +1,286 @@
+"""Benchmark of the ingest pipeline on the 18F handbook (``shared/data/handbook-18f/pages``).
+
+The corpus is copied to a temporary folder and ingested into a temporary SQLite database. The
+embedding model is loaded once, before any timing, and shared by every run. Phases:
+
+1. first ingest into an empty database;
+2. re-ingest of the unchanged corpus (target: at most 5% of the first ingest's seconds);
+3. re-ingest after a paragraph was appended to one page (only that page may be re-embedded);
+4. the encoder alone: ``embedder.embed`` on all chunk texts of the knowledge base, same batch
+   size (target: first-ingest chunks/s at least 90% of the encoder's chunks/s).
+
+Per phase: wall seconds, documents/s (files examined), chunks/s and tokens/s (embedded chunks
+only), and peak RSS of the whole process (VmRSS sampled every 50 ms; the model is included).
+Tokens are model tokens read from the chunks table, sum of ``token_end - token_start`` over the
+embedded chunks: overlapping tokens count once per chunk, [CLS]/[SEP] are not counted.
+
+Usage: python bench/ingest.py [--corpus PATH] [--limit N] [--json | --markdown]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shlex
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+
+from attest.core.db import make_engine, upgrade
+from attest.core.models import Chunk, Document
+from attest.core.settings import Settings
+from attest.ingest.embedder import SentenceTransformerEmbedder
+from attest.ingest.pipeline import IngestPipeline, discover
+
+DEFAULT_CORPUS = Path(__file__).resolve().parents[1].parent / "shared/data/handbook-18f/pages"
+KB = "bench"
+RESCAN_TARGET = 0.05  # unchanged re-ingest seconds / first ingest seconds, at most
+ENCODER_TARGET = 0.9  # first ingest chunks/s / encoder chunks/s, at least
+NEW_PARAGRAPH = (
+    "\n\nBenchmark addendum: this paragraph was appended so that the page changes and is "
+    "re-embedded on its own, while every other page is recognised by its content hash.\n"
+)
+LABELS = {
+    "first": "first ingest",
+    "unchanged": "re-ingest, unchanged",
+    "changed": "re-ingest, 1 page changed",
+    "encoder": "encoder alone",
+}
+COLUMNS = {
+    "seconds": "seconds",
+    "documents_per_s": "docs/s",
+    "chunks": "chunks embedded",
+    "chunks_per_s": "chunks/s",
+    "tokens_per_s": "tokens/s",
+    "peak_rss_mib": "peak RSS MiB",
+}
+
+
+def rss_mib() -> float:
+    """Current resident set size in MiB (the process's peak so far where /proc is missing)."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        line = next(x for x in status.read_text().splitlines() if x.startswith("VmRSS:"))
+        return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def timed(fn: Callable[[], Any], interval: float = 0.05) -> tuple[Any, float, float]:
+    """Run ``fn`` while a thread samples RSS; return its value, wall seconds and peak RSS (MiB)."""
+    peak = [rss_mib()]
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.wait(interval):
+            peak[0] = max(peak[0], rss_mib())
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    started = time.perf_counter()
+    try:
+        value = fn()
+        seconds = time.perf_counter() - started
+    finally:
+        stop.set()
+        thread.join()
+    return value, seconds, round(max(peak[0], rss_mib()), 1)
+
+
+def metrics(seconds: float, documents: int | None, chunks: int, tokens: int, peak: float) -> dict[str, Any]:
+    return {
+        "seconds": round(seconds, 3),
+        "documents": documents,
+        "documents_per_s": None if documents is None else round(documents / seconds, 2),
+        "chunks": chunks,
+        "tokens": tokens,
+        "chunks_per_s": round(chunks / seconds, 2),
+        "tokens_per_s": round(tokens / seconds, 1),
+        "peak_rss_mib": peak,
+    }
+
+
+def doc_hashes(engine: Engine) -> dict[int, str]:
+    with engine.connect() as conn:
+        return dict(conn.execute(select(Document.id, Document.content_hash)).all())
+
+
+def embedded_since(engine: Engine, before: dict[int, str]) -> tuple[int, int]:
+    """Chunks and tokens of the documents added or changed since the ``before`` snapshot."""
+    changed = [doc for doc, digest in doc_hashes(engine).items() if before.get(doc) != digest]
+    query = select(func.count(Chunk.id), func.sum(Chunk.token_end - Chunk.token_start))
+    with engine.connect() as conn:
+        chunks, tokens = conn.execute(query.where(Chunk.document_id.in_(changed))).one()
+    return int(chunks), int(tokens or 0)
+
+
+def ingest_phase(settings: Settings, engine: Engine, embedder: Any, corpus: Path) -> dict[str, Any]:
+    """One job, as ``attest ingest`` runs it but with the model already loaded."""
+    pipeline = IngestPipeline(settings, engine=engine, embedder=embedder)
+    before = doc_hashes(engine)
+    summary, seconds, peak = timed(lambda: pipeline.run(KB, [corpus]))
+    s = summary.to_dict()
+    documents = sum(s[f"documents_{k}"] for k in ("added", "updated", "unchanged", "failed"))
+    return {**metrics(seconds, documents, *embedded_since(engine, before), peak), "summary": s}
+
+
+def encoder_phase(engine: Engine, embedder: SentenceTransformerEmbedder) -> dict[str, Any]:
+    """``embedder.embed`` alone on every chunk text the pipeline stored, in one call."""
+    query = select(Chunk.text, Chunk.token_end - Chunk.token_start)
+    with engine.connect() as conn:
+        rows = conn.execute(query.order_by(Chunk.document_id, Chunk.position)).all()
+    texts = [text for text, _ in rows]
+    _, seconds, peak = timed(lambda: embedder.embed(texts))
+    return {
+        **metrics(seconds, None, len(texts), sum(n for _, n in rows), peak),
+        "batch_size": embedder.batch_size,
+    }
+
+
+def copy_corpus(source: Path, dest: Path, limit: int | None) -> list[Path]:
+    """Copy the first ``limit`` files (in the pipeline's sorted order) of ``source``; return the copies."""
+    files = discover([source])
+    copies = [dest / path.relative_to(source.resolve()) for path in files[:limit]]
+    for path, copy in zip(files, copies, strict=False):
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, copy)
+    return copies
+
+
+def append_paragraph(files: list[Path]) -> Path:
+    """Append new text to the first Markdown page (or the first file) of the copy."""
+    page = next((p for p in files if p.suffix == ".md"), files[0])
+    with open(page, "a", encoding="utf-8") as handle:
+        handle.write(NEW_PARAGRAPH)
+    return page
+
+
+def machine() -> dict[str, Any]:
+    import torch  # already imported by the embedder
+
+    with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+        models = [line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")]
+    cpu = models[0] if models else "unknown"
+    return {"nproc": len(os.sched_getaffinity(0)), "cpu": cpu, "torch_threads": torch.get_num_threads()}
+
+
+def run(source: Path, limit: int | None) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="attest-bench-") as tmp:
+        files = copy_corpus(source, Path(tmp) / "corpus", limit)
+        settings = Settings(data_dir=Path(tmp) / "data", database_url=None)  # never the configured DB
+        settings.data_dir.mkdir(parents=True)
+        upgrade(settings.sqlalchemy_url)
+        engine = make_engine(settings.sqlalchemy_url)
+        embedder = SentenceTransformerEmbedder(
+            settings.embedding_model,
+            batch_size=settings.embedding_batch_size,
+            threads=settings.embedding_threads,
+        )
+        embedder.warm_up()
+        model_rss = round(rss_mib(), 1)
+        phases = {"first": ingest_phase(settings, engine, embedder, Path(tmp) / "corpus")}
+        phases["unchanged"] = ingest_phase(settings, engine, embedder, Path(tmp) / "corpus")
+        page = append_paragraph(files)
+        phases["changed"] = ingest_phase(settings, engine, embedder, Path(tmp) / "corpus")
+        phases["encoder"] = encoder_phase(engine, embedder)
+        engine.dispose()
+    rescan = phases["unchanged"]["seconds"] / phases["first"]["seconds"]
+    share = phases["first"]["chunks_per_s"] / phases["encoder"]["chunks_per_s"]
+    changed = phases["changed"]
+    return {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+        "command": shlex.join(["python", *sys.argv]),
+        "machine": machine(),
+        "corpus": str(source),
+        "files": len(files),
+        "model": settings.embedding_model,
+        "rss_after_model_load_mib": model_rss,
+        "changed_page": str(page.relative_to(Path(tmp) / "corpus")),
+        "phases": phases,
+        "checks": {
+            "rescan_ratio": round(rescan, 4),
+            "rescan_ok": rescan <= RESCAN_TARGET,
+            "pipeline_encoder_ratio": round(share, 3),
+            "pipeline_encoder_ok": share >= ENCODER_TARGET,
+            "only_changed_page_embedded": changed["summary"]["documents_updated"] == 1
+            and changed["summary"]["embeddings_computed"] == changed["chunks"],
+        },
+    }
+
+
+def report_lines(result: dict[str, Any]) -> tuple[list[str], list[list[str]], list[str]]:
+    """Intro lines, table rows (header first) and check lines, shared by both formats."""
+    m, c = result["machine"], result["checks"]
+    mark = {True: "ok", False: "MISSED"}
+    intro = [
+        f"Date (UTC): {result['date']}",
+        f"Command: {result['command']}",
+        f"Machine: {m['nproc']} CPUs, {m['cpu']}, torch threads {m['torch_threads']}",
+        f"Corpus: {result['files']} files of {result['corpus']}; model {result['model']} "
+        f"(RSS after loading it: {result['rss_after_model_load_mib']} MiB)",
+    ]
+    rows = [["phase", *COLUMNS.values()]]
+    for name, phase in result["phases"].items():
+        rows.append([LABELS[name], *("-" if phase[k] is None else str(phase[k]) for k in COLUMNS)])
+    checks = [
+        f"unchanged / first seconds = {c['rescan_ratio']} (target <= {RESCAN_TARGET}): "
+        f"{mark[c['rescan_ok']]}",
+        f"pipeline / encoder chunks/s = {c['pipeline_encoder_ratio']} (target >= {ENCODER_TARGET}): "
+        f"{mark[c['pipeline_encoder_ok']]}",
+        f"only the changed page ({result['changed_page']}) re-embedded: "
+        f"{mark[c['only_changed_page_embedded']]}",
+        "tokens: sum of token_end - token_start of the embedded chunks, from the chunks table",
+    ]
+    return intro, rows, checks
+
+
+def text_report(result: dict[str, Any]) -> str:
+    intro, rows, checks = report_lines(result)
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    cells = [
+        [c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))]
+        for row in rows
+    ]
+    table = ["  ".join(row) for row in cells]
+    return "\n".join([*intro, "", *table, "", *checks])
+
+
+def markdown_report(result: dict[str, Any]) -> str:
+    intro, rows, checks = report_lines(result)
+    intro[1] = f"Command: `{result['command']}`"
+    table = ["| " + " | ".join(row) + " |" for row in rows]
+    table.insert(1, "|---|" + "---:|" * (len(rows[0]) - 1))
+    return "\n".join([*(line + "  " for line in intro), "", *table, "", *(f"- {x}" for x in checks)])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="folder of pages to ingest")
+    parser.add_argument("--limit", type=int, default=None, help="use only the first N files (sorted)")
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    output.add_argument("--markdown", action="store_true", help="print a Markdown table on stdout")
+    args = parser.parse_args()
+    if not args.corpus.is_dir():
+        print(f"skipped: corpus {args.corpus} not found (use --corpus PATH)", file=sys.stderr)
+        return 0
+    result = run(args.corpus, args.limit)
+    print(text_report(result), file=sys.stderr)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    elif args.markdown:
+        print(markdown_report(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

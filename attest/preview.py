@@ -19,7 +19,9 @@ from attest.ingest.embedder import SentenceTransformerEmbedder
 from attest.retrieval.dense import DenseSearcher
 from attest.retrieval.index_store import active_snapshot
 
-_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|$)")
+# A sentence ends at . ! ? before whitespace, or at a blank line; single line breaks
+# inside a paragraph (hard-wrapped text) do not end it.
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n\s*\n")
 
 
 def answer_preview(kb_name: str, question: str, *, k: int, engine: Engine) -> dict[str, Any]:
@@ -38,10 +40,10 @@ def answer_preview(kb_name: str, question: str, *, k: int, engine: Engine) -> di
         for hit in hits
     ]
     candidates = [
-        (i, m.group().strip())
+        (i, " ".join(sentence.split()))
         for i, s in enumerate(sources)
-        for m in _SENTENCE.finditer(s["text"])
-        if len(m.group().split()) >= 4
+        for sentence in _SENTENCE_END.split(s["text"])
+        if len(sentence.split()) >= 4
     ]
     if not candidates:
         return {"answer": "The knowledge base has no passages to answer from.", "sources": sources}

@@ -1,20 +1,19 @@
 """Benchmark of the ingest pipeline on the 18F handbook (``shared/data/handbook-18f/pages``).
 
-The corpus is copied to a temporary folder and ingested into a temporary SQLite database. The
+The corpus is copied to a temporary folder and ingested into a temporary SQLite database; the
 embedding model is loaded once, before any timing, and shared by every run. Phases:
 
 1. first ingest into an empty database;
-2. re-ingest of the unchanged corpus (target: at most 5% of the first ingest's seconds);
-3. re-ingest after a paragraph was appended to one page (only that page may be re-embedded);
-4. the encoder alone: ``embedder.embed`` on all chunk texts of the knowledge base, same batch
-   size (target: first-ingest chunks/s at least 90% of the encoder's chunks/s).
+2. the encoder alone: ``embedder.embed`` on the chunk texts the first ingest stored, same batch
+   size (target: first-ingest chunks/s at least 90% of the encoder's chunks/s);
+3. re-ingest of the unchanged corpus (target: at most 5% of the first ingest's seconds);
+4. re-ingest after a paragraph was appended to one page (only that page may be re-embedded).
 
 Per phase: wall seconds, documents/s (files examined), chunks/s and tokens/s (embedded chunks
-only), and peak RSS of the whole process (VmRSS sampled every 50 ms; the model is included).
-Tokens are model tokens read from the chunks table, sum of ``token_end - token_start`` over the
-embedded chunks: overlapping tokens count once per chunk, [CLS]/[SEP] are not counted.
-
-Usage: python bench/ingest.py [--corpus PATH] [--limit N] [--json | --markdown]
+only), peak RSS of the whole process, model included (VmRSS sampled every 50 ms), and the
+process's ru_maxrss after the phase. Tokens: sum of ``token_end - token_start`` of the embedded
+chunks, read from the chunks table (model tokens; overlaps count once per chunk; no [CLS]/[SEP]).
+Linux only (/proc). Usage: python bench/ingest.py [--corpus PATH] [--limit N] [--json|--markdown]
 """
 
 from __future__ import annotations
@@ -46,33 +45,15 @@ DEFAULT_CORPUS = Path(__file__).resolve().parents[1].parent / "shared/data/handb
 KB = "bench"
 RESCAN_TARGET = 0.05  # unchanged re-ingest seconds / first ingest seconds, at most
 ENCODER_TARGET = 0.9  # first ingest chunks/s / encoder chunks/s, at least
-NEW_PARAGRAPH = (
-    "\n\nBenchmark addendum: this paragraph was appended so that the page changes and is "
-    "re-embedded on its own, while every other page is recognised by its content hash.\n"
-)
-LABELS = {
-    "first": "first ingest",
-    "unchanged": "re-ingest, unchanged",
-    "changed": "re-ingest, 1 page changed",
-    "encoder": "encoder alone",
-}
-COLUMNS = {
-    "seconds": "seconds",
-    "documents_per_s": "docs/s",
-    "chunks": "chunks embedded",
-    "chunks_per_s": "chunks/s",
-    "tokens_per_s": "tokens/s",
-    "peak_rss_mib": "peak RSS MiB",
-}
+NEW_PARAGRAPH = "\n\nBenchmark addendum: a new paragraph, so that this page alone is re-embedded.\n"
+COLUMNS = ("seconds", "documents_per_s", "chunks", "chunks_per_s", "tokens_per_s", "peak_rss_mib")
+HEADERS = ("seconds", "docs/s", "chunks embedded", "chunks/s", "tokens/s", "peak RSS MiB")
 
 
 def rss_mib() -> float:
-    """Current resident set size in MiB (the process's peak so far where /proc is missing)."""
-    status = Path("/proc/self/status")
-    if status.exists():
-        line = next(x for x in status.read_text().splitlines() if x.startswith("VmRSS:"))
-        return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Current resident set size in MiB."""
+    line = next(x for x in Path("/proc/self/status").read_text().splitlines() if x.startswith("VmRSS:"))
+    return int(line.split()[1]) / 1024
 
 
 def timed(fn: Callable[[], Any], interval: float = 0.05) -> tuple[Any, float, float]:
@@ -106,6 +87,7 @@ def metrics(seconds: float, documents: int | None, chunks: int, tokens: int, pea
         "chunks_per_s": round(chunks / seconds, 2),
         "tokens_per_s": round(tokens / seconds, 1),
         "peak_rss_mib": peak,
+        "ru_maxrss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
 
 
@@ -134,23 +116,20 @@ def ingest_phase(settings: Settings, engine: Engine, embedder: Any, corpus: Path
 
 
 def encoder_phase(engine: Engine, embedder: SentenceTransformerEmbedder) -> dict[str, Any]:
-    """``embedder.embed`` alone on every chunk text the pipeline stored, in one call."""
+    """``embedder.embed`` alone, in one call, on every chunk text the pipeline stored."""
     query = select(Chunk.text, Chunk.token_end - Chunk.token_start)
     with engine.connect() as conn:
         rows = conn.execute(query.order_by(Chunk.document_id, Chunk.position)).all()
-    texts = [text for text, _ in rows]
-    _, seconds, peak = timed(lambda: embedder.embed(texts))
-    return {
-        **metrics(seconds, None, len(texts), sum(n for _, n in rows), peak),
-        "batch_size": embedder.batch_size,
-    }
+    _, seconds, peak = timed(lambda: embedder.embed([text for text, _ in rows]))
+    tokens = sum(n for _, n in rows)
+    return {**metrics(seconds, None, len(rows), tokens, peak), "batch_size": embedder.batch_size}
 
 
 def copy_corpus(source: Path, dest: Path, limit: int | None) -> list[Path]:
-    """Copy the first ``limit`` files (in the pipeline's sorted order) of ``source``; return the copies."""
-    files = discover([source])
-    copies = [dest / path.relative_to(source.resolve()) for path in files[:limit]]
-    for path, copy in zip(files, copies, strict=False):
+    """Copy the first ``limit`` files of ``source``, in the pipeline's sorted order; return the copies."""
+    files = discover([source])[:limit]
+    copies = [dest / path.relative_to(source.resolve()) for path in files]
+    for path, copy in zip(files, copies, strict=True):
         copy.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(path, copy)
     return copies
@@ -175,27 +154,24 @@ def machine() -> dict[str, Any]:
 
 def run(source: Path, limit: int | None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="attest-bench-") as tmp:
-        files = copy_corpus(source, Path(tmp) / "corpus", limit)
+        corpus = Path(tmp) / "corpus"
+        files = copy_corpus(source, corpus, limit)
         settings = Settings(data_dir=Path(tmp) / "data", database_url=None)  # never the configured DB
         settings.data_dir.mkdir(parents=True)
         upgrade(settings.sqlalchemy_url)
         engine = make_engine(settings.sqlalchemy_url)
-        embedder = SentenceTransformerEmbedder(
-            settings.embedding_model,
-            batch_size=settings.embedding_batch_size,
-            threads=settings.embedding_threads,
-        )
+        embedder = IngestPipeline(settings, engine=engine).embedder  # as configured by settings
         embedder.warm_up()
         model_rss = round(rss_mib(), 1)
-        phases = {"first": ingest_phase(settings, engine, embedder, Path(tmp) / "corpus")}
-        phases["unchanged"] = ingest_phase(settings, engine, embedder, Path(tmp) / "corpus")
+        phases = {"first_ingest": ingest_phase(settings, engine, embedder, corpus)}
+        phases["encoder_alone"] = encoder_phase(engine, embedder)
+        phases["reingest_unchanged"] = ingest_phase(settings, engine, embedder, corpus)
         page = append_paragraph(files)
-        phases["changed"] = ingest_phase(settings, engine, embedder, Path(tmp) / "corpus")
-        phases["encoder"] = encoder_phase(engine, embedder)
+        phases["reingest_one_page_changed"] = ingest_phase(settings, engine, embedder, corpus)
         engine.dispose()
-    rescan = phases["unchanged"]["seconds"] / phases["first"]["seconds"]
-    share = phases["first"]["chunks_per_s"] / phases["encoder"]["chunks_per_s"]
-    changed = phases["changed"]
+    first, changed = phases["first_ingest"], phases["reingest_one_page_changed"]
+    rescan = phases["reingest_unchanged"]["seconds"] / first["seconds"]
+    share = first["chunks_per_s"] / phases["encoder_alone"]["chunks_per_s"]
     return {
         "date": datetime.now(UTC).strftime("%Y-%m-%d"),
         "command": shlex.join(["python", *sys.argv]),
@@ -204,7 +180,7 @@ def run(source: Path, limit: int | None) -> dict[str, Any]:
         "files": len(files),
         "model": settings.embedding_model,
         "rss_after_model_load_mib": model_rss,
-        "changed_page": str(page.relative_to(Path(tmp) / "corpus")),
+        "changed_page": str(page.relative_to(corpus)),
         "phases": phases,
         "checks": {
             "rescan_ratio": round(rescan, 4),
@@ -217,49 +193,35 @@ def run(source: Path, limit: int | None) -> dict[str, Any]:
     }
 
 
-def report_lines(result: dict[str, Any]) -> tuple[list[str], list[list[str]], list[str]]:
-    """Intro lines, table rows (header first) and check lines, shared by both formats."""
+def report(result: dict[str, Any], markdown: bool = False) -> str:
+    """The human-readable report: plain text with aligned columns, or Markdown."""
     m, c = result["machine"], result["checks"]
     mark = {True: "ok", False: "MISSED"}
+    command = f"`{result['command']}`" if markdown else result["command"]
     intro = [
         f"Date (UTC): {result['date']}",
-        f"Command: {result['command']}",
+        f"Command: {command}",
         f"Machine: {m['nproc']} CPUs, {m['cpu']}, torch threads {m['torch_threads']}",
         f"Corpus: {result['files']} files of {result['corpus']}; model {result['model']} "
         f"(RSS after loading it: {result['rss_after_model_load_mib']} MiB)",
     ]
-    rows = [["phase", *COLUMNS.values()]]
+    rows = [["phase", *HEADERS]]
     for name, phase in result["phases"].items():
-        rows.append([LABELS[name], *("-" if phase[k] is None else str(phase[k]) for k in COLUMNS)])
+        rows.append([name.replace("_", " "), *("-" if phase[k] is None else str(phase[k]) for k in COLUMNS)])
     checks = [
-        f"unchanged / first seconds = {c['rescan_ratio']} (target <= {RESCAN_TARGET}): "
-        f"{mark[c['rescan_ok']]}",
-        f"pipeline / encoder chunks/s = {c['pipeline_encoder_ratio']} (target >= {ENCODER_TARGET}): "
+        f"unchanged/first seconds {c['rescan_ratio']} (<= {RESCAN_TARGET}): {mark[c['rescan_ok']]}",
+        f"first/encoder chunks/s {c['pipeline_encoder_ratio']} (>= {ENCODER_TARGET}): "
         f"{mark[c['pipeline_encoder_ok']]}",
-        f"only the changed page ({result['changed_page']}) re-embedded: "
-        f"{mark[c['only_changed_page_embedded']]}",
-        "tokens: sum of token_end - token_start of the embedded chunks, from the chunks table",
+        f"only {result['changed_page']} re-embedded: {mark[c['only_changed_page_embedded']]}",
+        "chunks, tokens: embedded chunks only; tokens = sum(token_end - token_start) from the chunks table",
     ]
-    return intro, rows, checks
-
-
-def text_report(result: dict[str, Any]) -> str:
-    intro, rows, checks = report_lines(result)
+    if markdown:
+        table = ["| " + " | ".join(row) + " |" for row in rows]
+        table.insert(1, "|---|" + "---:|" * len(COLUMNS))
+        return "\n".join([*(f"- {x}" for x in intro), "", *table, "", *(f"- {x}" for x in checks)])
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    cells = [
-        [c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))]
-        for row in rows
-    ]
-    table = ["  ".join(row) for row in cells]
+    table = ["  ".join([r[0].ljust(widths[0]), *map(str.rjust, r[1:], widths[1:])]) for r in rows]
     return "\n".join([*intro, "", *table, "", *checks])
-
-
-def markdown_report(result: dict[str, Any]) -> str:
-    intro, rows, checks = report_lines(result)
-    intro[1] = f"Command: `{result['command']}`"
-    table = ["| " + " | ".join(row) + " |" for row in rows]
-    table.insert(1, "|---|" + "---:|" * (len(rows[0]) - 1))
-    return "\n".join([*(line + "  " for line in intro), "", *table, "", *(f"- {x}" for x in checks)])
 
 
 def main() -> int:
@@ -270,15 +232,17 @@ def main() -> int:
     output.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     output.add_argument("--markdown", action="store_true", help="print a Markdown table on stdout")
     args = parser.parse_args()
-    if not args.corpus.is_dir():
-        print(f"skipped: corpus {args.corpus} not found (use --corpus PATH)", file=sys.stderr)
+    if args.limit is not None and args.limit < 1:
+        parser.error("--limit must be at least 1")
+    if not args.corpus.is_dir() or not discover([args.corpus]):
+        print(f"skipped: corpus {args.corpus} not found or empty (use --corpus PATH)", file=sys.stderr)
         return 0
     result = run(args.corpus, args.limit)
-    print(text_report(result), file=sys.stderr)
+    print(report(result), file=sys.stderr)
     if args.json:
         print(json.dumps(result, indent=2))
     elif args.markdown:
-        print(markdown_report(result))
+        print(report(result, markdown=True))
     return 0
 
 

@@ -32,7 +32,7 @@ import sys
 import textwrap
 import zipfile
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from docx import Document
@@ -45,7 +45,7 @@ SRC_DIR = Path(__file__).resolve().parent / "demo_kb_src"
 OUT_DIR = ROOT / "attest" / "demo_kb"
 
 COMPANY = "Kestrel Lane Analytics"
-FIXED_DATE = datetime(2026, 1, 1, tzinfo=timezone.utc)
+FIXED_DATE = datetime(2026, 1, 1, tzinfo=UTC)
 ZIP_DATE = (2026, 1, 1, 0, 0, 0)
 
 # (source stem, output format, last-updated date shown in page furniture / metadata)
@@ -121,7 +121,7 @@ def _list_items(lines: list[str], marker: str | None) -> list[str]:
     items: list[str] = []
     for line in lines:
         if marker and line.startswith(marker):
-            items.append(line[len(marker):].strip())
+            items.append(line[len(marker) :].strip())
         elif marker is None and _OL_RE.match(line):
             items.append(_OL_RE.sub("", line, count=1).strip())
         else:  # continuation line
@@ -151,16 +151,14 @@ def render_txt(blocks: list[Block], updated: str) -> str:
         elif b.kind in {"ul", "ol"}:
             for i, item in enumerate(b.items or [], 1):
                 bullet = "  * " if b.kind == "ul" else f"  {i}. "
-                out += textwrap.wrap(item, width, initial_indent=bullet,
-                                     subsequent_indent=" " * len(bullet))
+                out += textwrap.wrap(item, width, initial_indent=bullet, subsequent_indent=" " * len(bullet))
             out.append("")
         elif b.kind == "table":
             rows = b.rows or []
             widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
-            fmt = lambda r: "  " + "   ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
-            out.append(fmt(rows[0]))
-            out.append("  " + "   ".join("-" * w for w in widths))
-            out += [fmt(r) for r in rows[1:]]
+            lines = ["  " + "   ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+            lines.insert(1, "  " + "   ".join("-" * w for w in widths))
+            out += [line.rstrip() for line in lines]
             out.append("")
     out += ["", f"Kestrel Lane Analytics staff handbook. Internal. Last updated {updated}."]
     text = "\n".join(out)
@@ -220,14 +218,11 @@ def render_html(blocks: list[Block], stem: str, updated: str, nav: list[tuple[st
         elif b.kind == "table":
             rows = b.rows or []
             head = "".join(f"<th>{_esc(c)}</th>" for c in rows[0])
-            trs = "\n".join(
-                "  <tr>" + "".join(f"<td>{_esc(c)}</td>" for c in r) + "</tr>" for r in rows[1:]
-            )
+            trs = "\n".join("  <tr>" + "".join(f"<td>{_esc(c)}</td>" for c in r) + "</tr>" for r in rows[1:])
             body.append(f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{trs}\n</tbody>\n</table>")
     current = ' aria-current="page"'
     nav_items = "\n".join(
-        f'      <li><a href="{href}"{current if href.startswith(stem + ".") else ""}>'
-        f"{_esc(label)}</a></li>"
+        f'      <li><a href="{href}"{current if href.startswith(stem + ".") else ""}>{_esc(label)}</a></li>'
         for href, label in nav
     )
     article = "\n".join(body)
@@ -249,7 +244,9 @@ def render_html(blocks: list[Block], stem: str, updated: str, nav: list[tuple[st
   <header class="site-header">
     <span class="brand">{COMPANY}</span>
     <span class="space">Lantern &middot; Staff Handbook</span>
-    <form class="search" role="search" action="/search"><input type="search" name="q" placeholder="Search Lantern"></form>
+    <form class="search" role="search" action="/search">
+      <input type="search" name="q" placeholder="Search Lantern">
+    </form>
   </header>
   <nav class="handbook-nav" aria-label="Handbook sections">
     <ul>
@@ -265,9 +262,12 @@ def render_html(blocks: list[Block], stem: str, updated: str, nav: list[tuple[st
   </main>
   <footer>
     <p>&copy; 2026 {COMPANY}, 18 Quayside Row, Port Alder. Internal use only.</p>
-    <p><a href="/handbook/feedback">Feedback on this page</a> &middot; <a href="/privacy">Privacy notice</a> &middot; <a href="/accessibility">Accessibility</a></p>
+    <p><a href="/handbook/feedback">Feedback on this page</a> &middot;
+      <a href="/privacy">Privacy notice</a> &middot; <a href="/accessibility">Accessibility</a></p>
   </footer>
-  <div class="cookie-banner" id="cookie-banner">Lantern uses essential cookies only. <button id="cookie-ok">OK</button></div>
+  <div class="cookie-banner" id="cookie-banner">
+    Lantern uses essential cookies only. <button id="cookie-ok">OK</button>
+  </div>
   <script>
     document.getElementById("cookie-ok").addEventListener("click", function () {{
       document.getElementById("cookie-banner").style.display = "none";

@@ -166,8 +166,11 @@ def _markdown_title(text: str) -> str | None:
 
 
 def extract_text(data: bytes, name: str) -> Extracted:
-    """Plain text, decoded as UTF-8."""
-    return Extracted(text=_decode_utf8(data, name))
+    """Plain text, decoded as UTF-8; a short first line followed by a break is its title."""
+    text = _decode_utf8(data, name)
+    first, _, rest = text.lstrip().partition("\n")
+    looks_like_title = 0 < len(first.strip()) <= 120 and (not rest or rest.startswith(("\n", "=", "-")))
+    return Extracted(text=text, title=clean_title(first) if looks_like_title else None)
 
 
 def extract_markdown(data: bytes, name: str) -> Extracted:

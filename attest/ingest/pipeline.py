@@ -9,6 +9,7 @@ only after a new one has been written completely (see ``retrieval.index_store``)
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import socket
 import time
@@ -130,6 +131,7 @@ class IngestPipeline:
         self.progress = progress or NullProgress()
         self._sessions = sessionmaker(bind=engine, expire_on_commit=False)
         self._chunker: SlidingWindowChunker | None = None
+        self._taggers: dict[str, EntityTagger] = {}
 
     @property
     def signature(self) -> str:
@@ -153,6 +155,13 @@ class IngestPipeline:
                 slack=self.settings.chunk_boundary_slack,
             )
         return self._chunker
+
+    def _tagger(self, kb: KnowledgeBase) -> EntityTagger:
+        """The entity tagger for this knowledge base's terms, built once per pipeline."""
+        key = json.dumps(kb.entity_terms, sort_keys=True)
+        if key not in self._taggers:
+            self._taggers[key] = EntityTagger(self.settings.spacy_pipeline, kb.entity_terms)
+        return self._taggers[key]
 
     def run(
         self,
@@ -234,7 +243,7 @@ class IngestPipeline:
                 todo.append((path, digest, size))
         session.commit()
         # The model is loaded only when there is something to embed.
-        tagger = EntityTagger(self.settings.spacy_pipeline, kb.entity_terms)
+        tagger = self._tagger(kb)
         for batch in _batched(todo, self.settings.ingest_batch_documents):
             chunker = self.warm_up()
             self._process_batch(
@@ -477,7 +486,8 @@ class IngestPipeline:
         ):
             if _job_alive(other):
                 raise Conflict(
-                    f"Ingest job {other.id} is still running on knowledge base {kb.name!r}; wait for it to finish."
+                    f"Ingest job {other.id} is still running on knowledge base {kb.name!r}; "
+                    "wait for it to finish."
                 )
             other.status = JobStatus.FAILED
             other.error = "interrupted: the process running it stopped"

@@ -288,7 +288,49 @@ def test_windows_prefer_sentence_ends_real_tokenizer(real_tokenize: OffsetTokeni
 
 # --- model limit, long inputs ------------------------------------------------------------
 
-_VOCAB = ["the", "quarterly", "report", "shows", "revenue", "growth", "across", "regions", "while", "the", "platform", "team", "migrated", "storage", "clusters", "unbelievably", "quickly", "résumé", "naïve", "Zürich", "co-operate", "e-mail", "3.14", "v2.1.0", "GPT-4o", "user@example.com", "https://example.com/docs?id=7", "東京", "données", "antidisestablishmentarianism", "pneumonoultramicroscopic", "(parenthesis)", "[bracket]", "quote's", "'single'", '"double"', "1,234,567", "$12.50", "50%", "#hashtag", "@mention"]
+_VOCAB = [
+    "the",
+    "quarterly",
+    "report",
+    "shows",
+    "revenue",
+    "growth",
+    "across",
+    "regions",
+    "while",
+    "the",
+    "platform",
+    "team",
+    "migrated",
+    "storage",
+    "clusters",
+    "unbelievably",
+    "quickly",
+    "résumé",
+    "naïve",
+    "Zürich",
+    "co-operate",
+    "e-mail",
+    "3.14",
+    "v2.1.0",
+    "GPT-4o",
+    "user@example.com",
+    "https://example.com/docs?id=7",
+    "東京",
+    "données",
+    "antidisestablishmentarianism",
+    "pneumonoultramicroscopic",
+    "(parenthesis)",
+    "[bracket]",
+    "quote's",
+    "'single'",
+    '"double"',
+    "1,234,567",
+    "$12.50",
+    "50%",
+    "#hashtag",
+    "@mention",
+]
 
 
 def varied_text(n_words: int, seed: int = 0) -> str:

@@ -23,7 +23,10 @@ from tests.conftest import write_corpus
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-WORDS = ["policy", "leave", "travel", "laptop", "security", "budget", "review", "contractor", "onboarding", "expense"]
+WORDS = [
+    "policy", "leave", "travel", "laptop", "security",
+    "budget", "review", "contractor", "onboarding", "expense",
+]  # fmt: skip
 
 
 def _write_many(folder: Path, count: int) -> None:

@@ -16,7 +16,9 @@ app = typer.Typer(help="Attest: answers from your documents, with citations.", n
 kb_app = typer.Typer(help="Manage knowledge bases.", no_args_is_help=True)
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 app.add_typer(kb_app, name="kb")
+eval_app = typer.Typer(help="Measure retrieval quality on public data.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(eval_app, name="eval")
 
 DEMO_KB = "demo"
 DEMO_QUESTION = "How many days of annual leave do full-time employees get?"
@@ -110,6 +112,38 @@ def demo() -> None:
     typer.echo(f"\nQ: {DEMO_QUESTION}\n")
     ask(DEMO_QUESTION, kb=DEMO_KB)
     typer.echo(f'\nAsk your own: .venv/bin/attest ask --kb {DEMO_KB} "your question"', err=True)
+
+
+@eval_app.command("retrieval")
+def eval_retrieval(
+    corpus: Annotated[Path, typer.Option(help="BEIR corpus.jsonl")],
+    queries: Annotated[Path, typer.Option(help="BEIR queries.jsonl")],
+    qrels: Annotated[Path, typer.Option(help="BEIR qrels TSV (query-id, corpus-id, score)")],
+    mode: Annotated[str, typer.Option(help="bm25, dense, hybrid or all")] = "all",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+) -> None:
+    """nDCG@10, Recall@10/100, MRR@10 and query latency per retrieval mode."""
+    from attest.core.settings import get_settings
+    from attest.retrieval.beir import evaluate_beir
+    from attest.retrieval.evaluation import Mode, read_corpus, read_qrels, read_queries
+
+    try:
+        modes = list(Mode.from_str(mode).expand())
+        results = evaluate_beir(
+            read_corpus(corpus), read_queries(queries), read_qrels(qrels), modes, get_settings()
+        )
+    except AttestError as exc:
+        _fail(str(exc))
+        return
+    if as_json:
+        print(json.dumps(results))
+        return
+    for name, m in results.items():
+        lat = m["latency_ms"]
+        typer.echo(
+            f"{name:7s} nDCG@10 {m['ndcg@10']:.4f}  R@10 {m['recall@10']:.4f}  R@100 {m['recall@100']:.4f}  "
+            f"MRR@10 {m['mrr@10']:.4f}  latency p50/p95/p99 {lat['p50']}/{lat['p95']}/{lat['p99']} ms"
+        )
 
 
 @kb_app.command("list")

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from attest.core.repository import get_kb
 from attest.core.settings import get_settings
 from attest.ingest.embedder import SentenceTransformerEmbedder
-from attest.retrieval.dense import DenseSearcher
+from attest.retrieval.hybrid import open_retriever
 from attest.retrieval.index_store import active_snapshot
 
 # A sentence ends at . ! ? before whitespace, or at a blank line; single line breaks
@@ -33,7 +33,7 @@ def answer_preview(kb_name: str, question: str, *, k: int, engine: Engine) -> di
         snapshot = active_snapshot(session, get_kb(session, name=kb_name))
     embedder = SentenceTransformerEmbedder(settings.embedding_model, batch_size=settings.embedding_batch_size)
     query = embedder.embed([question])[0]
-    hits = DenseSearcher(snapshot).search(query, k)
+    hits = open_retriever(snapshot, embedder, settings).retrieve(question, k)
     sources = [
         {key: hit.chunk[key] for key in ("title", "source_uri", "page", "char_start", "char_end", "text")}
         | {"score": hit.score}

@@ -57,6 +57,17 @@ class Settings(BaseSettings):
     )
     max_file_bytes: int = Field(default=50 * 1024 * 1024, ge=1, description="Larger files are rejected.")
     ingest_batch_documents: int = Field(default=16, ge=1, description="Documents embedded together.")
+    bm25_k1: float = Field(default=1.5, ge=0)
+    bm25_b: float = Field(default=0.75, ge=0, le=1)
+    bm25_epsilon: float = Field(default=0.25, ge=0)
+    bm25_stopwords: bool = Field(default=True, description="Drop common English words before BM25.")
+    bm25_stemming: bool = Field(default=True, description="Snowball-stem words before BM25.")
+    retrieval_fusion: str = Field(default="rrf", description="rrf or weighted.")
+    retrieval_rrf_k: int = Field(default=60, ge=1)
+    retrieval_dense_weight: float = Field(default=0.5, ge=0, le=1)
+    retrieval_candidates: int = Field(
+        default=100, ge=1, description="Candidates per retriever before fusion."
+    )
     index_versions_kept: int = Field(
         default=2, ge=1, description="Index versions kept on disk per knowledge base."
     )

@@ -41,6 +41,7 @@ from attest.ingest.embedder import SentenceTransformerEmbedder
 from attest.ingest.entities import EntityTagger, entities_in
 from attest.ingest.loaders import LoadedDocument, load_bytes, page_at
 from attest.ingest.progress import NullProgress, Progress
+from attest.retrieval.hybrid import bm25_config
 from attest.retrieval.index_store import build_index_version, discard_unfinished
 
 STALE_JOB_AFTER = timedelta(minutes=10)
@@ -476,6 +477,7 @@ class IngestPipeline:
             if active and active.embedding_model == self.embedder.name
             else self.embedder.dimension,
             keep=self.settings.index_versions_kept,
+            bm25_config=bm25_config(self.settings),
         )
         summary.index_version = version.version
 

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from attest.core.errors import NotFound
 from attest.core.models import Chunk, Document, IndexStatus, IndexVersion, KnowledgeBase, utcnow
+from attest.retrieval.bm25 import BM25Config, BM25Index
 
 FORMAT = 1
 
@@ -47,6 +48,7 @@ def build_index_version(
     embedding_model: str,
     dim: int,
     keep: int = 2,
+    bm25_config: BM25Config | None = None,
 ) -> IndexVersion:
     """Write a new version from the chunks in the database and make it the active one."""
     revision = kb.content_revision
@@ -66,7 +68,7 @@ def build_index_version(
     session.add(version)
     session.commit()  # the BUILDING row lets a later job clean up after a crash
 
-    chunk_count, doc_count = _write_snapshot(session, kb.id, final, version, dim)
+    chunk_count, doc_count = _write_snapshot(session, kb.id, final, version, dim, bm25_config or BM25Config())
     version.chunk_count = chunk_count
     version.document_count = doc_count
     activate(session, kb, version)
@@ -75,7 +77,7 @@ def build_index_version(
 
 
 def _write_snapshot(
-    session: Session, kb_id: int, final: Path, version: IndexVersion, dim: int
+    session: Session, kb_id: int, final: Path, version: IndexVersion, dim: int, bm25_config: BM25Config
 ) -> tuple[int, int]:
     total = session.scalar(select(func.count(Chunk.id)).where(Chunk.kb_id == kb_id)) or 0
     tmp = final.parent / f".{final.name}.tmp-{uuid.uuid4().hex[:8]}"
@@ -85,6 +87,7 @@ def _write_snapshot(
             tmp / "embeddings.npy", mode="w+", dtype=np.float32, shape=(total, dim)
         )
         documents: set[int] = set()
+        bm25_texts: list[str] = []
         rows = session.execute(
             select(Chunk, Document.title, Document.source_uri, Document.acl, Document.tags)
             .join(Document, Chunk.document_id == Document.id)
@@ -102,6 +105,7 @@ def _write_snapshot(
                     json.dumps(_chunk_record(chunk, title, source_uri, acl, tags), ensure_ascii=False) + "\n"
                 )
                 documents.add(chunk.document_id)
+                bm25_texts.append(f"{title}\n{chunk.text}")
                 i += 1
             out.flush()
             os.fsync(out.fileno())
@@ -109,6 +113,7 @@ def _write_snapshot(
         del vectors
         if i < total:
             _truncate(tmp / "embeddings.npy", i, dim)
+        BM25Index.build(bm25_texts, bm25_config).save(tmp / "bm25")
         manifest = {
             "format": FORMAT,
             "kb_id": kb_id,

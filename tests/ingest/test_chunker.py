@@ -163,6 +163,10 @@ def test_hf_offsets_disables_truncation_and_matches_direct_offsets(real_tokenize
     assert len(reference_tokens(tokenize, text)) == len(reference_tokens(real_tokenize, text)) == 600
     direct = list(SlidingWindowChunker(real_tokenize).windows(text))
     assert list(SlidingWindowChunker(tokenize).windows(text)) == direct
+    # Blocks shorter than 128 tokens come back padded with empty (0, 0) offsets: they are dropped.
+    assert list(SlidingWindowChunker(tokenize).windows("Hello world.")) == [Window(0, 0, 3, 0, 12)]
+    small_blocks = SlidingWindowChunker(tokenize, block_chars=100)
+    assert list(small_blocks.windows(text)) == direct
 
 
 # --- empty, short and exact-boundary inputs ----------------------------------------------
@@ -234,6 +238,14 @@ def test_window_ends_after_sentence_within_slack_whitespace() -> None:
     assert spans(windows) == [(0, 8), (6, 16), (14, 24), (22, 32), (30, 40)]
     for w in windows[:-1]:
         assert text[w.char_end - 1] == "."
+
+
+@pytest.mark.parametrize(("slack", "first"), [(3, (0, 7)), (2, (0, 10)), (4, (0, 7))])
+def test_sentence_end_exactly_slack_tokens_early(slack: int, first: tuple[int, int]) -> None:
+    # Sentences of 7 tokens: the only boundary near the nominal end 10 is after token 7.
+    text = " ".join(f"s{i} a b c d e f." for i in range(5))
+    windows = check_against_reference(whitespace_tokenize, text, window=10, overlap=2, slack=slack)
+    assert spans(windows)[0] == first
 
 
 def test_no_sentence_end_within_slack_keeps_full_window() -> None:

@@ -1,0 +1,79 @@
+"""``attest eval retrieval``: index a BEIR data set through the normal pipeline and score it."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from attest.core import db
+from attest.core.repository import get_kb
+from attest.core.settings import Settings
+from attest.ingest.embedder import SentenceTransformerEmbedder
+from attest.ingest.pipeline import IngestPipeline
+from attest.ingest.progress import BarProgress
+from attest.retrieval.evaluation import CorpusDoc, Mode, Qrels, evaluate_run, latency_percentiles
+from attest.retrieval.hybrid import HybridRetriever, open_retriever
+from attest.retrieval.index_store import active_snapshot
+
+DOC_DEPTH = 100  # documents ranked per query (Recall@100)
+CHUNK_DEPTH = 300  # chunks retrieved to fill DOC_DEPTH distinct documents
+
+
+def evaluate_beir(
+    corpus: list[CorpusDoc], queries: dict[str, str], qrels: Qrels, modes: list[Mode], settings: Settings
+) -> dict[str, Any]:
+    """Metrics and latency per mode, keyed by the mode's name."""
+    with tempfile.TemporaryDirectory(prefix="attest-eval-") as tmp:
+        retriever, id_of = _index(corpus, Path(tmp), settings)
+        judged = {q: text for q, text in queries.items() if q in qrels}
+        return {mode.value: _run_mode(retriever, id_of, judged, qrels, mode) for mode in modes}
+
+
+def _index(corpus: list[CorpusDoc], tmp: Path, settings: Settings) -> tuple[HybridRetriever, dict[str, str]]:
+    """Write the corpus as text files and ingest them into a temporary data directory."""
+    folder = tmp / "corpus"
+    folder.mkdir()
+    id_of: dict[str, str] = {}
+    for n, doc in enumerate(corpus):
+        name = f"d{n:08d}"
+        id_of[name] = doc.id
+        body = f"{doc.title}\n\n{doc.text}\n" if doc.title else f"{doc.text}\n"
+        (folder / f"{name}.txt").write_text(body, encoding="utf-8")
+    settings = settings.model_copy(update={"data_dir": tmp / "data", "database_url": None})
+    settings.data_dir.mkdir()
+    db.upgrade(settings.sqlalchemy_url)
+    engine = db.make_engine(settings.sqlalchemy_url)
+    embedder = SentenceTransformerEmbedder(settings.embedding_model, batch_size=settings.embedding_batch_size)
+    IngestPipeline(settings, engine=engine, embedder=embedder, progress=BarProgress("index corpus")).run(
+        "eval", [folder]
+    )
+    with Session(engine) as session:
+        snapshot = active_snapshot(session, get_kb(session, name="eval"))
+    engine.dispose()
+    return open_retriever(snapshot, embedder, settings), id_of
+
+
+def _run_mode(
+    retriever: HybridRetriever, id_of: dict[str, str], queries: dict[str, str], qrels: Qrels, mode: Mode
+) -> dict[str, Any]:
+    run: dict[str, list[str]] = {}
+    latencies: list[float] = []
+    for n, (qid, text) in enumerate(queries.items(), 1):
+        started = time.perf_counter()
+        hits = retriever.retrieve(text, CHUNK_DEPTH, mode=mode)
+        latencies.append((time.perf_counter() - started) * 1000)
+        ranked: dict[str, None] = {}
+        for hit in hits:
+            ranked.setdefault(id_of[Path(hit.chunk["source_uri"]).stem], None)
+        run[qid] = list(ranked)[:DOC_DEPTH]
+        if n % 500 == 0:
+            print(f"{mode.value}: {n}/{len(queries)} queries", file=sys.stderr)
+    metrics: dict[str, Any] = {k: round(v, 4) for k, v in evaluate_run(run, qrels).items()}
+    metrics["latency_ms"] = {k: round(v, 2) for k, v in latency_percentiles(latencies).items()}
+    metrics["queries"] = len(queries)
+    return metrics

@@ -215,8 +215,12 @@ class BM25Index:
                 f"BM25 index in {directory} has format {manifest.get('format')!r}, "
                 f"this version reads format {FORMAT}; rebuild it"
             )
-        if weights.shape[0] != manifest["num_docs"]:
-            raise RetrievalError(f"BM25 index in {directory} is inconsistent (document count); rebuild it")
+        missing = sorted({"config", "num_docs", "avgdl", "vocabulary"} - set(manifest))
+        if missing or weights.shape[0] != manifest["num_docs"]:
+            raise RetrievalError(
+                f"BM25 index in {directory} is inconsistent ({', '.join(missing) or 'document count'}); "
+                "rebuild it"
+            )
         config = BM25Config.from_dict(manifest["config"])
         return cls(config, manifest["vocabulary"], sp.csc_matrix(weights), float(manifest["avgdl"]))
 

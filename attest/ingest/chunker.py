@@ -124,10 +124,14 @@ class SlidingWindowChunker:
             cut = min(n, offset + self.block_chars)
             if cut < n:
                 # Cut at whitespace so that no token straddles two blocks.
-                space = max(text.rfind(" ", offset, cut), text.rfind("\n", offset, cut))
+                space = max(text.rfind(c, offset, cut) for c in " \n\t\r")
                 if space > offset:
                     cut = space
-            for s, e in self._tokenize(text[offset:cut]):
-                if e > s:
-                    yield offset + s, offset + e
+            tokens = [(s, e) for s, e in self._tokenize(text[offset:cut]) if e > s]
+            if cut < n and len(tokens) > 1 and not text[cut].isspace():
+                # No whitespace to cut at: the last token may be cut short, so the next
+                # block starts again from it.
+                cut = offset + tokens.pop()[0]
+            for s, e in tokens:
+                yield offset + s, offset + e
             offset = cut

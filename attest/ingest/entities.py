@@ -40,7 +40,10 @@ PATTERNS: dict[str, str] = {
         rf"|\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}\.?(?:,?\s+\d{{4}})?\b"
         rf"|\b{_MONTH}\.?\s+\d{{4}}\b"
     ),
-    "PHONE": r"(?<![\w.])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)[\s.-]?)?\d{2,4}(?:[\s.-]\d{2,4}){1,3}(?![\w.])",
+    "PHONE": (
+        r"(?<![\w.])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)[\s.-]?)?"
+        r"\d{2,4}(?:[\s.-]\d{2,4}){1,3}(?!\w|\.\d)"
+    ),
     "VERSION": r"\b[vV]\d+(?:\.\d+){1,3}\b|\b\d+\.\d+\.\d+(?:[-+][\w.]+)?\b",
 }
 _COMPILED = {
@@ -48,6 +51,8 @@ _COMPILED = {
     for label, rx in PATTERNS.items()
 }
 _MIN_PHONE_DIGITS = 7
+_BLOCK_MARGIN = 200  # characters; longer than any entity worth tagging
+_YEAR_RANGE = re.compile(r"(?:19|20)\d\d\s?[-\u2013 ]\s?(?:19|20)\d\d")
 
 
 @dataclass(frozen=True)
@@ -69,7 +74,10 @@ def pattern_entities(doc: Doc) -> Doc:
     spans: list[Span] = list(doc.ents)
     for label, pattern in _COMPILED.items():
         for match in pattern.finditer(doc.text):
-            if label == "PHONE" and sum(c.isdigit() for c in match.group()) < _MIN_PHONE_DIGITS:
+            if label == "PHONE" and (
+                sum(c.isdigit() for c in match.group()) < _MIN_PHONE_DIGITS
+                or _YEAR_RANGE.fullmatch(match.group())
+            ):
                 continue
             span = doc.char_span(match.start(), match.end(), label=label, alignment_mode="expand")
             if span is not None:
@@ -128,12 +136,18 @@ class EntityTagger:
         self.warm_up()
         assert self._nlp is not None
         blocks = list(_blocks(text, self.block_chars))
+        # Each block is tagged with a margin past its end, so that an entity crossing the
+        # cut is seen whole; the next block skips what overlaps an entity already kept.
+        margin = _BLOCK_MARGIN
         entities: list[Entity] = []
-        docs = self._nlp.pipe(text[s:e] for s, e in blocks)
-        for (start, _end), doc in zip(blocks, docs, strict=True):
-            entities.extend(
-                Entity(ent.label_, ent.text, start + ent.start_char, start + ent.end_char) for ent in doc.ents
-            )
+        kept_until = 0
+        docs = self._nlp.pipe(text[s : e + margin] for s, e in blocks)
+        for (start, end), doc in zip(blocks, docs, strict=True):
+            for ent in doc.ents:
+                ent_start, ent_end = start + ent.start_char, start + ent.end_char
+                if ent_start < end and ent_start >= kept_until:
+                    entities.append(Entity(ent.label_, ent.text, ent_start, ent_end))
+                    kept_until = ent_end
         return entities
 
 

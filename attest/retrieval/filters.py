@@ -1,9 +1,12 @@
 """Which chunks of an index version a query may see, as a boolean mask.
 
 Masks are computed before any top-k cut, so that a user who may read only a few
-documents still gets a full top-k from those, and chunks they may not read never
-influence their results. The per-version lookup tables make a mask cost a few numpy
-operations, not a pass over the chunks in Python.
+documents still gets a full top-k from those and never sees a chunk they may not read.
+The per-version lookup tables make a mask cost a few numpy operations, not a pass over
+the chunks in Python.
+
+Known gap (issue #3): BM25 IDF and average length come from the whole index version,
+so forbidden chunks still shift the BM25 scores of the chunks a user may see.
 """
 
 from __future__ import annotations

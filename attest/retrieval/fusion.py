@@ -37,7 +37,7 @@ def reciprocal_rank_fusion(
     Cormack, Clarke and Buettcher, "Reciprocal rank fusion outperforms Condorcet and
     individual rank learning methods", SIGIR 2009.
     """
-    weights = weights or [1.0] * len(rankings)
+    weights = [1.0] * len(rankings) if weights is None else weights
     fused: dict[int, float] = {}
     for (ids, _scores), weight in zip(rankings, weights, strict=True):
         for rank, doc in enumerate(ids.tolist(), start=1):

@@ -65,6 +65,10 @@ class HybridRetriever:
         """The ``k`` best chunks for ``query`` among those ``filters`` allow."""
         if not query.strip():
             raise RetrievalError("The query is empty.")
+        if k < 0:
+            raise RetrievalError(f"k must be 0 or more, not {k}.")
+        if k == 0:
+            return []
         mask = self.tables.mask(filters or Filters())
         depth = max(k, self.config.candidates)
         if mode is Mode.BM25:
@@ -90,7 +94,8 @@ class HybridRetriever:
         params = None
         if mask is not None:
             bits = np.packbits(mask, bitorder="little")
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBitmap(len(mask), faiss.swig_ptr(bits)))
+            selector = faiss.IDSelectorBitmap(len(mask), faiss.swig_ptr(bits))
+            params = faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]
         scores, ids = self._dense.search(vector, min(k, self._dense.ntotal), params=params)
         keep = ids[0] >= 0
         return ids[0][keep].astype(np.int64), scores[0][keep]

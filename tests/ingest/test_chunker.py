@@ -349,7 +349,7 @@ def varied_text(n_words: int, seed: int = 0) -> str:
     """Sentences and paragraphs of mixed words, punctuation, numbers and non-ASCII."""
     rng = random.Random(seed)
     parts: list[str] = []
-    for i in range(n_words):
+    for _ in range(n_words):
         parts.append(rng.choice(_VOCAB))
         r = rng.random()
         if r < 0.08:
@@ -385,9 +385,9 @@ def test_block_tokenization_does_not_change_windows(
     assert text.count("\n\n") > 20
     calls: list[int] = []
 
-    def counting(chunk: str) -> list[tuple[int, int]]:
-        calls.append(len(chunk))
-        return base(chunk)
+    def counting(text: str) -> list[tuple[int, int]]:
+        calls.append(len(text))
+        return base(text)
 
     small = list(SlidingWindowChunker(counting, window=40, overlap=10, slack=8, block_chars=50).windows(text))
     assert len(calls) > 100 and max(calls) <= 50  # really tokenized in many small blocks
@@ -428,9 +428,9 @@ def test_million_tokens_coverage_and_overlap(huge_text: str) -> None:
 def test_million_tokens_memory_is_bounded(huge_text: str) -> None:
     block_sizes: list[int] = []
 
-    def tokenize(chunk: str) -> list[tuple[int, int]]:
-        block_sizes.append(len(chunk))
-        return whitespace_tokenize(chunk)
+    def tokenize(text: str) -> list[tuple[int, int]]:
+        block_sizes.append(len(text))
+        return whitespace_tokenize(text)
 
     chunker = SlidingWindowChunker(tokenize)
     count = 0
@@ -499,3 +499,13 @@ def test_property_real_tokenizer_coverage_and_exact_overlap(
 ) -> None:
     window, overlap, slack = config
     check_against_reference(real_tokenize, text, window=window, overlap=overlap, slack=slack)
+
+
+# --- regressions: bugs found and fixed -------------------------------------------------
+
+
+def test_regression_block_cut_in_text_without_spaces() -> None:
+    text = "alpha\tbeta\t" * 20  # 40 tokens, no space or line break anywhere
+    small = SlidingWindowChunker(whitespace_tokenize, window=10, overlap=2, slack=2, block_chars=50)
+    whole = SlidingWindowChunker(whitespace_tokenize, window=10, overlap=2, slack=2, block_chars=10**7)
+    assert list(small.windows(text)) == list(whole.windows(text))

@@ -78,7 +78,9 @@ def test_percentages(tagger: EntityTagger) -> None:
 
 
 def test_email_and_urls(tagger: EntityTagger) -> None:
-    text = "Mail ops@example.co.uk or see https://docs.example.com/a/b?x=1. Also www.example.org, http://x.io/p"
+    text = (
+        "Mail ops@example.co.uk or see https://docs.example.com/a/b?x=1. Also www.example.org, http://x.io/p"
+    )
     assert tagged(tagger, text) == [
         ("EMAIL", "ops@example.co.uk"),
         ("URL", "https://docs.example.com/a/b?x=1"),
@@ -95,6 +97,7 @@ def test_email_and_urls(tagger: EntityTagger) -> None:
         ("Phone: 555 123 4567\n\nNext line", "555 123 4567"),
         ("Desk +44 20 7946 0958 during office hours", "+44 20 7946 0958"),
         ("Fax 030.1234.5678 only", "030.1234.5678"),
+        ("Dial 555-1234 today", "555-1234"),  # seven digits: the minimum
     ],
 )
 def test_phone_numbers(tagger: EntityTagger, text: str, phone: str) -> None:
@@ -141,6 +144,16 @@ def test_terms_override_patterns_and_blank_terms_are_ignored() -> None:
     assert t.trained is False
     # Labels are upper-cased; a term wins over the pattern entity it overlaps.
     assert tagged(t, "Deploy v2.1 today with 1.2.3.") == [("SYSTEM", "v2.1"), ("VERSION", "1.2.3")]
+
+
+def test_blank_terms_match_nothing() -> None:
+    t = EntityTagger(NOT_INSTALLED, terms={"SYSTEM": ["  ", ""]})
+    assert tagged(t, "x   y  z") == []
+
+
+def test_entity_is_expanded_to_whole_tokens(tagger: EntityTagger) -> None:
+    # The blank tokenizer keeps "15%-20" as one token: the two matches expand to one entity.
+    assert tagged(tagger, "Growth of 15%-20% a year.") == [("PERCENT", "15%-20%")]
 
 
 def test_no_terms_tags_no_products() -> None:
@@ -247,7 +260,7 @@ class CountingList(Sequence[Entity]):
     def __len__(self) -> int:
         return len(self._items)
 
-    def __getitem__(self, index):  # type: ignore[no-untyped-def, override]
+    def __getitem__(self, index):
         self.reads += 1
         return self._items[index]
 
@@ -286,6 +299,9 @@ def test_entities_in_small_cases() -> None:
     assert first == 3
     inside, first = entities_in(ents, 40, 50, first)
     assert inside == [] and first == 5
+    # An entity ending exactly where the next range starts is passed for good.
+    assert entities_in(ents, 25, 30, 3) == ([], 5)
+    assert entities_in(ents, 15, 19, 0) == ([], 3)  # B ends at 15 exactly
     assert entities_in([], 0, 10) == ([], 0)
 
 
@@ -338,7 +354,26 @@ def test_property_entities_in_matches_brute_force(
     got = assign(counted, ranges, resume=True)
     assert got == [brute_force(entities, s, e) for s, e in ranges]
     # Linear: each entity is skipped once; per window only the entities up to its end are read.
-    overlapping = sum(
-        1 for s, e in ranges for ent in entities if ent.end > s - 40 and ent.start < e
-    )
+    overlapping = sum(1 for s, e in ranges for ent in entities if ent.end > s - 40 and ent.start < e)
     assert counted.reads <= len(entities) + 4 * overlapping + 2 * len(ranges)
+
+
+# --- regressions: bugs found and fixed -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "phone"),
+    [("Call 555-123-4567.", "555-123-4567"), ("Call +1 555 123 4567.", "+1 555 123 4567")],
+)
+def test_regression_phone_at_sentence_end(tagger: EntityTagger, text: str, phone: str) -> None:
+    assert tagged(tagger, text) == [("PHONE", phone)]
+
+
+def test_regression_year_range_is_not_a_phone(tagger: EntityTagger) -> None:
+    assert tagged(tagger, "Revenue 2019-2024 grew.") == []
+
+
+def test_regression_multi_word_entity_across_block_cut() -> None:
+    small = EntityTagger(NOT_INSTALLED, terms=TERMS, block_chars=200)
+    text = "word " * 38 + "Platform Reliability tail " + "word " * 38  # one paragraph
+    assert [(e.label, e.text) for e in small.tag(text)] == [("TEAM", "Platform Reliability")]

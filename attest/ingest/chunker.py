@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
+from tokenizers import Tokenizer
+
 from attest.core.errors import ConfigurationError
 
 SENTENCE_END = frozenset(".!?:;")
@@ -40,11 +42,14 @@ def hf_offsets(tokenizer: object) -> OffsetTokenizer:
         raise ConfigurationError(
             "The embedding model's tokenizer is not a fast tokenizer; offsets are needed."
         )
-    # Disable truncation: blocks are far longer than the model limit.
-    backend.no_truncation()
+    # A private copy: the model's tokenizer turns truncation back on (at the model limit)
+    # every time it encodes a batch, which would silently cut our long blocks short.
+    private = Tokenizer.from_str(backend.to_str())
+    private.no_truncation()
+    private.no_padding()
 
     def offsets(text: str) -> list[tuple[int, int]]:
-        return list(backend.encode(text, add_special_tokens=False).offsets)
+        return list(private.encode(text, add_special_tokens=False).offsets)
 
     return offsets
 

@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import socket
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +20,7 @@ import numpy as np
 from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from attest.core.errors import Conflict, IngestError, LoadError
+from attest.core.errors import IngestError, LoadError
 from attest.core.models import (
     Chunk,
     Document,
@@ -39,13 +36,12 @@ from attest.core.settings import Settings
 from attest.ingest.chunker import SlidingWindowChunker, Window, hf_offsets
 from attest.ingest.embedder import SentenceTransformerEmbedder
 from attest.ingest.entities import EntityTagger, entities_in
+from attest.ingest.jobs import claim_job, finish_job
 from attest.ingest.loaders import LoadedDocument, load_bytes, page_at
 from attest.ingest.progress import NullProgress, Progress
+from attest.ingest.sources import discover, file_hash
 from attest.retrieval.hybrid import bm25_config
 from attest.retrieval.index_store import build_index_version, discard_unfinished
-
-STALE_JOB_AFTER = timedelta(minutes=10)
-_HASH_BLOCK = 1 << 20
 
 
 @dataclass
@@ -82,33 +78,6 @@ class _Prepared:
 
     def texts(self) -> list[str]:
         return [self.loaded.text[w.char_start : w.char_end] for w in self.windows]
-
-
-def discover(paths: Sequence[Path | str]) -> list[Path]:
-    """All files named or under the named folders (hidden files skipped), in a stable order."""
-    found: list[Path] = []
-    for raw in paths:
-        path = Path(raw).expanduser().resolve()
-        if path.is_file():
-            found.append(path)
-        elif path.is_dir():
-            found.extend(
-                p
-                for p in sorted(path.rglob("*"))
-                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
-            )
-        else:
-            raise IngestError(f"{raw}: no such file or folder.")
-    return sorted(set(found))
-
-
-def file_hash(path: Path) -> str:
-    """SHA-256 of a file, read in blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(_HASH_BLOCK):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class IngestPipeline:
@@ -181,7 +150,7 @@ class IngestPipeline:
         with self._sessions() as session:
             kb = get_or_create_kb(session, name=kb_name)[0] if create else get_kb(session, name=kb_name)
             session.commit()
-            job = self._claim(session, kb, [str(r) for r in roots], sync)
+            job = claim_job(session, kb, [str(r) for r in roots], sync)
             summary = IngestSummary(knowledge_base=kb.name, job_id=job.id)
             try:
                 self._run_job(session, kb, job, files, roots, summary, sync=sync, acl=acl, tags=tags)
@@ -190,12 +159,12 @@ class IngestPipeline:
                 reason = (
                     "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc) or type(exc).__name__
                 )
-                self._finish(session, job, JobStatus.FAILED, summary, error=reason)
+                finish_job(session, job, JobStatus.FAILED, summary.to_dict(), error=reason)
                 raise
             finally:
                 self.progress.close()
             summary.seconds = round(time.perf_counter() - started, 3)
-            self._finish(session, job, JobStatus.SUCCEEDED, summary)
+            finish_job(session, job, JobStatus.SUCCEEDED, summary.to_dict())
         return summary
 
     def _run_job(
@@ -481,49 +450,6 @@ class IngestPipeline:
         )
         summary.index_version = version.version
 
-    def _claim(self, session: Session, kb: KnowledgeBase, sources: list[str], sync: bool) -> IngestJob:
-        """Start a job, refusing while another live job works on the same knowledge base."""
-        for other in session.scalars(
-            select(IngestJob).where(IngestJob.kb_id == kb.id, IngestJob.status == JobStatus.RUNNING)
-        ):
-            if _job_alive(other):
-                raise Conflict(
-                    f"Ingest job {other.id} is still running on knowledge base {kb.name!r}; "
-                    "wait for it to finish."
-                )
-            other.status = JobStatus.FAILED
-            other.error = "interrupted: the process running it stopped"
-            other.finished_at = utcnow()
-        job = IngestJob(
-            kb_id=kb.id,
-            status=JobStatus.RUNNING,
-            sources=sources,
-            sync=sync,
-            owner=_owner(),
-            documents_total=0,
-            documents_done=0,
-            chunks_done=0,
-            summary={},
-        )
-        session.add(job)
-        session.commit()
-        return job
-
-    def _finish(
-        self,
-        session: Session,
-        job: IngestJob,
-        status: JobStatus,
-        summary: IngestSummary,
-        error: str | None = None,
-    ) -> None:
-        job = session.merge(job)
-        job.status = status
-        job.error = error
-        job.summary = summary.to_dict()
-        job.finished_at = utcnow()
-        session.commit()
-
 
 def _bump_revision(session: Session, kb: KnowledgeBase) -> None:
     session.execute(
@@ -544,27 +470,6 @@ def _too_large(path: Path, size: int, settings: Settings) -> str:
         f"{path.name}: {size / mb:.1f} MB exceeds the {settings.max_file_bytes / mb:.1f} MB limit "
         "(ATTEST_MAX_FILE_BYTES)."
     )
-
-
-def _owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def _job_alive(job: IngestJob) -> bool:
-    """Whether a RUNNING job's process still works on it."""
-    host, _, pid = job.owner.rpartition(":")
-    if host == socket.gethostname() and pid.isdigit():
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
-    heartbeat = (
-        job.heartbeat_at if job.heartbeat_at.tzinfo else job.heartbeat_at.replace(tzinfo=utcnow().tzinfo)
-    )
-    return utcnow() - heartbeat < STALE_JOB_AFTER
 
 
 def _batched(items: list[Any], size: int) -> Iterator[list[Any]]:

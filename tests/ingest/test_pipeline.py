@@ -185,3 +185,22 @@ def test_window_larger_than_model_is_refused(
     write_corpus(tmp_path / "docs")
     with pytest.raises(IngestError, match="ATTEST_CHUNK_TOKENS=300"):
         IngestPipeline(settings, engine=engine, embedder=embedder).run("kb", [tmp_path / "docs"])
+
+
+def test_long_documents_keep_every_token_after_the_model_has_encoded(
+    settings: Settings, engine: Engine, embedder: SentenceTransformerEmbedder, tmp_path: Path
+) -> None:
+    """Regression: encoding a batch re-enabled truncation on the shared tokenizer, so later
+    documents lost everything past the first 256 tokens of each block."""
+    folder = tmp_path / "long"
+    folder.mkdir()
+    words = " ".join(f"term{i % 997} alpha{i % 89}." for i in range(3000))
+    (folder / "a.txt").write_text(words)
+    (folder / "b.txt").write_text(words.replace("alpha", "beta"))
+    one_per_batch = settings.model_copy(update={"ingest_batch_documents": 1})
+    summary = IngestPipeline(one_per_batch, engine=engine, embedder=embedder).run("kb", [folder])
+    with Session(engine) as session:
+        for doc in session.scalars(select(Document)):
+            last = max(doc.chunks, key=lambda c: c.position)
+            assert last.char_end == len(doc.text.rstrip()), doc.source_uri
+    assert summary.chunks > 2 * 3000 * 4 // 45  # both documents fully windowed

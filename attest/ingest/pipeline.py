@@ -12,6 +12,7 @@ import hashlib
 import json
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -212,13 +213,20 @@ class IngestPipeline:
             else:
                 todo.append((path, digest, size))
         session.commit()
-        # The model is loaded only when there is something to embed.
-        tagger = self._tagger(kb)
-        for batch in _batched(todo, self.settings.ingest_batch_documents):
-            chunker = self.warm_up()
-            self._process_batch(
-                session, kb, job, batch, existing, chunker, tagger, summary, acl=acl, tags=tags
-            )
+        if todo:  # the model is loaded only when there is something to embed
+            chunker, tagger = self.warm_up(), self._tagger(kb)
+            batches = list(_batched(todo, self.settings.ingest_batch_documents))
+            # Loading, chunking and tagging the next batch overlaps with embedding this one
+            # (torch releases the GIL while it computes). The worker never touches the database.
+            with ThreadPoolExecutor(max_workers=1) as worker:
+                upcoming = worker.submit(self._prepare_batch, batches[0], chunker, tagger)
+                for i, batch in enumerate(batches):
+                    prepared = upcoming.result()
+                    if i + 1 < len(batches):
+                        upcoming = worker.submit(self._prepare_batch, batches[i + 1], chunker, tagger)
+                    self._process_batch(
+                        session, kb, job, batch, prepared, existing, summary, acl=acl, tags=tags
+                    )
         if sync:
             self._delete_missing(session, kb, existing, set(map(str, files)), roots, summary)
         self._refresh_index(session, kb, summary)
@@ -229,23 +237,23 @@ class IngestPipeline:
         kb: KnowledgeBase,
         job: IngestJob,
         batch: list[tuple[Path, str, int]],
+        outcomes: list[_Prepared | LoadError],
         existing: dict[str, Document],
-        chunker: SlidingWindowChunker,
-        tagger: EntityTagger,
         summary: IngestSummary,
         *,
         acl: Sequence[str] | None,
         tags: Sequence[str] | None,
     ) -> None:
+        """Embed and store one prepared batch; record the files that failed to load."""
         prepared: list[_Prepared] = []
-        for path, digest, size in batch:
-            try:
-                prepared.append(self._prepare(path, chunker, tagger))
-            except LoadError as exc:
+        for (path, digest, size), outcome in zip(batch, outcomes, strict=True):
+            if isinstance(outcome, LoadError):
                 self._record_failure(
-                    session, kb, existing.get(str(path)), path, size, str(exc), summary, digest
+                    session, kb, existing.get(str(path)), path, size, str(outcome), summary, digest
                 )
                 self.progress.advance(1, 0)
+            else:
+                prepared.append(outcome)
         texts = [text for item in prepared for text in item.texts()]
         vectors = self.embedder.embed(texts)
         summary.embeddings_computed += len(texts)
@@ -274,6 +282,20 @@ class IngestPipeline:
         job.documents_done = min(job.documents_done, job.documents_total)
         job.heartbeat_at = utcnow()
         session.commit()
+
+    def _prepare_batch(
+        self, batch: list[tuple[Path, str, int]], chunker: SlidingWindowChunker, tagger: EntityTagger
+    ) -> list[_Prepared | LoadError]:
+        """Load, chunk and tag each file of a batch; a file that cannot be loaded gives its error."""
+        outcomes: list[_Prepared | LoadError] = []
+        for path, _digest, _size in batch:
+            try:
+                outcomes.append(self._prepare(path, chunker, tagger))
+            except LoadError as exc:
+                outcomes.append(exc)
+            except OSError as exc:
+                outcomes.append(LoadError(f"{path.name}: cannot be read ({exc.strerror or exc})."))
+        return outcomes
 
     def _prepare(self, path: Path, chunker: SlidingWindowChunker, tagger: EntityTagger) -> _Prepared:
         data = path.read_bytes()

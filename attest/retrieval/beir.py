@@ -29,13 +29,18 @@ def evaluate_beir(
 ) -> dict[str, Any]:
     """Metrics and latency per mode, keyed by the mode's name."""
     with tempfile.TemporaryDirectory(prefix="attest-eval-") as tmp:
-        retriever, id_of = _index(corpus, Path(tmp), settings)
+        retriever, id_of = index_corpus(corpus, Path(tmp), settings)
         judged = {q: text for q, text in queries.items() if q in qrels}
         return {mode.value: _run_mode(retriever, id_of, judged, qrels, mode) for mode in modes}
 
 
-def _index(corpus: list[CorpusDoc], tmp: Path, settings: Settings) -> tuple[HybridRetriever, dict[str, str]]:
-    """Write the corpus as text files and ingest them into a temporary data directory."""
+def index_corpus(
+    corpus: list[CorpusDoc], tmp: Path, settings: Settings
+) -> tuple[HybridRetriever, dict[str, str]]:
+    """Ingest the corpus, written as text files, into a data directory under ``tmp``.
+
+    Returns the retriever and a map from file stem to corpus id (see ``doc_ranking``).
+    """
     folder = tmp / "corpus"
     folder.mkdir()
     id_of: dict[str, str] = {}
@@ -67,13 +72,18 @@ def _run_mode(
         started = time.perf_counter()
         hits = retriever.retrieve(text, CHUNK_DEPTH, mode=mode)
         latencies.append((time.perf_counter() - started) * 1000)
-        ranked: dict[str, None] = {}
-        for hit in hits:
-            ranked.setdefault(id_of[Path(hit.chunk["source_uri"]).stem], None)
-        run[qid] = list(ranked)[:DOC_DEPTH]
+        run[qid] = doc_ranking([hit.chunk for hit in hits], id_of)
         if n % 500 == 0:
             print(f"{mode.value}: {n}/{len(queries)} queries", file=sys.stderr)
     metrics: dict[str, Any] = {k: round(v, 4) for k, v in evaluate_run(run, qrels).items()}
     metrics["latency_ms"] = {k: round(v, 2) for k, v in latency_percentiles(latencies).items()}
     metrics["queries"] = len(queries)
     return metrics
+
+
+def doc_ranking(chunks: list[dict[str, Any]], id_of: dict[str, str]) -> list[str]:
+    """Corpus ids in the order their first chunk appears, at most ``DOC_DEPTH``."""
+    ranked: dict[str, None] = {}
+    for chunk in chunks:
+        ranked.setdefault(id_of[Path(chunk["source_uri"]).stem], None)
+    return list(ranked)[:DOC_DEPTH]

@@ -62,7 +62,7 @@ class Settings(BaseSettings):
     bm25_epsilon: float = Field(default=0.25, ge=0)
     bm25_stopwords: bool = Field(default=True, description="Drop common English words before BM25.")
     bm25_stemming: bool = Field(default=True, description="Snowball-stem words before BM25.")
-    retrieval_fusion: str = Field(default="rrf", description="rrf or weighted.")
+    retrieval_fusion: str = Field(default="weighted", description="weighted or rrf.")
     retrieval_rrf_k: int = Field(default=60, ge=1)
     retrieval_dense_weight: float = Field(default=0.5, ge=0, le=1)
     retrieval_candidates: int = Field(

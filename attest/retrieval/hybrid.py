@@ -24,7 +24,7 @@ class RetrievalConfig:
     """How candidates are gathered and fused (defaults chosen by measurement, see the README)."""
 
     candidates: int = 100  # taken from each retriever before fusion
-    fusion: FusionMode = FusionMode.RRF
+    fusion: FusionMode = FusionMode.WEIGHTED
     rrf_k: int = 60
     dense_weight: float = 0.5  # share of the dense retriever in fusion
 

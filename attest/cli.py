@@ -58,7 +58,7 @@ def ingest(
     try:
         pipeline = IngestPipeline(get_settings(), engine=_ready(), progress=BarProgress(f"ingest {kb}"))
         summary = pipeline.run(kb, paths, sync=sync, acl=_split(acl), tags=_split(tags))
-    except (AttestError, ValueError) as exc:
+    except (AttestError, ValueError, OSError) as exc:
         _fail(str(exc))
         return
     if as_json:
@@ -88,7 +88,7 @@ def ask(
 
     try:
         result = answer_preview(kb, question, k=k, engine=_ready())
-    except (AttestError, ValueError) as exc:
+    except (AttestError, ValueError, OSError) as exc:
         _fail(str(exc))
         return
     if as_json:
@@ -188,7 +188,7 @@ def kb_create(
     try:
         with session_scope() as session:
             create_kb(session, name=name, description=description, entity_terms=entity_terms)
-    except (AttestError, ValueError) as exc:
+    except (AttestError, ValueError, OSError) as exc:
         _fail(str(exc))
     typer.echo(f"created knowledge base {name}", err=True)
 

@@ -189,14 +189,20 @@ class IngestPipeline:
         todo: list[tuple[Path, str, int]] = []
         for path in files:
             doc = existing.get(str(path))
-            size = path.stat().st_size
+            try:
+                size = path.stat().st_size
+                digest = file_hash(path) if size <= self.settings.max_file_bytes else ""
+            except OSError as exc:
+                error = f"{path.name}: cannot be read ({exc.strerror or exc})."
+                self._record_failure(session, kb, doc, path, 0, error, summary)
+                self.progress.advance(1, 0)
+                continue
             if size > self.settings.max_file_bytes:
                 self._record_failure(
                     session, kb, doc, path, size, _too_large(path, size, self.settings), summary
                 )
                 self.progress.advance(1, 0)
                 continue
-            digest = file_hash(path)
             if (
                 doc
                 and doc.status == DocumentStatus.INDEXED

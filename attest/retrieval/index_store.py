@@ -112,7 +112,7 @@ def _write_snapshot(
         vectors.flush()
         del vectors
         if i < total:
-            _truncate(tmp / "embeddings.npy", i, dim)
+            _truncate(tmp / "embeddings.npy", i)
         BM25Index.build(bm25_texts, bm25_config).save(tmp / "bm25")
         manifest = {
             "format": FORMAT,
@@ -133,7 +133,8 @@ def _write_snapshot(
         raise
 
 
-def _truncate(path: Path, rows: int, dim: int) -> None:
+def _truncate(path: Path, rows: int) -> None:
+    """Keep the first ``rows`` rows of a saved array."""
     data = np.load(path, mmap_mode="r")[:rows].copy()
     np.save(path, data)
 

@@ -23,6 +23,7 @@ from attest.core.repository import get_kb
 from attest.core.settings import Settings
 from attest.ingest.embedder import SentenceTransformerEmbedder
 from attest.ingest.pipeline import IngestPipeline
+from attest.ingest.sources import file_hash
 from attest.retrieval.index_store import active_snapshot
 from tests.conftest import write_corpus
 
@@ -204,3 +205,21 @@ def test_long_documents_keep_every_token_after_the_model_has_encoded(
             last = max(doc.chunks, key=lambda c: c.position)
             assert last.char_end == len(doc.text.rstrip()), doc.source_uri
     assert summary.chunks > 2 * 3000 * 4 // 45  # both documents fully windowed
+
+
+def test_unreadable_file_is_recorded_and_the_job_goes_on(
+    pipeline: IngestPipeline, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = write_corpus(tmp_path / "docs")
+    real_hash = file_hash
+
+    def flaky_hash(path: Path) -> str:
+        if path == files["travel.md"]:
+            raise PermissionError(13, "Permission denied")
+        return real_hash(path)
+
+    # Root can read any file here, so the permission error is injected.
+    monkeypatch.setattr("attest.ingest.pipeline.file_hash", flaky_hash)
+    summary = pipeline.run("kb", [tmp_path / "docs"])
+    assert (summary.documents_added, summary.documents_failed) == (2, 1)
+    assert "travel.md: cannot be read (Permission denied)" in summary.errors[0]["error"]

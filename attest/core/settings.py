@@ -68,6 +68,16 @@ class Settings(BaseSettings):
     retrieval_candidates: int = Field(
         default=100, ge=1, description="Candidates per retriever before fusion."
     )
+    retrieval_entity_boost: float = Field(
+        default=0.0, ge=0, description="Fused-score bonus for chunks naming the query's entities."
+    )
+    dense_ann_threshold: int = Field(
+        default=150_000, ge=1, description="From this many chunks on, FAISS search is approximate (IVF)."
+    )
+    dense_nprobe: int = Field(default=32, ge=1, description="IVF cells an approximate search visits.")
+    dense_exact_below: int = Field(
+        default=20_000, ge=1, description="Filtered IVF queries allowing fewer chunks search exactly."
+    )
     index_versions_kept: int = Field(
         default=2, ge=1, description="Index versions kept on disk per knowledge base."
     )

@@ -41,8 +41,8 @@ from attest.ingest.jobs import claim_job, finish_job
 from attest.ingest.loaders import LoadedDocument, load_bytes, page_at
 from attest.ingest.progress import NullProgress, Progress
 from attest.ingest.sources import discover, file_hash
-from attest.retrieval.hybrid import bm25_config
-from attest.retrieval.index_store import build_index_version, discard_unfinished
+from attest.retrieval.hybrid import bm25_config, dense_config
+from attest.retrieval.index_store import build_index_version, discard_unfinished, is_current_format
 
 
 @dataclass
@@ -461,7 +461,8 @@ class IngestPipeline:
         if (
             active is not None
             and active.content_revision == kb.content_revision
-            and (active.embedding_model == self.embedder.name)
+            and active.embedding_model == self.embedder.name
+            and is_current_format(active.path)
         ):
             summary.index_version = active.version
             return
@@ -475,6 +476,7 @@ class IngestPipeline:
             else self.embedder.dimension,
             keep=self.settings.index_versions_kept,
             bm25_config=bm25_config(self.settings),
+            dense_config=dense_config(self.settings),
         )
         summary.index_version = version.version
 

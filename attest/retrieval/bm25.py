@@ -11,9 +11,13 @@ study of scoring variants"):
   idf(t) * tf * (k1 + 1) / (tf + k1 * (1 - b + b * |d| / avgdl))``;
 * query tokens that are not in the vocabulary contribute 0.
 
-All per-(document, term) weights are computed once at build time and kept in a
-``scipy.sparse`` CSC matrix (documents x terms), so a query is a weighted sum of a few
-columns. Scores are ``float64``.
+The index keeps raw term frequencies in a ``scipy.sparse`` CSC matrix (documents x terms)
+and the document lengths, not precomputed weights. ``N``, ``n_t``, ``avgdl`` and the idf
+floor are :class:`CorpusStats` over a set of documents: the whole index, or only the
+documents a user may read. Scoring with the stats of the readable set gives exactly the
+scores an index built from those documents alone would give, so documents a user may not
+read never shift their ranking. A query touches only the postings of its own terms.
+Scores are ``float64``.
 """
 
 from __future__ import annotations
@@ -33,9 +37,9 @@ import scipy.sparse as sp
 from attest.core.errors import ConfigurationError, RetrievalError
 from attest.retrieval.tokenize import Tokenizer, TokenizerConfig
 
-FORMAT = 1
+FORMAT = 2
 MANIFEST_FILE = "bm25.json"
-WEIGHTS_FILE = "bm25_weights.npz"
+ARRAY_FILES = ("indptr", "indices", "tf", "doc_len")  # each saved as NAME.npy, memory-mapped on load
 
 
 @dataclass(frozen=True)
@@ -86,14 +90,6 @@ def okapi_idf(doc_freq: np.ndarray, num_docs: int, epsilon: float) -> np.ndarray
     return idf
 
 
-def okapi_weights(
-    tf: np.ndarray, idf: np.ndarray, doc_len: np.ndarray, avgdl: float, k1: float, b: float
-) -> np.ndarray:
-    """Per-(term, document) BM25 weight ``idf * tf(k1+1) / (tf + k1(1 - b + b dl/avgdl))``."""
-    norm = k1 * (1 - b + b * doc_len / avgdl) if avgdl > 0 else np.full_like(doc_len, k1)
-    return idf * (tf * (k1 + 1) / (tf + norm))
-
-
 def _count_terms(
     docs: Iterable[Sequence[str]],
 ) -> tuple[dict[str, int], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -109,37 +105,50 @@ def _count_terms(
             cols.append(vocab.setdefault(term, len(vocab)))
             rows.append(doc_id)
             tfs.append(tf)
-    as_np = [np.frombuffer(a, dtype=np.int64) if len(a) else np.zeros(0, np.int64) for a in (rows, cols)]
-    tf_np = np.frombuffer(tfs, dtype=np.int64).astype(np.float64) if len(tfs) else np.zeros(0)
+    as_np = [np.frombuffer(a, dtype=np.int64) if len(a) else np.zeros(0, np.int64) for a in (rows, cols, tfs)]
     len_np = np.frombuffer(lengths, dtype=np.int64).astype(np.float64) if len(lengths) else np.zeros(0)
-    return vocab, as_np[0], as_np[1], tf_np, len_np
+    return vocab, as_np[0], as_np[1], as_np[2], len_np
+
+
+@dataclass(frozen=True)
+class CorpusStats:
+    """What BM25 scores depend on besides term frequencies, over one set of documents."""
+
+    num_docs: int
+    idf: np.ndarray  # per vocabulary term, floor applied; terms absent from the set: 0
+    norm: np.ndarray  # per document: k1 * (1 - b + b * |d| / avgdl)
 
 
 class BM25Index:
-    """An immutable BM25 Okapi index: a CSC matrix of weights plus the vocabulary.
+    """An immutable BM25 Okapi index: term frequencies (CSC), document lengths, vocabulary.
 
     Document ids are the positions of the texts given to :meth:`build` (0-based).
     """
 
     def __init__(
-        self, config: BM25Config, vocabulary: Sequence[str], weights: sp.csc_matrix, avgdl: float
+        self, config: BM25Config, vocabulary: Sequence[str], tf: sp.csc_matrix, doc_len: np.ndarray
     ) -> None:
-        if weights.shape[1] != len(vocabulary):
+        if tf.shape != (len(doc_len), len(vocabulary)):
             raise RetrievalError(
-                f"BM25 index is inconsistent: {weights.shape[1]} weight columns "
-                f"but {len(vocabulary)} vocabulary terms; rebuild the index"
+                f"BM25 index is inconsistent: a {tf.shape} frequency matrix for {len(doc_len)} "
+                f"documents and {len(vocabulary)} terms; rebuild the index"
             )
         self.config = config
         self.vocabulary: dict[str, int] = {t: i for i, t in enumerate(vocabulary)}
-        self.weights = sp.csc_matrix(weights, dtype=np.float64)
-        self.weights.sort_indices()
-        self.avgdl = avgdl
+        self.tf = tf
+        self.doc_len = doc_len
         self.tokenizer = Tokenizer(config.tokenizer)
+        self.stats = self.stats_for(None)
 
     @property
     def num_docs(self) -> int:
         """Number of documents in the index."""
-        return int(self.weights.shape[0])
+        return int(self.tf.shape[0])
+
+    @property
+    def avgdl(self) -> float:
+        """Average document length (in tokens) over the whole index."""
+        return float(self.doc_len.mean()) if self.num_docs else 0.0
 
     @classmethod
     def build(cls, texts: Iterable[str], config: BM25Config | None = None) -> BM25Index:
@@ -151,78 +160,118 @@ class BM25Index:
     @classmethod
     def from_tokens(cls, docs: Iterable[Sequence[str]], config: BM25Config | None = None) -> BM25Index:
         """Index already tokenized documents, exactly as ``rank_bm25.BM25Okapi(docs)`` would."""
-        config = config or BM25Config()
         vocab, rows, cols, tf, doc_len = _count_terms(docs)
-        num_docs = len(doc_len)
-        avgdl = float(doc_len.sum()) / num_docs if num_docs else 0.0
-        idf = okapi_idf(np.bincount(cols, minlength=len(vocab)).astype(np.float64), num_docs, config.epsilon)
-        data = okapi_weights(tf, idf[cols], doc_len[rows], avgdl, config.k1, config.b)
-        weights = sp.csc_matrix((data, (rows, cols)), shape=(num_docs, len(vocab)), dtype=np.float64)
-        return cls(config, list(vocab), weights, avgdl)
+        dtype = np.uint16 if not tf.size or tf.max() <= np.iinfo(np.uint16).max else np.uint32
+        matrix = sp.csc_matrix((tf.astype(dtype), (rows, cols)), shape=(len(doc_len), len(vocab)))
+        matrix.sort_indices()
+        return cls(config or BM25Config(), list(vocab), matrix, doc_len)
 
-    def score_tokens(self, tokens: Iterable[str]) -> np.ndarray:
+    def stats_for(self, mask: np.ndarray | None) -> CorpusStats:
+        """Corpus statistics over the documents ``mask`` allows (all when ``None``).
+
+        Costs one pass over the postings when ``mask`` is given; callers cache the result
+        per distinct set of readable documents.
+        """
+        if mask is None:
+            num_docs, lengths = self.num_docs, self.doc_len
+            doc_freq = np.diff(self.tf.indptr)
+        else:
+            num_docs, lengths = int(mask.sum()), self.doc_len[mask]
+            doc_freq = _masked_column_counts(self.tf, mask)
+        present = doc_freq > 0
+        idf = np.zeros(len(doc_freq), dtype=np.float64)
+        idf[present] = okapi_idf(doc_freq[present].astype(np.float64), num_docs, self.config.epsilon)
+        avgdl = float(lengths.mean()) if num_docs else 0.0
+        k1, b = self.config.k1, self.config.b
+        norm = k1 * (1 - b + b * self.doc_len / avgdl) if avgdl > 0 else np.full(self.num_docs, k1)
+        return CorpusStats(num_docs, idf, norm)
+
+    def score_tokens(
+        self, tokens: Iterable[str], stats: CorpusStats | None = None, mask: np.ndarray | None = None
+    ) -> np.ndarray:
         """BM25 scores (``float64``, one per document) of an already tokenized query.
 
-        A repeated token counts once per occurrence; unknown tokens add nothing.
+        A repeated token counts once per occurrence; unknown tokens add nothing. With
+        ``mask``, documents outside it score 0; ``stats`` defaults to the whole index.
         """
+        stats = stats or self.stats
         counts = Counter(tokens)
-        pairs = [(self.vocabulary[t], c) for t, c in counts.items() if t in self.vocabulary]
-        if not pairs:
-            return np.zeros(self.num_docs, dtype=np.float64)
-        indptr, indices, data = self.weights.indptr, self.weights.indices, self.weights.data
-        spans = [(indptr[j], indptr[j + 1], c) for j, c in pairs]
-        docs = np.concatenate([indices[s:e] for s, e, _ in spans])
-        vals = np.concatenate([data[s:e] * c for s, e, c in spans])
-        return np.bincount(docs, weights=vals, minlength=self.num_docs)
+        scores = np.zeros(self.num_docs, dtype=np.float64)
+        indptr, indices, data = self.tf.indptr, self.tf.indices, self.tf.data
+        k1 = self.config.k1
+        for term, count in counts.items():
+            j = self.vocabulary.get(term)
+            if j is None or stats.idf[j] == 0:
+                continue
+            docs, tf = indices[indptr[j] : indptr[j + 1]], data[indptr[j] : indptr[j + 1]]
+            if mask is not None:
+                keep = mask[docs]
+                docs, tf = docs[keep], tf[keep]
+            tf = tf.astype(np.float64)
+            scores[docs] += (count * stats.idf[j]) * (tf * (k1 + 1) / (tf + stats.norm[docs]))
+        return scores
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 scores (``float64``, shape ``(num_docs,)``) of ``query`` against every document."""
         return self.score_tokens(self.tokenizer(query))
 
-    def top_k(self, query: str, k: int, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def top_k(
+        self, query: str, k: int, mask: np.ndarray | None = None, stats: CorpusStats | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` best documents for ``query`` as ``(ids, scores)``, best first.
 
         ``mask`` (boolean, one entry per document) lists the allowed documents; it is applied
         before the cut, so a disallowed document never appears and never takes a slot.
+        ``stats`` are the corpus statistics to score with (see :meth:`stats_for`).
         Only documents with a positive score are candidates, so fewer than ``k`` results
         come back when fewer match. Ties are broken by ascending document id.
         """
-        return select_top_k(self.scores(query), k, mask)
+        if mask is not None and (mask.dtype != np.bool_ or mask.shape != (self.num_docs,)):
+            raise ValueError(f"mask must be a boolean array of shape ({self.num_docs},)")
+        return select_top_k(self.score_tokens(self.tokenizer(query), stats, mask), k, mask)
 
     def save(self, directory: Path) -> None:
-        """Write the index to ``directory`` (created if needed): weights ``.npz`` + JSON manifest."""
+        """Write the index to ``directory`` (created if needed): one ``.npy`` per array + manifest."""
         directory.mkdir(parents=True, exist_ok=True)
-        sp.save_npz(directory / WEIGHTS_FILE, self.weights, compressed=False)
+        arrays = {"indptr": self.tf.indptr, "indices": self.tf.indices, "tf": self.tf.data}
+        for name, values in {**arrays, "doc_len": self.doc_len}.items():
+            np.save(directory / f"{name}.npy", values)
         manifest = {
             "format": FORMAT,
             "config": self.config.to_dict(),
             "num_docs": self.num_docs,
-            "avgdl": self.avgdl,
             "vocabulary": list(self.vocabulary),
         }
         (directory / MANIFEST_FILE).write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
 
     @classmethod
     def load(cls, directory: Path) -> BM25Index:
-        """Read an index written by :meth:`save`."""
+        """Read an index written by :meth:`save`; the arrays are memory-mapped, not copied."""
         try:
             manifest = json.loads((directory / MANIFEST_FILE).read_text(encoding="utf-8"))
-            weights = sp.load_npz(directory / WEIGHTS_FILE)
+            if manifest.get("format") != FORMAT:
+                raise RetrievalError(
+                    f"BM25 index in {directory} has format {manifest.get('format')!r}, "
+                    f"this version reads format {FORMAT}; rebuild it"
+                )
+            missing = sorted({"config", "num_docs", "vocabulary"} - set(manifest))
+            if missing:
+                raise RetrievalError(f"BM25 index in {directory} lacks {', '.join(missing)}; rebuild it")
+            arrays = {name: np.load(directory / f"{name}.npy", mmap_mode="r") for name in ARRAY_FILES}
+            shape = (int(manifest["num_docs"]), len(manifest["vocabulary"]))
+            tf = sp.csc_matrix((arrays["tf"], arrays["indices"], arrays["indptr"]), shape=shape, copy=False)
         except (OSError, ValueError) as exc:
             raise RetrievalError(f"cannot read the BM25 index in {directory}: {exc}; rebuild it") from exc
-        if manifest.get("format") != FORMAT:
-            raise RetrievalError(
-                f"BM25 index in {directory} has format {manifest.get('format')!r}, "
-                f"this version reads format {FORMAT}; rebuild it"
-            )
-        missing = sorted({"config", "num_docs", "avgdl", "vocabulary"} - set(manifest))
-        if missing or weights.shape[0] != manifest["num_docs"]:
-            raise RetrievalError(
-                f"BM25 index in {directory} is inconsistent ({', '.join(missing) or 'document count'}); "
-                "rebuild it"
-            )
         config = BM25Config.from_dict(manifest["config"])
-        return cls(config, manifest["vocabulary"], sp.csc_matrix(weights), float(manifest["avgdl"]))
+        return cls(config, manifest["vocabulary"], tf, np.asarray(arrays["doc_len"]))
+
+
+def _masked_column_counts(matrix: sp.csc_matrix, mask: np.ndarray) -> np.ndarray:
+    """Per column, how many of its stored rows ``mask`` allows (every column is non-empty)."""
+    if matrix.nnz == 0:
+        return np.zeros(matrix.shape[1], dtype=np.int64)
+    allowed = mask[matrix.indices]
+    return np.add.reduceat(allowed, matrix.indptr[:-1], dtype=np.int64)
 
 
 def select_top_k(scores: np.ndarray, k: int, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:

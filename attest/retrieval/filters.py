@@ -1,18 +1,21 @@
-"""Which chunks of an index version a query may see, as a boolean mask.
+"""Which chunks of an index version a query may see, as boolean masks.
 
 Masks are computed before any top-k cut, so that a user who may read only a few
 documents still gets a full top-k from those and never sees a chunk they may not read.
 The per-version lookup tables make a mask cost a few numpy operations, not a pass over
 the chunks in Python.
 
-Known gap (issue #3): BM25 IDF and average length come from the whole index version,
-so forbidden chunks still shift the BM25 scores of the chunks a user may see.
+Two sets matter. The *readable* set (the asker's groups against each document's ACL) is a
+security boundary: corpus statistics such as BM25's idf are computed over it, so documents
+a user may not read change nothing in what they get back. The *returnable* set narrows it
+further by the filters the asker chose (documents, tags, entities); those only restrict
+the candidates, as a search filter would.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,29 +36,64 @@ class Filters:
         return any(v is not None for v in (self.groups, self.documents, self.tags, self.entities))
 
 
+@dataclass(frozen=True)
+class Restriction:
+    """The masks one query runs under; ``None`` means every chunk."""
+
+    readable_key: tuple[int, ...] | None  # names the readable set, for caching its statistics
+    readable: np.ndarray | None
+    returnable: np.ndarray | None
+
+
 class FilterTables:
     """Lookup tables over one index version's chunks, built once when the version loads."""
 
-    def __init__(self, chunks: Sequence[dict[str, Any]]) -> None:
-        self.size = len(chunks)
-        self.document_ids = np.fromiter((c["document_id"] for c in chunks), dtype=np.int64, count=self.size)
-        self._acl_codes, self._acls = _codes(tuple(sorted(c["acl"])) for c in chunks)
-        self._tag_codes, self._tag_sets = _codes(tuple(sorted(c["tags"])) for c in chunks)
+    def __init__(self, chunks: Iterable[dict[str, Any]]) -> None:
+        document_ids: list[int] = []
+        acls: dict[tuple[str, ...], int] = {}
+        tag_sets: dict[tuple[str, ...], int] = {}
+        acl_codes: list[int] = []
+        tag_codes: list[int] = []
         by_entity: dict[str, list[int]] = defaultdict(list)
-        for i, chunk in enumerate(chunks):
+        for row, chunk in enumerate(chunks):  # one pass: records may be parsed from disk
+            document_ids.append(chunk["document_id"])
+            acl_codes.append(acls.setdefault(tuple(sorted(chunk["acl"])), len(acls)))
+            tag_codes.append(tag_sets.setdefault(tuple(sorted(chunk["tags"])), len(tag_sets)))
             for entity in {e["text"].casefold() for e in chunk["entities"]}:
-                by_entity[entity].append(i)
+                by_entity[entity].append(row)
+        self.size = len(document_ids)
+        self.document_ids = np.asarray(document_ids, dtype=np.int64)
+        self._acl_codes, self._acls = np.asarray(acl_codes, dtype=np.int32), list(acls)
+        self._tag_codes, self._tag_sets = np.asarray(tag_codes, dtype=np.int32), list(tag_sets)
         self._entities = {k: np.asarray(v, dtype=np.int64) for k, v in by_entity.items()}
 
+    def readable(self, groups: frozenset[str] | None) -> tuple[tuple[int, ...] | None, np.ndarray | None]:
+        """The chunks of documents ``groups`` may read (no ACL: everyone), keyed by ACL codes."""
+        if groups is None:
+            return None, None
+        allowed = tuple(i for i, acl in enumerate(self._acls) if not acl or groups.intersection(acl))
+        if len(allowed) == len(self._acls):
+            return None, None
+        return allowed, np.isin(self._acl_codes, allowed)
+
+    def restrict(self, filters: Filters) -> Restriction:
+        """The readable and returnable chunks under ``filters``."""
+        key, readable = self.readable(filters.groups)
+        narrowed = Filters(documents=filters.documents, tags=filters.tags, entities=filters.entities)
+        if not narrowed.restricts:
+            return Restriction(key, readable, readable)
+        mask = np.ones(self.size, dtype=bool) if readable is None else readable.copy()
+        return Restriction(key, readable, self._narrow(mask, narrowed))
+
     def mask(self, filters: Filters) -> np.ndarray | None:
-        """The chunks ``filters`` allow, or ``None`` when nothing is restricted."""
-        if not filters.restricts:
-            return None
-        mask = np.ones(self.size, dtype=bool)
-        if filters.groups is not None:
-            groups = filters.groups
-            allowed = [i for i, acl in enumerate(self._acls) if not acl or groups.intersection(acl)]
-            mask &= np.isin(self._acl_codes, allowed)
+        """The chunks a query under ``filters`` may return, or ``None`` for all."""
+        return self.restrict(filters).returnable
+
+    def entity_rows(self, entity: str) -> np.ndarray:
+        """Rows of the chunks that mention ``entity`` (case-insensitive)."""
+        return self._entities.get(entity.casefold(), np.zeros(0, dtype=np.int64))
+
+    def _narrow(self, mask: np.ndarray, filters: Filters) -> np.ndarray:
         if filters.tags is not None:
             tags = filters.tags
             allowed = [i for i, ts in enumerate(self._tag_sets) if tags.intersection(ts)]
@@ -65,13 +103,6 @@ class FilterTables:
         if filters.entities is not None:
             hits = np.zeros(self.size, dtype=bool)
             for entity in filters.entities:
-                hits[self._entities.get(entity.casefold(), np.zeros(0, dtype=np.int64))] = True
+                hits[self.entity_rows(entity)] = True
             mask &= hits
         return mask
-
-
-def _codes(keys: Any) -> tuple[np.ndarray, list[tuple[str, ...]]]:
-    """Encode each key as a small integer; return the codes and the distinct keys."""
-    table: dict[tuple[str, ...], int] = {}
-    codes = [table.setdefault(key, len(table)) for key in keys]
-    return np.asarray(codes, dtype=np.int32), list(table)

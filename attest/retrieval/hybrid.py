@@ -1,22 +1,36 @@
-"""Hybrid retrieval over one index version: BM25 and FAISS, fused, filtered before the cut."""
+"""Hybrid retrieval over one index version: BM25 and FAISS, fused, filtered before the cut.
+
+A :class:`HybridRetriever` is built once per index version and shared by all the queries
+that read it. Per query: the filters become masks (:mod:`attest.retrieval.filters`), BM25
+scores with the statistics of what the asker may read (cached per readable set), FAISS
+searches under the same mask, and the two candidate lists are fused.
+"""
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import faiss
 import numpy as np
 
 from attest.core.errors import RetrievalError
 from attest.core.settings import Settings
 from attest.ingest.embedder import Embedder
-from attest.retrieval.bm25 import BM25Config, BM25Index
+from attest.retrieval.bm25 import BM25Config, BM25Index, CorpusStats
+from attest.retrieval.dense import DenseConfig, DenseIndex
 from attest.retrieval.evaluation import Mode
-from attest.retrieval.filters import Filters, FilterTables
+from attest.retrieval.filters import Filters, FilterTables, Restriction
 from attest.retrieval.fusion import FusionMode, Ranking, reciprocal_rank_fusion, weighted_fusion
 from attest.retrieval.index_store import IndexSnapshot
 from attest.retrieval.tokenize import TokenizerConfig
+
+STATS_CACHE_SIZE = 256  # readable sets whose BM25 statistics are kept per version
+
+# Finds the entities a query names (e.g. ``EntityTagger`` texts); used by the entity boost.
+QueryEntities = Callable[[str], Iterable[str]]
 
 
 @dataclass(frozen=True)
@@ -27,6 +41,7 @@ class RetrievalConfig:
     fusion: FusionMode = FusionMode.WEIGHTED
     rrf_k: int = 60
     dense_weight: float = 0.5  # share of the dense retriever in fusion
+    entity_boost: float = 0.0  # added to a fused score per share of the query's entities named
 
 
 @dataclass(frozen=True)
@@ -45,19 +60,22 @@ class HybridRetriever:
         self,
         snapshot: IndexSnapshot,
         bm25: BM25Index,
+        dense: DenseIndex,
         embedder: Embedder,
         config: RetrievalConfig | None = None,
+        query_entities: QueryEntities | None = None,
     ) -> None:
-        if bm25.num_docs != len(snapshot.chunks):
+        if not bm25.num_docs == dense.index.ntotal == len(snapshot.chunks):
             raise RetrievalError(f"Index version {snapshot.version} is inconsistent; re-run `attest ingest`.")
         self.snapshot = snapshot
         self.bm25 = bm25
+        self.dense = dense
         self.embedder = embedder
         self.config = config or RetrievalConfig()
+        self.query_entities = query_entities
         self.tables = FilterTables(snapshot.chunks)
-        self._dense = faiss.IndexFlatIP(int(snapshot.manifest["dim"]))
-        if snapshot.chunks:
-            self._dense.add(np.ascontiguousarray(snapshot.embeddings, dtype=np.float32))
+        self._stats: OrderedDict[tuple[int, ...], CorpusStats] = OrderedDict()
+        self._stats_lock = threading.Lock()
 
     def retrieve(
         self, query: str, k: int = 10, filters: Filters | None = None, mode: Mode = Mode.HYBRID
@@ -69,16 +87,18 @@ class HybridRetriever:
             raise RetrievalError(f"k must be 0 or more, not {k}.")
         if k == 0:
             return []
-        mask = self.tables.mask(filters or Filters())
+        restriction = self.tables.restrict(filters or Filters())
         depth = max(k, self.config.candidates)
         if mode is Mode.BM25:
-            ids, scores = self.bm25.top_k(query, k, mask)
+            ids, scores = self.bm25_top_k(query, k, restriction)
         elif mode is Mode.DENSE:
-            ids, scores = self.dense_top_k(query, k, mask)
+            ids, scores = self.dense_top_k(query, k, restriction.returnable)
         elif mode is Mode.HYBRID:
-            ids, scores = self._fuse(
-                self.bm25.top_k(query, depth, mask), self.dense_top_k(query, depth, mask)
+            fused = self._fuse(
+                self.bm25_top_k(query, depth, restriction),
+                self.dense_top_k(query, depth, restriction.returnable),
             )
+            ids, scores = self._boost_entities(query, fused)
         else:
             raise RetrievalError(f"Mode {mode.value!r} is not a single retrieval mode.")
         return [
@@ -86,25 +106,48 @@ class HybridRetriever:
             for i, s in zip(ids[:k], scores[:k], strict=True)
         ]
 
+    def bm25_top_k(self, query: str, k: int, restriction: Restriction) -> Ranking:
+        """BM25 over the returnable chunks, scored with the statistics of the readable ones."""
+        stats = self._readable_stats(restriction)
+        return self.bm25.top_k(query, k, restriction.returnable, stats)
+
     def dense_top_k(self, query: str, k: int, mask: np.ndarray | None = None) -> Ranking:
-        """Exact inner-product search, restricted to ``mask`` inside FAISS (before the cut)."""
-        vector = self.embedder.embed([query]).reshape(1, -1)
-        if self._dense.ntotal == 0:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        params = None
-        if mask is not None:
-            bits = np.packbits(mask, bitorder="little")
-            selector = faiss.IDSelectorBitmap(len(mask), faiss.swig_ptr(bits))
-            params = faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]
-        scores, ids = self._dense.search(vector, min(k, self._dense.ntotal), params=params)
-        keep = ids[0] >= 0
-        return ids[0][keep].astype(np.int64), scores[0][keep]
+        """FAISS inner-product search, restricted to ``mask`` inside FAISS (before the cut)."""
+        return self.dense.search(self.embedder.embed([query])[0], k, mask)
+
+    def _readable_stats(self, restriction: Restriction) -> CorpusStats | None:
+        key = restriction.readable_key
+        if key is None or restriction.readable is None:
+            return None  # everything is readable: the index's own statistics
+        with self._stats_lock:
+            if key in self._stats:
+                self._stats.move_to_end(key)
+                return self._stats[key]
+        stats = self.bm25.stats_for(restriction.readable)
+        with self._stats_lock:
+            self._stats[key] = stats
+            while len(self._stats) > STATS_CACHE_SIZE:
+                self._stats.popitem(last=False)
+        return stats
 
     def _fuse(self, bm25: Ranking, dense: Ranking) -> Ranking:
         weights = [1.0 - self.config.dense_weight, self.config.dense_weight]
         if self.config.fusion is FusionMode.RRF:
             return reciprocal_rank_fusion([bm25, dense], k=self.config.rrf_k, weights=weights)
         return weighted_fusion([bm25, dense], weights)
+
+    def _boost_entities(self, query: str, fused: Ranking) -> Ranking:
+        """Add ``entity_boost`` times the share of the query's entities each chunk names."""
+        ids, scores = fused
+        if self.config.entity_boost == 0 or self.query_entities is None or not len(ids):
+            return fused
+        wanted = {e.casefold() for e in self.query_entities(query)}
+        if not wanted:
+            return fused
+        named = sum(np.isin(ids, self.tables.entity_rows(e)).astype(np.float64) for e in wanted)
+        boosted = scores + self.config.entity_boost * np.asarray(named) / len(wanted)
+        order = np.lexsort((ids, -boosted))
+        return ids[order], boosted[order]
 
 
 def bm25_config(settings: Settings) -> BM25Config:
@@ -115,6 +158,15 @@ def bm25_config(settings: Settings) -> BM25Config:
     )
 
 
+def dense_config(settings: Settings) -> DenseConfig:
+    """When FAISS search goes approximate, as a ``DenseConfig``."""
+    return DenseConfig(
+        ann_threshold=settings.dense_ann_threshold,
+        nprobe=settings.dense_nprobe,
+        exact_below=settings.dense_exact_below,
+    )
+
+
 def retrieval_config(settings: Settings) -> RetrievalConfig:
     """The fusion settings as a ``RetrievalConfig``."""
     return RetrievalConfig(
@@ -122,11 +174,22 @@ def retrieval_config(settings: Settings) -> RetrievalConfig:
         fusion=FusionMode.from_str(settings.retrieval_fusion),
         rrf_k=settings.retrieval_rrf_k,
         dense_weight=settings.retrieval_dense_weight,
+        entity_boost=settings.retrieval_entity_boost,
     )
 
 
-def open_retriever(snapshot: IndexSnapshot, embedder: Embedder, settings: Settings) -> HybridRetriever:
-    """A retriever over ``snapshot`` with its saved BM25 index."""
+def open_retriever(
+    snapshot: IndexSnapshot,
+    embedder: Embedder,
+    settings: Settings,
+    query_entities: QueryEntities | None = None,
+) -> HybridRetriever:
+    """A retriever over ``snapshot`` with its saved BM25 and FAISS indexes."""
     return HybridRetriever(
-        snapshot, BM25Index.load(snapshot.path / "bm25"), embedder, retrieval_config(settings)
+        snapshot,
+        BM25Index.load(snapshot.path / "bm25"),
+        DenseIndex.load(snapshot.path, snapshot.embeddings, dense_config(settings)),
+        embedder,
+        retrieval_config(settings),
+        query_entities,
     )

@@ -2,7 +2,8 @@
 
 A version is a directory holding everything a query needs: the chunk embeddings
 (``embeddings.npy``), the chunks with their document's title, ACL and tags
-(``chunks.jsonl``, same order) and a ``manifest.json``. It is written completely under a
+(``chunks.jsonl``, same order), the BM25 index (``bm25/``), the FAISS index
+(``dense.faiss``) and a ``manifest.json``. It is written completely under a
 temporary name, flushed to disk and renamed into place before the database marks it
 active, so a failed or interrupted build never touches the version queries are reading.
 """
@@ -10,12 +11,14 @@ active, so a failed or interrupted build never touches the version queries are r
 from __future__ import annotations
 
 import json
+import mmap
 import os
 import shutil
 import uuid
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 from sqlalchemy import func, select, update
@@ -24,8 +27,47 @@ from sqlalchemy.orm import Session
 from attest.core.errors import NotFound
 from attest.core.models import Chunk, Document, IndexStatus, IndexVersion, KnowledgeBase, utcnow
 from attest.retrieval.bm25 import BM25Config, BM25Index
+from attest.retrieval.dense import DenseConfig, DenseIndex
 
-FORMAT = 1
+FORMAT = 2
+
+
+class ChunkRecords(Sequence[dict[str, Any]]):
+    """The chunk records of a version, parsed on demand from its memory-mapped ``chunks.jsonl``.
+
+    Only the records a query returns are ever parsed, so a million-chunk version costs its
+    line offsets in memory, not a million dicts. The map outlives the file, so a version
+    deleted by pruning still serves the queries already reading it.
+    """
+
+    def __init__(self, path: Path) -> None:
+        with open(path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            self._data: mmap.mmap | bytes = (
+                mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+            )
+        ends = np.flatnonzero(np.frombuffer(self._data, dtype=np.uint8) == ord("\n"))
+        self._starts = np.concatenate([[0], ends[:-1] + 1]).astype(np.int64) if len(ends) else ends
+        self._ends = ends
+
+    def __len__(self) -> int:
+        return len(self._ends)
+
+    @overload
+    def __getitem__(self, row: int) -> dict[str, Any]: ...
+    @overload
+    def __getitem__(self, row: slice) -> list[dict[str, Any]]: ...
+    def __getitem__(self, row: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(row, slice):
+            return [self[i] for i in range(*row.indices(len(self)))]
+        if not -len(self) <= row < len(self):
+            raise IndexError(f"chunk row {row} is out of range (0..{len(self) - 1})")
+        row = row % len(self)
+        record: dict[str, Any] = json.loads(self._data[self._starts[row] : self._ends[row]])
+        return record
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return (self[i] for i in range(len(self)))
 
 
 @dataclass(frozen=True)
@@ -37,7 +79,7 @@ class IndexSnapshot:
     path: Path
     manifest: dict[str, Any]
     embeddings: np.ndarray
-    chunks: list[dict[str, Any]]
+    chunks: ChunkRecords
 
 
 def build_index_version(
@@ -49,6 +91,7 @@ def build_index_version(
     dim: int,
     keep: int = 2,
     bm25_config: BM25Config | None = None,
+    dense_config: DenseConfig | None = None,
 ) -> IndexVersion:
     """Write a new version from the chunks in the database and make it the active one."""
     revision = kb.content_revision
@@ -68,7 +111,9 @@ def build_index_version(
     session.add(version)
     session.commit()  # the BUILDING row lets a later job clean up after a crash
 
-    chunk_count, doc_count = _write_snapshot(session, kb.id, final, version, dim, bm25_config or BM25Config())
+    chunk_count, doc_count = _write_snapshot(
+        session, kb.id, final, version, dim, bm25_config or BM25Config(), dense_config or DenseConfig()
+    )
     version.chunk_count = chunk_count
     version.document_count = doc_count
     activate(session, kb, version)
@@ -77,7 +122,13 @@ def build_index_version(
 
 
 def _write_snapshot(
-    session: Session, kb_id: int, final: Path, version: IndexVersion, dim: int, bm25_config: BM25Config
+    session: Session,
+    kb_id: int,
+    final: Path,
+    version: IndexVersion,
+    dim: int,
+    bm25_config: BM25Config,
+    dense_config: DenseConfig,
 ) -> tuple[int, int]:
     total = session.scalar(select(func.count(Chunk.id)).where(Chunk.kb_id == kb_id)) or 0
     tmp = final.parent / f".{final.name}.tmp-{uuid.uuid4().hex[:8]}"
@@ -114,6 +165,8 @@ def _write_snapshot(
         if i < total:
             _truncate(tmp / "embeddings.npy", i)
         BM25Index.build(bm25_texts, bm25_config).save(tmp / "bm25")
+        dense = DenseIndex.build(np.load(tmp / "embeddings.npy", mmap_mode="r"), dense_config)
+        dense.save(tmp)
         manifest = {
             "format": FORMAT,
             "kb_id": kb_id,
@@ -121,6 +174,7 @@ def _write_snapshot(
             "embedding_model": version.embedding_model,
             "dim": dim,
             "chunk_count": i,
+            "dense_index": dense.kind,
             "document_count": len(documents),
             "content_revision": version.content_revision,
             "created_at": utcnow().isoformat(),
@@ -206,6 +260,14 @@ def discard_unfinished(session: Session, kb_id: int, index_dir: Path) -> int:
     return len(stale)
 
 
+def is_current_format(path: Path | str) -> bool:
+    """Whether the version at ``path`` was written in the format this code reads."""
+    try:
+        return bool(json.loads((Path(path) / "manifest.json").read_text()).get("format") == FORMAT)
+    except (OSError, ValueError):
+        return False
+
+
 def load_snapshot(path: Path | str, version_id: int = 0) -> IndexSnapshot:
     """Read an index version from disk (embeddings are memory-mapped)."""
     path = Path(path)
@@ -213,9 +275,13 @@ def load_snapshot(path: Path | str, version_id: int = 0) -> IndexSnapshot:
         manifest = json.loads((path / "manifest.json").read_text())
     except FileNotFoundError:
         raise NotFound(f"Index version at {path} is missing; re-run `attest ingest` to rebuild it.") from None
+    if manifest.get("format") != FORMAT:
+        raise NotFound(
+            f"Index version at {path} has format {manifest.get('format')!r}, this version of Attest "
+            f"reads format {FORMAT}; re-run `attest ingest` to rebuild it."
+        )
     embeddings = np.load(path / "embeddings.npy", mmap_mode="r")
-    with open(path / "chunks.jsonl", encoding="utf-8") as lines:
-        chunks = [json.loads(line) for line in lines]
+    chunks = ChunkRecords(path / "chunks.jsonl")
     return IndexSnapshot(version_id, int(manifest["version"]), path, manifest, embeddings, chunks)
 
 

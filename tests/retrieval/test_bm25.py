@@ -141,6 +141,36 @@ def test_restricted_mask_still_fills_k(corpus: list[list[str]]) -> None:
     assert not set(index.top_k("w0", 5)[0].tolist()) & set(allowed.tolist())
 
 
+@pytest.mark.parametrize("share", [0.05, 0.4, 0.9])
+def test_stats_of_a_subset_equal_an_index_of_the_subset(corpus: list[list[str]], share: float) -> None:
+    """Scoring with a mask's stats is exactly scoring an index built from those documents alone."""
+    index = BM25Index.from_tokens(corpus)
+    mask = np.random.default_rng(3).random(index.num_docs) < share
+    rows = np.flatnonzero(mask)
+    alone = BM25Okapi([corpus[i] for i in rows])
+    stats = index.stats_for(mask)
+    assert stats.num_docs == len(rows)
+    for query in QUERIES:
+        ours = index.score_tokens(query, stats, mask)
+        assert not ours[~mask].any()
+        np.testing.assert_allclose(ours[rows], alone.get_scores(query), rtol=0, atol=1e-9)
+    ids, top = index.top_k("w3 w17 w40 omni", 10, mask=mask, stats=stats)
+    expected = np.lexsort((rows, -alone.get_scores(["w3", "w17", "w40", OMNI])))[:10]
+    np.testing.assert_array_equal(ids[top > 0], rows[expected][: int((top > 0).sum())])
+
+
+def test_whole_index_stats_are_the_default(corpus: list[list[str]]) -> None:
+    index = BM25Index.from_tokens(corpus)
+    everything = np.ones(index.num_docs, dtype=bool)
+    for query in QUERIES:
+        np.testing.assert_allclose(
+            index.score_tokens(query, index.stats_for(everything), everything),
+            index.score_tokens(query),
+            rtol=0,
+            atol=1e-12,
+        )
+
+
 def test_top_k_returns_fewer_when_few_match(corpus: list[list[str]]) -> None:
     index = BM25Index.from_tokens(corpus)
     n_match = int((index.score_tokens(["w399"]) > 0).sum())
@@ -175,8 +205,11 @@ def test_load_errors(tmp_path: Path) -> None:
     with pytest.raises(RetrievalError, match="rebuild"):
         BM25Index.load(tmp_path)
     BM25Index.build(["a b", "b c"]).save(tmp_path)
-    (tmp_path / "bm25.json").write_text('{"format": 1, "num_docs": 2}', encoding="utf-8")
-    with pytest.raises(RetrievalError, match="avgdl, config, vocabulary"):
+    (tmp_path / "bm25.json").write_text('{"format": 2, "num_docs": 2}', encoding="utf-8")
+    with pytest.raises(RetrievalError, match="lacks config, vocabulary"):
+        BM25Index.load(tmp_path)
+    (tmp_path / "bm25.json").write_text('{"format": 1}', encoding="utf-8")
+    with pytest.raises(RetrievalError, match="format 1"):
         BM25Index.load(tmp_path)
 
 

@@ -1,0 +1,103 @@
+"""The retriever a knowledge base is served by now, following its active index version.
+
+An ingest job activates a new version by flipping ``knowledge_bases.active_index_id`` in
+one transaction. :class:`Retrievers` notices the flip on the next query, loads the new
+version and swaps it in, without a restart:
+
+* queries that already hold the old retriever finish on it. Its files are memory-mapped,
+  so they stay readable even after pruning deletes the version's directory;
+* while the new version loads, other queries keep being answered by the old one; only
+  the first query of a knowledge base waits for a load.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from attest.core.errors import NotFound, RetrievalError
+from attest.core.models import IndexVersion
+from attest.core.repository import get_kb
+from attest.core.settings import Settings
+from attest.ingest.embedder import Embedder
+from attest.retrieval.hybrid import HybridRetriever, QueryEntities, open_retriever
+from attest.retrieval.index_store import load_snapshot
+
+
+@dataclass
+class _Slot:
+    """What one knowledge base is served by, and the lock its loads take turns on."""
+
+    lock: threading.Lock
+    retriever: HybridRetriever | None = None
+
+
+class Retrievers:
+    """One :class:`HybridRetriever` per knowledge base, always on the active version."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        embedder: Embedder,
+        settings: Settings,
+        query_entities: QueryEntities | None = None,
+    ) -> None:
+        self.engine = engine
+        self.embedder = embedder
+        self.settings = settings
+        self.query_entities = query_entities
+        self._slots: dict[int, _Slot] = {}
+        self._slots_lock = threading.Lock()
+
+    def get(self, kb_name: str) -> HybridRetriever:
+        """The retriever of ``kb_name``'s active version (loaded on first use or after a swap)."""
+        kb_id, active_id = self._active(kb_name)
+        with self._slots_lock:
+            slot = self._slots.setdefault(kb_id, _Slot(threading.Lock()))
+        current = slot.retriever
+        if current is not None and current.snapshot.version_id == active_id:
+            return current
+        # Another query is loading the new version: keep answering from the old one.
+        if not slot.lock.acquire(blocking=current is None):
+            assert current is not None
+            return current
+        try:
+            current = slot.retriever
+            if current is None or current.snapshot.version_id != active_id:
+                current = self._load(kb_name, active_id)
+                slot.retriever = current
+            return current
+        finally:
+            slot.lock.release()
+
+    def _active(self, kb_name: str) -> tuple[int, int]:
+        with Session(self.engine) as session:
+            kb = get_kb(session, name=kb_name)
+            if kb.active_index_id is None:
+                raise NotFound(
+                    f"Knowledge base {kb.name!r} has no index yet; run `attest ingest --kb {kb.name} PATH`."
+                )
+            return kb.id, kb.active_index_id
+
+    def _load(self, kb_name: str, version_id: int) -> HybridRetriever:
+        """Open ``version_id``; if a newer activation pruned it meanwhile, open the newest."""
+        for _attempt in range(3):
+            try:
+                return self._open(version_id)
+            except (NotFound, RetrievalError):
+                _kb_id, newest = self._active(kb_name)
+                if newest == version_id:
+                    raise  # the active version itself is unreadable
+                version_id = newest
+        raise NotFound(f"The index of {kb_name!r} keeps changing while loading; try again.")
+
+    def _open(self, version_id: int) -> HybridRetriever:
+        with Session(self.engine) as session:
+            path = session.scalar(select(IndexVersion.path).where(IndexVersion.id == version_id))
+        if path is None:
+            raise NotFound(f"Index version {version_id} no longer exists.")
+        snapshot = load_snapshot(path, version_id)
+        return open_retriever(snapshot, self.embedder, self.settings, self.query_entities)

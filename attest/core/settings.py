@@ -72,7 +72,7 @@ class Settings(BaseSettings):
         default=0.0, ge=0, description="Fused-score bonus for chunks naming the query's entities."
     )
     dense_ann_threshold: int = Field(
-        default=150_000, ge=1, description="From this many chunks on, FAISS search is approximate (IVF)."
+        default=50_000, ge=1, description="From this many chunks on, FAISS search is approximate (IVF)."
     )
     dense_nprobe: int = Field(default=32, ge=1, description="IVF cells an approximate search visits.")
     dense_exact_below: int = Field(

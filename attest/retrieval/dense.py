@@ -34,7 +34,7 @@ ADD_BATCH = 65_536
 class DenseConfig:
     """When to go approximate and how hard an approximate search looks."""
 
-    ann_threshold: int = 150_000  # vectors; from here on the index is IVF
+    ann_threshold: int = 50_000  # vectors; from here on the index is IVF
     nprobe: int = 32  # IVF cells visited by an unfiltered query
     exact_below: int = 20_000  # filtered queries allowing at most this many vectors run exactly
 

@@ -1,0 +1,316 @@
+"""Query latency and memory of the whole retrieval path on synthetic 100k and 1M chunk indexes.
+
+For each size, writes a synthetic index version in the on-disk format ingestion writes
+(``chunks.jsonl``, ``embeddings.npy``, ``bm25/``, ``dense.faiss``, ``manifest.json``):
+
+* chunks of ``--tokens`` BM25 tokens drawn from a Zipf distribution over ``--vocab`` words
+  (think of them as the words left after stop-word removal and stemming);
+* embeddings are unit vectors around ``--clusters`` random centres (real text embeddings
+  cluster too; pure noise would make any approximate index look bad);
+* five chunks per document; half the documents are readable by everyone, the other half
+  each by one of ten groups; each document has one of 100 tags and chunks name 0-2 of
+  500 entities.
+
+Then, in a fresh process (so that its peak memory is the serving footprint, not the
+build's), opens the version exactly as the query service does and times the whole query
+path: query embedding with the real MiniLM model, BM25, FAISS, fusion, the ACL and tag
+filters and context building. Queries mix three kinds of askers: unrestricted, one group
+(about 55 % of the chunks readable) and one group plus a rare tag (about 0.5 %).
+
+Also reported: IVF recall@10 against exact search (queries near corpus vectors, with and
+without a filter), and at 100k, BM25 speed against ``rank_bm25`` on the same corpus.
+Usage:
+    python bench/retrieval_scale.py [--sizes 100000 1000000] [--queries 300] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from attest.core.settings import Settings
+from attest.ingest.chunker import hf_offsets
+from attest.ingest.embedder import SentenceTransformerEmbedder
+from attest.retrieval.bm25 import BM25Config, BM25Index
+from attest.retrieval.context import build_context
+from attest.retrieval.dense import DenseConfig, DenseIndex
+from attest.retrieval.evaluation import latency_percentiles
+from attest.retrieval.filters import Filters
+from attest.retrieval.hybrid import open_retriever
+from attest.retrieval.index_store import FORMAT, load_snapshot
+
+DIM = 384
+GROUPS = [f"group{i}" for i in range(10)]
+CHUNKS_PER_DOC = 5
+BATCH = 50_000
+CONTEXT_BUDGET = 1500  # tokens handed to the generator
+
+
+def zipf_probabilities(vocab: int, exponent: float = 1.05) -> np.ndarray:
+    p = 1.0 / np.arange(1, vocab + 1) ** exponent
+    return p / p.sum()
+
+
+def word(i: int | np.integer) -> str:
+    return f"t{int(i)}"
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# ---------------------------------------------------------------- building
+
+
+def build(path: Path, size: int, args: argparse.Namespace) -> dict[str, Any]:
+    """Write a synthetic index version of ``size`` chunks to ``path``; return build timings."""
+    rng = np.random.default_rng(size)
+    path.mkdir(parents=True)
+    started = time.perf_counter()
+    centres = rng.normal(size=(args.clusters, DIM)).astype(np.float32)
+    vectors = np.lib.format.open_memmap(
+        path / "embeddings.npy", mode="w+", dtype=np.float32, shape=(size, DIM)
+    )
+    p = zipf_probabilities(args.vocab)
+    rows: list[np.ndarray] = []
+    cols: list[np.ndarray] = []
+    tfs: list[np.ndarray] = []
+    with open(path / "chunks.jsonl", "w", encoding="utf-8") as out:
+        for start in range(0, size, BATCH):
+            n = min(BATCH, size - start)
+            v = centres[rng.integers(args.clusters, size=n)] + 0.6 * rng.normal(size=(n, DIM)).astype(
+                np.float32
+            )
+            vectors[start : start + n] = v / np.linalg.norm(v, axis=1, keepdims=True)
+            tokens = rng.choice(args.vocab, size=(n, args.tokens), p=p).astype(np.int32)
+            r, c, t = _term_counts(tokens)
+            rows.append(r + start)
+            cols.append(c)
+            tfs.append(t)
+            for i in range(n):
+                out.write(json.dumps(_record(start + i, tokens[i], rng)) + "\n")
+            print(f"  {start + n:,}/{size:,} chunks", file=sys.stderr)
+    vectors.flush()
+    del vectors
+    written = time.perf_counter()
+
+    tf = sp.csc_matrix(
+        (np.concatenate(tfs).astype(np.uint16), (np.concatenate(rows), np.concatenate(cols))),
+        shape=(size, args.vocab),
+    )
+    keep = np.diff(tf.indptr) > 0  # the vocabulary holds only words that occur
+    tf = tf[:, np.flatnonzero(keep)].tocsc()
+    tf.sort_indices()
+    vocabulary = [word(i) for i in np.flatnonzero(keep)]
+    BM25Index(BM25Config(), vocabulary, tf, np.full(size, float(args.tokens))).save(path / "bm25")
+    bm25_done = time.perf_counter()
+
+    dense = DenseIndex.build(np.load(path / "embeddings.npy", mmap_mode="r"), DenseConfig())
+    dense.save(path)
+    manifest = {"format": FORMAT, "version": 1, "dim": DIM, "chunk_count": size, "dense_index": dense.kind}
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    return {
+        "chunks_s": round(written - started, 1),
+        "bm25_s": round(bm25_done - written, 1),
+        "faiss_s": round(time.perf_counter() - bm25_done, 1),
+        "dense_index": dense.kind,
+        "build_peak_rss_mb": round(peak_rss_mb()),
+    }
+
+
+def _term_counts(tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(row, term, tf) of each distinct term of each row of a token matrix."""
+    ordered = np.sort(tokens, axis=1)
+    starts = np.ones(ordered.shape, dtype=bool)
+    starts[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
+    row, col = np.nonzero(starts)
+    flat = np.flatnonzero(starts.ravel())
+    counts = np.diff(np.append(flat, ordered.size))
+    return row.astype(np.int64), ordered[row, col].astype(np.int64), counts
+
+
+def _record(row: int, tokens: np.ndarray, rng: np.random.Generator) -> dict[str, Any]:
+    doc = row // CHUNKS_PER_DOC
+    position = row % CHUNKS_PER_DOC
+    text = " ".join(word(t) for t in tokens)
+    group = doc % 20  # 0-9: one group; 10-19: everyone
+    return {
+        "chunk_id": row + 1,
+        "document_id": doc + 1,
+        "position": position,
+        "text": text,
+        "char_start": position * 10_000,
+        "char_end": position * 10_000 + len(text),
+        "token_start": position * len(tokens),
+        "token_end": (position + 1) * len(tokens),
+        "page": None,
+        "entities": [{"text": f"Entity {e}", "label": "ORG"} for e in rng.integers(500, size=row % 3)],
+        "title": f"Document {doc + 1}",
+        "source_uri": f"synthetic://doc/{doc + 1}",
+        "acl": [GROUPS[group]] if group < 10 else [],
+        "tags": [f"tag{doc % 100}"],
+    }
+
+
+# ---------------------------------------------------------------- serving
+
+
+def serve(path: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """Open the version like the query service and time the whole query path."""
+    settings = Settings()
+    started = time.perf_counter()
+    embedder = SentenceTransformerEmbedder(settings.embedding_model)
+    embedder.warm_up()
+    retriever = open_retriever(load_snapshot(path, 1), embedder, settings)
+    opened = time.perf_counter() - started
+    offsets = hf_offsets(embedder.tokenizer)  # a stand-in for the generator's tokenizer
+
+    def count_tokens(text: str) -> int:
+        return len(offsets(text))
+
+    rng = np.random.default_rng(7)
+    p = zipf_probabilities(args.vocab)
+    kinds = {"unrestricted": [], "one group": [], "group + rare tag": []}
+    for i in range(args.queries + 20):
+        words = rng.choice(args.vocab, size=int(rng.integers(3, 7)), p=p)
+        query = " ".join(word(w) for w in words)
+        kind = list(kinds)[i % 3]
+        filters = {
+            "unrestricted": Filters(),
+            "one group": Filters(groups=frozenset({GROUPS[i % 10]})),
+            "group + rare tag": Filters(
+                groups=frozenset({GROUPS[i % 10]}), tags=frozenset({f"tag{i % 100}"})
+            ),
+        }[kind]
+        began = time.perf_counter()
+        hits = retriever.retrieve(query, k=10, filters=filters)
+        context = build_context(hits, CONTEXT_BUDGET, count_tokens)
+        elapsed = (time.perf_counter() - began) * 1000
+        assert context.tokens <= CONTEXT_BUDGET and len(hits) == 10, (kind, len(hits))
+        if i >= 20:  # the first queries warm caches (per-group BM25 statistics among them)
+            kinds[kind].append(elapsed)
+    everything = [ms for values in kinds.values() for ms in values]
+    serving_rss = peak_rss_mb()  # before the recall check scans every vector
+    return {
+        "open_s": round(opened, 1),
+        "latency_ms": latency_percentiles(everything),
+        "latency_ms_by_asker": {k: latency_percentiles(v) for k, v in kinds.items()},
+        "serve_peak_rss_mb": round(serving_rss),
+        "dense_index": retriever.dense.kind,
+        "recall": ann_recall(retriever.dense, rng) if retriever.dense.kind == "ivf" else None,
+    }
+
+
+def ann_recall(dense: DenseIndex, rng: np.random.Generator, queries: int = 100) -> dict[str, float]:
+    """IVF recall@10 against exact search, for queries near corpus vectors."""
+    vectors = dense.embeddings
+    picks = np.sort(rng.integers(len(vectors), size=queries))
+    noise = rng.normal(size=(queries, DIM)).astype(np.float32) / np.sqrt(DIM)
+    q = np.asarray(vectors[picks]) + 0.5 * noise  # a neighbour of a corpus vector
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    mask = rng.random(len(vectors)) < 0.55
+    recall = {}
+    for name, allowed in (("unfiltered", None), ("filtered", mask)):
+        truth = exact_top10(vectors, q, allowed)
+        found = [set(dense.search(q[i], 10, allowed)[0].tolist()) for i in range(queries)]
+        shares = [len(f & set(t.tolist())) / 10 for f, t in zip(found, truth, strict=True)]
+        recall[name] = round(float(np.mean(shares)), 4)
+    return recall
+
+
+def exact_top10(vectors: np.ndarray, q: np.ndarray, allowed: np.ndarray | None) -> np.ndarray:
+    """Ids of the exact 10 nearest allowed rows per query, scanning in blocks."""
+    best_scores = np.empty((len(q), 0), dtype=np.float32)
+    best_ids = np.empty((len(q), 0), dtype=np.int64)
+    for start in range(0, len(vectors), 200_000):
+        scores = q @ np.asarray(vectors[start : start + 200_000]).T
+        if allowed is not None:
+            scores[:, ~allowed[start : start + 200_000]] = -np.inf
+        part = np.argpartition(-scores, 10, axis=1)[:, :10]
+        best_scores = np.hstack([best_scores, np.take_along_axis(scores, part, 1)])
+        best_ids = np.hstack([best_ids, part + start])
+        order = np.argsort(-best_scores, axis=1)[:, :10]
+        best_scores = np.take_along_axis(best_scores, order, 1)
+        best_ids = np.take_along_axis(best_ids, order, 1)
+    return best_ids
+
+
+def bm25_against_rank_bm25(path: Path, args: argparse.Namespace, queries: int = 20) -> dict[str, Any]:
+    """Per-query BM25 time of Attest and of rank_bm25 over the same chunks."""
+    from rank_bm25 import BM25Okapi
+
+    bm25 = BM25Index.load(path / "bm25")
+    with open(path / "chunks.jsonl", encoding="utf-8") as lines:
+        corpus = [json.loads(line)["text"].split() for line in lines]
+    reference = BM25Okapi(corpus)
+    rng = np.random.default_rng(11)
+    p = zipf_probabilities(args.vocab)
+    texts = [" ".join(word(w) for w in rng.choice(args.vocab, size=4, p=p)) for _ in range(queries)]
+    began = time.perf_counter()
+    ours = [bm25.scores(t) for t in texts]
+    ours_ms = (time.perf_counter() - began) * 1000 / queries
+    began = time.perf_counter()
+    theirs = [reference.get_scores(t.split()) for t in texts]
+    theirs_ms = (time.perf_counter() - began) * 1000 / queries
+    diff = max(float(np.abs(a - b).max()) for a, b in zip(ours, theirs, strict=True))
+    return {
+        "chunks": len(corpus),
+        "attest_ms": round(ours_ms, 2),
+        "rank_bm25_ms": round(theirs_ms, 1),
+        "speedup": round(theirs_ms / ours_ms, 1),
+        "max_score_difference": diff,
+    }
+
+
+# ---------------------------------------------------------------- main
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--vocab", type=int, default=50_000)
+    parser.add_argument("--tokens", type=int, default=100, help="BM25 tokens per chunk")
+    parser.add_argument("--clusters", type=int, default=2_000)
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)  # internal: the serving process
+    args = parser.parse_args()
+    if args.serve:
+        print(json.dumps(serve(args.serve, args)))
+        return
+
+    results: dict[str, Any] = {"date": datetime.now(UTC).date().isoformat(), "sizes": {}}
+    forwarded = ["--queries", str(args.queries), "--vocab", str(args.vocab)]
+    for size in args.sizes:
+        with tempfile.TemporaryDirectory(prefix="attest-scale-") as tmp:
+            path = Path(tmp) / "v1"
+            print(f"building {size:,} chunks", file=sys.stderr)
+            built = build(path, size, args)
+            print(f"querying {size:,} chunks", file=sys.stderr)
+            served = subprocess.run(
+                [sys.executable, __file__, "--serve", str(path), *forwarded],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            result = built | json.loads(served.stdout.strip().splitlines()[-1])
+            if size <= 100_000:
+                result["bm25_vs_rank_bm25"] = bm25_against_rank_bm25(path, args)
+            results["sizes"][str(size)] = result
+            print(json.dumps(result), file=sys.stderr)
+    print(json.dumps(results, indent=None if args.json else 2))
+
+
+if __name__ == "__main__":
+    main()

@@ -115,8 +115,8 @@ class CorpusStats:
     """What BM25 scores depend on besides term frequencies, over one set of documents."""
 
     num_docs: int
+    avgdl: float
     idf: np.ndarray  # per vocabulary term, floor applied; terms absent from the set: 0
-    norm: np.ndarray  # per document: k1 * (1 - b + b * |d| / avgdl)
 
 
 class BM25Index:
@@ -181,10 +181,7 @@ class BM25Index:
         present = doc_freq > 0
         idf = np.zeros(len(doc_freq), dtype=np.float64)
         idf[present] = okapi_idf(doc_freq[present].astype(np.float64), num_docs, self.config.epsilon)
-        avgdl = float(lengths.mean()) if num_docs else 0.0
-        k1, b = self.config.k1, self.config.b
-        norm = k1 * (1 - b + b * self.doc_len / avgdl) if avgdl > 0 else np.full(self.num_docs, k1)
-        return CorpusStats(num_docs, idf, norm)
+        return CorpusStats(num_docs, float(lengths.mean()) if num_docs else 0.0, idf)
 
     def score_tokens(
         self, tokens: Iterable[str], stats: CorpusStats | None = None, mask: np.ndarray | None = None
@@ -198,7 +195,7 @@ class BM25Index:
         counts = Counter(tokens)
         scores = np.zeros(self.num_docs, dtype=np.float64)
         indptr, indices, data = self.tf.indptr, self.tf.indices, self.tf.data
-        k1 = self.config.k1
+        k1, b = self.config.k1, self.config.b
         for term, count in counts.items():
             j = self.vocabulary.get(term)
             if j is None or stats.idf[j] == 0:
@@ -208,7 +205,11 @@ class BM25Index:
                 keep = mask[docs]
                 docs, tf = docs[keep], tf[keep]
             tf = tf.astype(np.float64)
-            scores[docs] += (count * stats.idf[j]) * (tf * (k1 + 1) / (tf + stats.norm[docs]))
+            if stats.avgdl > 0:
+                norm = k1 * (1 - b + b * self.doc_len[docs] / stats.avgdl)
+            else:
+                norm = np.full(len(docs), k1)
+            scores[docs] += (count * stats.idf[j]) * (tf * (k1 + 1) / (tf + norm))
         return scores
 
     def scores(self, query: str) -> np.ndarray:

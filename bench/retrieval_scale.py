@@ -5,8 +5,9 @@ For each size, writes a synthetic index version in the on-disk format ingestion 
 
 * chunks of ``--tokens`` BM25 tokens drawn from a Zipf distribution over ``--vocab`` words
   (think of them as the words left after stop-word removal and stemming);
-* embeddings are unit vectors around ``--clusters`` random centres (real text embeddings
-  cluster too; pure noise would make any approximate index look bad);
+* embeddings are unit vectors loosely around ``--clusters`` random centres (cosine about
+  0.6 to their centre: real text embeddings cluster too, and pure noise would make any
+  approximate index look bad);
 * five chunks per document; half the documents are readable by everyone, the other half
   each by one of ten groups; each document has one of 100 tags and chunks name 0-2 of
   500 entities.
@@ -67,6 +68,10 @@ def word(i: int | np.integer) -> str:
 
 
 def peak_rss_mb() -> float:
+    """This process's peak resident memory (``VmHWM``; unlike ``ru_maxrss`` it is not inherited)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -89,7 +94,7 @@ def build(path: Path, size: int, args: argparse.Namespace) -> dict[str, Any]:
     with open(path / "chunks.jsonl", "w", encoding="utf-8") as out:
         for start in range(0, size, BATCH):
             n = min(BATCH, size - start)
-            v = centres[rng.integers(args.clusters, size=n)] + 0.6 * rng.normal(size=(n, DIM)).astype(
+            v = centres[rng.integers(args.clusters, size=n)] + 1.2 * rng.normal(size=(n, DIM)).astype(
                 np.float32
             )
             vectors[start : start + n] = v / np.linalg.norm(v, axis=1, keepdims=True)
@@ -217,7 +222,7 @@ def ann_recall(dense: DenseIndex, rng: np.random.Generator, queries: int = 100) 
     vectors = dense.embeddings
     picks = np.sort(rng.integers(len(vectors), size=queries))
     noise = rng.normal(size=(queries, DIM)).astype(np.float32) / np.sqrt(DIM)
-    q = np.asarray(vectors[picks]) + 0.5 * noise  # a neighbour of a corpus vector
+    q = np.asarray(vectors[picks]) + noise  # cosine about 0.7 to a corpus vector, like a real question
     q /= np.linalg.norm(q, axis=1, keepdims=True)
     mask = rng.random(len(vectors)) < 0.55
     recall = {}

@@ -14,15 +14,17 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from attest.core.errors import NotFound, RetrievalError
-from attest.core.models import IndexVersion
+from attest.core.models import IndexVersion, KnowledgeBase
 from attest.core.repository import get_kb
 from attest.core.settings import Settings
 from attest.ingest.embedder import Embedder
+from attest.ingest.entities import EntityTagger
 from attest.retrieval.hybrid import HybridRetriever, QueryEntities, open_retriever
 from attest.retrieval.index_store import load_snapshot
 
@@ -96,8 +98,23 @@ class Retrievers:
 
     def _open(self, version_id: int) -> HybridRetriever:
         with Session(self.engine) as session:
-            path = session.scalar(select(IndexVersion.path).where(IndexVersion.id == version_id))
-        if path is None:
-            raise NotFound(f"Index version {version_id} no longer exists.")
+            version = session.get(IndexVersion, version_id)
+            if version is None:
+                raise NotFound(f"Index version {version_id} no longer exists.")
+            path, kb = version.path, session.get(KnowledgeBase, version.kb_id)
+            terms = kb.entity_terms if kb is not None else {}
         snapshot = load_snapshot(path, version_id)
-        return open_retriever(snapshot, self.embedder, self.settings, self.query_entities)
+        return open_retriever(snapshot, self.embedder, self.settings, self._query_entities(terms))
+
+    def _query_entities(self, terms: dict[str, Any]) -> QueryEntities | None:
+        """The hook the entity boost needs: the ingest tagger, with the knowledge base's terms."""
+        if self.query_entities is not None or self.settings.retrieval_entity_boost == 0:
+            return self.query_entities
+        tagger = EntityTagger(self.settings.spacy_pipeline, terms)
+        lock = threading.Lock()  # a spaCy pipeline is not meant to be shared between threads
+
+        def entities(text: str) -> list[str]:
+            with lock:
+                return [entity.text for entity in tagger.tag(text)]
+
+        return entities

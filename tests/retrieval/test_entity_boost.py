@@ -16,6 +16,7 @@ from attest.ingest.entities import EntityTagger
 from attest.ingest.pipeline import IngestPipeline
 from attest.retrieval.hybrid import HybridRetriever, QueryEntities, RetrievedChunk, open_retriever
 from attest.retrieval.index_store import IndexSnapshot, active_snapshot
+from attest.retrieval.service import Retrievers
 
 pytestmark = pytest.mark.integration
 
@@ -124,3 +125,14 @@ def test_query_without_entities_is_unaffected(
     boosted = retriever(snapshot, embedder, settings, 0.5, tagger).retrieve(PLAIN_QUERY, k=4)
     assert ranked(boosted) == ranked(plain)
     assert ranked(plain)[0][0] == "bonus.txt"
+
+
+def test_the_query_service_wires_the_tagger_when_the_boost_is_on(
+    snapshot: IndexSnapshot, settings: Settings, engine: Engine, embedder: SentenceTransformerEmbedder
+) -> None:
+    assert Retrievers(engine, embedder, settings).get("kb").query_entities is None  # boost off
+    boosted = Retrievers(engine, embedder, settings.model_copy(update={"retrieval_entity_boost": 0.8}))
+    retriever = boosted.get("kb")
+    assert retriever.query_entities is not None
+    assert list(retriever.query_entities(ENTITY_QUERY)) == ["payroll@example.com"]
+    assert ranked(retriever.retrieve(ENTITY_QUERY, k=1))[0][0] == "mailboxes.txt"

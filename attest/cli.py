@@ -80,27 +80,34 @@ def ingest(
 def ask(
     question: Annotated[str, typer.Argument(help="The question.")],
     kb: Annotated[str, typer.Option("--kb", help="Knowledge base to ask.")],
-    k: Annotated[int, typer.Option("-k", help="Passages to retrieve.", min=1, max=50)] = 4,
+    groups: Annotated[
+        str | None, typer.Option("--groups", help="Answer only from what these groups may read.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
 ) -> None:
-    """Answer a question from a knowledge base, with its sources."""
-    from attest.preview import answer_preview
+    """Answer a question from a knowledge base, with citations and sources."""
+    from attest.answers import Answerer
+    from attest.core.settings import get_settings
 
+    allowed = _split(groups)
     try:
-        result = answer_preview(kb, question, k=k, engine=_ready())
+        answer = Answerer(_ready(), get_settings()).ask(
+            kb, question, groups=None if allowed is None else frozenset(allowed)
+        )
     except (AttestError, ValueError, OSError) as exc:
         _fail(str(exc))
         return
     if as_json:
-        print(json.dumps(result))
+        print(json.dumps(answer.to_dict()))
         return
-    typer.echo(result["answer"])
-    typer.echo("\nSources:")
-    for i, source in enumerate(result["sources"], 1):
-        page = f", page {source['page']}" if source["page"] else ""
-        typer.echo(
-            f"  [{i}] {source['title']} ({Path(source['source_uri']).name}{page}) score {source['score']:.3f}"
-        )
+    typer.echo(answer.text)
+    if answer.reason:
+        typer.echo(f"({answer.reason})", err=True)
+    typer.echo("\nSources:" if answer.answered else "\nClosest documents:")
+    for source in answer.sources:
+        number = f"[{source['number']}] " if "number" in source else "- "
+        page = f", page {source['page']}" if source.get("page") else ""
+        typer.echo(f"  {number}{source['title']} ({Path(source['source_uri']).name}{page})")
 
 
 @app.command()
@@ -112,6 +119,37 @@ def demo() -> None:
     typer.echo(f"\nQ: {DEMO_QUESTION}\n")
     ask(DEMO_QUESTION, kb=DEMO_KB)
     typer.echo(f'\nAsk your own: .venv/bin/attest ask --kb {DEMO_KB} "your question"', err=True)
+
+
+@eval_app.command("qa")
+def eval_qa(
+    squad: Annotated[Path, typer.Option("--squad", help="SQuAD 2.0 JSON file.")],
+    limit: Annotated[
+        int | None, typer.Option(help="Questions in the fixed sample (default: all).", min=1)
+    ] = None,
+    oracle_context: Annotated[
+        bool, typer.Option("--oracle-context", help="Answer from the gold paragraph instead of retrieval.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+) -> None:
+    """Exact match, F1, contains-gold, declined share, citation precision and latency per stage."""
+    from attest.core.settings import get_settings
+    from attest.generation.squad import evaluate_squad
+
+    try:
+        result = evaluate_squad(squad, get_settings(), limit=limit, oracle=oracle_context)
+    except (AttestError, OSError, ValueError, KeyError) as exc:
+        _fail(f"{squad}: {exc}")
+        return
+    if as_json:
+        print(json.dumps(result))
+        return
+    a, u = result["answerable"], result["unanswerable"]
+    typer.echo(
+        f"{result['backend']}: answerable n={a['n']} EM {a['exact_match']:.3f} F1 {a['f1']:.3f} "
+        f"contains gold {a['contains_gold']:.3f}; unanswerable n={u['n']} declined {u['declined']:.3f}; "
+        f"citation precision {result['citation_precision']:.3f}"
+    )
 
 
 @eval_app.command("retrieval")

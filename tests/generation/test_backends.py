@@ -1,0 +1,143 @@
+"""Generation backends with real models: llama.cpp in-process, and llama.cpp's OpenAI-compatible server."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from attest.core.errors import ConfigurationError, GenerationError
+from attest.generation.backends import LlamaCppGenerator, OpenAIGenerator, default_gguf
+from attest.generation.prompts import NOT_FOUND, build_prompt, declines
+from attest.retrieval.context import Context, build_context
+
+pytestmark = pytest.mark.integration
+
+API_KEY = "test-key"
+DOC = (
+    "Expense policy\n\nHotel costs are refunded up to 140 euros a night in Paris and 110 euros a night "
+    "anywhere else. Receipts are uploaded within 30 days."
+)
+
+
+@dataclass(frozen=True)
+class Hit:
+    chunk: dict[str, Any]
+    score: float
+
+
+def context() -> Context:
+    chunk = {
+        "chunk_id": 1, "document_id": 1, "position": 0, "text": DOC, "char_start": 0, "char_end": len(DOC),
+        "token_start": 0, "token_end": 40, "page": None, "entities": [], "title": "Expenses",
+        "source_uri": "expenses.md", "acl": [], "tags": [],
+    }  # fmt: skip
+    return build_context([Hit(chunk, 1.0)], 1000, lambda s: len(s.split()))
+
+
+@pytest.fixture(scope="module")
+def llama() -> LlamaCppGenerator:
+    generator = LlamaCppGenerator(context_tokens=2048)
+    assert generator.count_tokens("hello world") > 0  # loads the model once for the module
+    return generator
+
+
+def test_prompt_shows_numbered_sources_and_ends_at_answer() -> None:
+    prompt = build_prompt(context(), "How much is refunded for a hotel night in Paris?")
+    assert "[1] Expenses\n" + DOC in prompt.text
+    assert prompt.text.rstrip().endswith(
+        "Question: How much is refunded for a hotel night in Paris?\nAnswer:"
+    )
+    assert NOT_FOUND in prompt.system and prompt.user in prompt.text
+    assert declines(f"  {NOT_FOUND}.") and declines("") and not declines("It is 140 euros [1].")
+
+
+def test_llama_cpp_streams_an_answer(llama: LlamaCppGenerator) -> None:
+    pieces = list(llama.stream(context(), "How much is refunded for a hotel night in Paris?", max_tokens=40))
+    text = "".join(pieces)
+    assert len(pieces) > 1 and text.strip()  # streamed piece by piece
+    assert "###" not in text and "Question:" not in text  # stopped at the end of the answer
+
+
+def test_llama_cpp_errors_name_the_problem(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="does not exist"):
+        LlamaCppGenerator(tmp_path / "missing.gguf").count_tokens("x")
+    (tmp_path / "broken.gguf").write_bytes(b"not a model")
+    with pytest.raises(ConfigurationError, match="cannot load"):
+        LlamaCppGenerator(tmp_path / "broken.gguf").count_tokens("x")
+    small = LlamaCppGenerator(context_tokens=256)
+    with pytest.raises(GenerationError, match="could not answer"):
+        list(small.stream(context(), "word " * 400, max_tokens=10))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """The real llama.cpp OpenAI-compatible server with the small model, on a free port."""
+    port = free_port()
+    command = [
+        sys.executable, "-m", "llama_cpp.server", "--model", str(default_gguf()), "--model_alias", "gemma",
+        "--host", "127.0.0.1", "--port", str(port), "--api_key", API_KEY, "--n_ctx", "2048",
+        # The base model's own template makes it stop at once; ChatML makes it write text,
+        # which is all these transport tests need (answer quality is measured by eval qa).
+        "--chat_format", "chatml",
+    ]  # fmt: skip
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if proc.poll() is not None:
+                pytest.fail("llama_cpp.server exited at start")
+            time.sleep(0.5)
+    yield f"http://127.0.0.1:{port}/v1", proc
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def test_openai_backend_streams_from_a_real_server(server: tuple[str, subprocess.Popen[bytes]]) -> None:
+    url, _proc = server
+    generator = OpenAIGenerator(base_url=url, model="gemma", api_key=API_KEY, timeout_s=60, max_retries=0)
+    pieces = list(generator.stream(context(), "How much is refunded for a hotel night in Paris?", 30))
+    assert len(pieces) > 1 and "".join(pieces).strip()
+
+
+def test_openai_backend_wrong_key(server: tuple[str, subprocess.Popen[bytes]]) -> None:
+    url, _proc = server
+    generator = OpenAIGenerator(base_url=url, model="gemma", api_key="wrong", timeout_s=30, max_retries=0)
+    with pytest.raises(GenerationError, match="rejected the API key"):
+        list(generator.stream(context(), "Anything?", 5))
+
+
+def test_openai_backend_server_down() -> None:
+    url = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
+    generator = OpenAIGenerator(base_url=url, model="gemma", api_key=API_KEY, timeout_s=5, max_retries=1)
+    with pytest.raises(GenerationError, match="Cannot reach"):
+        list(generator.stream(context(), "Anything?", 5))
+    with pytest.raises(ConfigurationError, match="ATTEST_OPENAI_BASE_URL"):
+        OpenAIGenerator(base_url="", model="gemma", api_key="")
+
+
+def test_openai_backend_server_stopped_mid_conversation(server: tuple[str, subprocess.Popen[bytes]]) -> None:
+    """Runs last in this module: it stops the shared server."""
+    url, proc = server
+    generator = OpenAIGenerator(base_url=url, model="gemma", api_key=API_KEY, timeout_s=30, max_retries=1)
+    assert "".join(generator.stream(context(), "How much for a hotel night in Paris?", 10)).strip()
+    proc.terminate()
+    proc.wait(timeout=30)
+    with pytest.raises(GenerationError, match="Cannot reach"):
+        list(generator.stream(context(), "And anywhere else?", 10))

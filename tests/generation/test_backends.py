@@ -42,13 +42,6 @@ def context() -> Context:
     return build_context([Hit(chunk, 1.0)], 1000, lambda s: len(s.split()))
 
 
-@pytest.fixture(scope="module")
-def llama() -> LlamaCppGenerator:
-    generator = LlamaCppGenerator(context_tokens=2048)
-    assert generator.count_tokens("hello world") > 0  # loads the model once for the module
-    return generator
-
-
 def test_prompt_shows_numbered_sources_and_ends_at_answer() -> None:
     prompt = build_prompt(context(), "How much is refunded for a hotel night in Paris?")
     assert "[1] Expenses\n" + DOC in prompt.text

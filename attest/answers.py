@@ -16,26 +16,30 @@ made-up citations removed, or with the decline when the model found no answer.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from attest.core.errors import ConfigurationError, GenerationError
+from attest.core.repository import get_kb
 from attest.core.settings import Settings
-from attest.generation.backends import Generator, LlamaCppGenerator, OpenAIGenerator
+from attest.generation.backends import Generator, LanguageModel, LlamaCppGenerator, OpenAIGenerator
 from attest.generation.chat import Condenser, Turn
 from attest.generation.citations import CheckedAnswer, validate
 from attest.generation.extractive import ExtractiveGenerator
-from attest.generation.prompts import declines, prompt_overhead
+from attest.generation.prompts import build_prompt, declines, prompt_overhead
 from attest.ingest.embedder import Embedder, SentenceTransformerEmbedder
 from attest.retrieval.context import Context, build_context
 from attest.retrieval.filters import Filters
 from attest.retrieval.hybrid import RetrievedChunk
 from attest.retrieval.service import Retrievers
+from attest.verify.checker import FactChecker, Verdict
+from attest.verify.policy import Gated, Policy, apply
 
 NOT_IN_DOCUMENTS = "The knowledge base does not contain the answer to this question."
 
@@ -74,6 +78,8 @@ class Answer:
     relevance: float  # cosine of the question to the best retrieved chunk
     index_version: int
     timings_ms: dict[str, float] = field(default_factory=dict)
+    verdict: dict[str, Any] | None = None  # the factuality checker's verdict on the answer
+    gate: dict[str, Any] | None = None  # the verification policy and what it did to the text
 
     def to_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
@@ -113,6 +119,7 @@ class Answerer:
         generator: Generator | None = None,
     ) -> None:
         self.settings = settings
+        self.engine = engine
         self.embedder = embedder or SentenceTransformerEmbedder(
             settings.embedding_model, batch_size=settings.embedding_batch_size
         )
@@ -120,6 +127,7 @@ class Answerer:
         self.generator = generator or make_generator(settings, self.embedder)
         self.fallback = ExtractiveGenerator(self.embedder)
         self.condense = Condenser(self.generator, settings.chat_history_turns)
+        self.checker = FactChecker(self.embedder)
 
     def ask(
         self,
@@ -158,8 +166,19 @@ class Answerer:
             filters = Filters(groups=groups)
             hits = retriever.retrieve(query, k=self.settings.answer_passages, filters=filters)
             relevance = self._relevance(retriever.dense.embeddings, query, hits)
-        version = retriever.snapshot.version
-        for event in self.stream_from(query, hits, relevance=relevance, version=version, timings=timings):
+        version, policy = retriever.snapshot.version, self.policy(kb)
+        embeddings = retriever.dense.embeddings
+        vectors = {hit.chunk["chunk_id"]: np.asarray(embeddings[hit.row]) for hit in hits}
+        events = self.stream_from(
+            query,
+            hits,
+            relevance=relevance,
+            version=version,
+            timings=timings,
+            policy=policy,
+            chunk_vectors=vectors,
+        )
+        for event in events:
             yield Final(replace(event.answer, question=question)) if isinstance(event, Final) else event
 
     def answer_from(
@@ -170,9 +189,14 @@ class Answerer:
         relevance: float = 1.0,
         version: int = 0,
         timings: dict[str, float] | None = None,
+        policy: Policy | None = None,
     ) -> Answer:
         """Answer from already retrieved ``hits`` (``eval qa --oracle-context`` passes the gold ones)."""
-        return _last(self.stream_from(question, hits, relevance=relevance, version=version, timings=timings))
+        return _last(
+            self.stream_from(
+                question, hits, relevance=relevance, version=version, timings=timings, policy=policy
+            )
+        )
 
     def stream_from(
         self,
@@ -182,8 +206,14 @@ class Answerer:
         relevance: float = 1.0,
         version: int = 0,
         timings: dict[str, float] | None = None,
+        policy: Policy | None = None,
+        chunk_vectors: Mapping[int, np.ndarray] | None = None,
     ) -> Iterator[Event]:
-        """:meth:`answer_from`, yielding the text as it is generated and then the final answer."""
+        """:meth:`answer_from`, yielding the text as it is generated and then the final answer.
+
+        ``policy`` is the verification policy (default: ``ATTEST_VERIFY_POLICY``);
+        ``chunk_vectors`` (chunk id to index vector) spare the checker embedding passages.
+        """
         timings = {} if timings is None else timings
         if not hits or relevance < self.settings.answer_min_relevance:
             reason = "no passage is relevant enough"
@@ -208,9 +238,53 @@ class Answerer:
             return
         with _timed(timings, "citations"):
             checked = validate(text, context)
-        yield Final(
-            self._answered(question, checked, context, backend, reason or None, relevance, version, timings)
+        policy = policy or Policy.from_str(self.settings.verify_policy)
+        vectors = _passage_vectors(context, chunk_vectors or {})
+        final, verdict, gated = self._verify(question, checked, context, policy, vectors, timings)
+        if final is None:
+            reason = "the model found no answer when asked again"
+            yield Final(self._declined(question, hits, relevance, version, timings, reason))
+            return
+        answer = self._answered(
+            question, final, context, backend, reason or None, relevance, version, timings
         )
+        gate = {"policy": policy.value, "action": gated.action, "removed": gated.removed, "note": gated.note}
+        yield Final(replace(answer, text=gated.text, verdict=verdict.to_dict(), gate=gate))
+
+    def policy(self, kb: str) -> Policy:
+        """The knowledge base's verification policy, or the global one."""
+        with Session(self.engine) as session:
+            own = get_kb(session, name=kb).verify_policy
+        return Policy.from_str(own or self.settings.verify_policy)
+
+    def _verify(
+        self,
+        question: str,
+        checked: CheckedAnswer,
+        context: Context,
+        policy: Policy,
+        vectors: np.ndarray | None,
+        timings: dict[str, float],
+    ) -> tuple[CheckedAnswer | None, Verdict, Gated]:
+        """Check the answer's claims and apply ``policy``; ``regenerate`` asks the model once more."""
+        passages = [(p.number, p.text) for p in context.passages]
+        with _timed(timings, "verify"):
+            verdict = self.checker.check(checked.text, passages, question, vectors)
+        if policy is not Policy.REGENERATE or not verdict.unsupported:
+            return checked, verdict, apply(policy, checked.text, verdict, self.settings.verify_refuse_below)
+        if isinstance(self.generator, LanguageModel):
+            with _timed(timings, "regenerate"):
+                try:
+                    prompt = build_prompt(context, question, strict=True)
+                    text = "".join(self.generator.complete(prompt, self.settings.llm_max_tokens))
+                except GenerationError:
+                    text = checked.text  # keep the first answer; strip applies to it
+            if declines(text):
+                return None, verdict, apply(Policy.STRIP, checked.text, verdict)
+            checked = validate(text, context)
+            with _timed(timings, "verify_again"):
+                verdict = self.checker.check(checked.text, passages, question, vectors)
+        return checked, verdict, apply(Policy.STRIP, checked.text, verdict)
 
     def _relevance(self, embeddings: np.ndarray, question: str, hits: list[RetrievedChunk]) -> float:
         if not hits:
@@ -291,6 +365,17 @@ class Answerer:
             index_version=version,
             timings_ms=timings,
         )
+
+
+def _passage_vectors(context: Context, chunk_vectors: Mapping[int, np.ndarray]) -> np.ndarray | None:
+    """Each passage's vector: the normalised mean of its chunks' index vectors, if all are known."""
+    rows = []
+    for passage in context.passages:
+        if not passage.chunk_ids or any(i not in chunk_vectors for i in passage.chunk_ids):
+            return None
+        mean = np.mean([chunk_vectors[i] for i in passage.chunk_ids], axis=0)
+        rows.append(mean / max(float(np.linalg.norm(mean)), 1e-12))
+    return np.asarray(rows) if rows else None
 
 
 def _last(events: Iterator[Event]) -> Answer:

@@ -16,7 +16,9 @@ app = typer.Typer(help="Attest: answers from your documents, with citations.", n
 kb_app = typer.Typer(help="Manage knowledge bases.", no_args_is_help=True)
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 app.add_typer(kb_app, name="kb")
-eval_app = typer.Typer(help="Measure retrieval quality on public data.", no_args_is_help=True)
+eval_app = typer.Typer(
+    help="Measure retrieval, answer and factuality quality on public data.", no_args_is_help=True
+)
 app.add_typer(db_app, name="db")
 app.add_typer(eval_app, name="eval")
 
@@ -103,6 +105,13 @@ def ask(
     typer.echo(answer.text)
     if answer.reason:
         typer.echo(f"({answer.reason})", err=True)
+    if answer.verdict is not None and answer.gate is not None:
+        v = answer.verdict
+        note = f"; {answer.gate['note']}" if answer.gate["note"] else ""
+        typer.echo(
+            f"\nVerified: {v['supported']} of {v['supported'] + v['unsupported']} statements supported "
+            f"(score {v['score']:.2f}, policy {answer.gate['policy']}{note})"
+        )
     typer.echo("\nSources:" if answer.answered else "\nClosest documents:")
     for source in answer.sources:
         number = f"[{source['number']}] " if "number" in source else "- "
@@ -150,6 +159,48 @@ def eval_qa(
         f"contains gold {a['contains_gold']:.3f}; unanswerable n={u['n']} declined {u['declined']:.3f}; "
         f"citation precision {result['citation_precision']:.3f}"
     )
+
+
+@eval_app.command("factuality")
+def eval_factuality(
+    data: Annotated[
+        Path, typer.Option("--data", help="Factuality JSONL (context, question, response, supported).")
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+) -> None:
+    """ROC AUC, PR AUC, balanced accuracy, F1 and latency of the factuality checker."""
+    from attest.core.settings import get_settings
+    from attest.ingest.embedder import SentenceTransformerEmbedder
+    from attest.verify.checker import FactChecker
+    from attest.verify.evaluation import evaluate_factuality, read_items
+
+    try:
+        items = read_items(data)
+        settings = get_settings()
+        checker = FactChecker(SentenceTransformerEmbedder(settings.embedding_model))
+        result = evaluate_factuality(items, checker, _progress("items"))
+    except (AttestError, OSError, ValueError) as exc:
+        _fail(f"{data}: {exc}")
+        return
+    if as_json:
+        print(json.dumps(result))
+        return
+    lat = result["latency_ms"]
+    typer.echo(
+        f"n={result['n']} ROC AUC {result['roc_auc']:.4f}  PR AUC {result['pr_auc']:.4f}  "
+        f"balanced accuracy {result['balanced_accuracy']:.4f}  F1 {result['f1']:.4f}  "
+        f"latency p50/p95/p99 {lat['p50']}/{lat['p95']}/{lat['p99']} ms"
+    )
+
+
+def _progress(unit: str) -> Any:
+    """Prints ``done/total unit`` on stderr every 100 items and at the end."""
+
+    def report(done: int, total: int) -> None:
+        if done % 100 == 0 or done == total:
+            typer.echo(f"{done}/{total} {unit}", err=True)
+
+    return report
 
 
 @eval_app.command("retrieval")
@@ -216,6 +267,9 @@ def kb_create(
     terms: Annotated[
         Path | None, typer.Option(help='JSON file of entity terms: {"PRODUCT": ["Harbor"], "TEAM": [...]}.')
     ] = None,
+    verify_policy: Annotated[
+        str | None, typer.Option(help="flag, strip, refuse or regenerate (default: ATTEST_VERIFY_POLICY).")
+    ] = None,
 ) -> None:
     """Create a knowledge base, optionally with its own entity terms (products, teams, systems)."""
     from attest.core.db import session_scope
@@ -225,10 +279,34 @@ def kb_create(
     _ready()
     try:
         with session_scope() as session:
-            create_kb(session, name=name, description=description, entity_terms=entity_terms)
+            create_kb(
+                session,
+                name=name,
+                description=description,
+                entity_terms=entity_terms,
+                verify_policy=verify_policy,
+            )
     except (AttestError, ValueError, OSError) as exc:
         _fail(str(exc))
     typer.echo(f"created knowledge base {name}", err=True)
+
+
+@kb_app.command("policy")
+def kb_policy(
+    name: str,
+    policy: Annotated[str, typer.Argument(help="flag, strip, refuse, regenerate, or default.")],
+) -> None:
+    """Set how a knowledge base's answers treat unsupported claims ("default": the global setting)."""
+    from attest.core.db import session_scope
+    from attest.core.repository import set_verify_policy
+
+    _ready()
+    try:
+        with session_scope() as session:
+            set_verify_policy(session, name=name, policy=None if policy == "default" else policy)
+    except AttestError as exc:
+        _fail(str(exc))
+    typer.echo(f"knowledge base {name}: verification policy {policy}", err=True)
 
 
 def _read_terms(path: Path) -> dict[str, list[str]]:

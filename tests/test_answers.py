@@ -9,17 +9,20 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
-from attest.answers import NOT_IN_DOCUMENTS, Answerer, Delta, Final
+from attest.answers import NOT_IN_DOCUMENTS, Answer, Answerer, Delta, Final
 from attest.core.errors import NotFound
+from attest.core.repository import set_verify_policy
 from attest.core.settings import Settings
 from attest.generation.backends import LlamaCppGenerator, OpenAIGenerator
 from attest.generation.chat import Turn
 from attest.generation.extractive import ExtractiveGenerator
-from attest.generation.prompts import NOT_FOUND
+from attest.generation.prompts import NOT_FOUND, Prompt
 from attest.ingest.embedder import SentenceTransformerEmbedder
 from attest.ingest.pipeline import IngestPipeline
 from attest.retrieval.context import Context
+from attest.verify.policy import COULD_NOT_VERIFY, UNVERIFIED_MARK
 from tests.conftest import write_corpus
 
 pytestmark = pytest.mark.integration
@@ -79,7 +82,8 @@ def test_extractive_answer_cites_the_right_document(
         assert support is not None and support["title"] == "Annual leave"
         assert leave_text[support["char_start"] : support["char_end"]] == support["quote"]
     assert answer.relevance > settings.answer_min_relevance
-    assert set(answer.timings_ms) == {"retrieve", "context", "generate", "citations"}
+    assert set(answer.timings_ms) == {"retrieve", "context", "generate", "citations", "verify"}
+    assert answer.verdict is not None and answer.verdict["unsupported"] == 0  # extracted sentences
 
 
 def test_irrelevant_question_is_declined_with_the_closest_documents(
@@ -173,8 +177,10 @@ def test_the_answer_streams_then_ends_with_the_checked_answer(
     answer = final.answer
     assert answer.backend == "llama_cpp" and "generate" in answer.timings_ms
     if answer.answered:  # the final text is the streamed text, checked (made-up citations removed)
+        assert answer.verdict is not None
         streamed = "".join(d.text for d in deltas)
-        assert set(re.findall(r"[A-Za-z]+", answer.text)) <= set(re.findall(r"[A-Za-z]+", streamed))
+        shown = answer.text.replace(UNVERIFIED_MARK, "")  # the verifier may flag claims
+        assert set(re.findall(r"[A-Za-z]+", shown)) <= set(re.findall(r"[A-Za-z]+", streamed))
 
 
 def test_streamed_text_is_provisional_when_the_model_declines(
@@ -193,3 +199,86 @@ def test_a_declined_question_streams_only_the_final_answer(
         answerer(settings, engine, embedder, Scripted("never used")).stream("hr", "Orbit of Neptune?")
     )
     assert len(events) == 1 and isinstance(events[0], Final) and not events[0].answer.answered
+
+
+class CitesWrongly(Scripted):
+    """Cites the leave fact to a passage that is not the leave passage."""
+
+    def __init__(self) -> None:
+        super().__init__("")
+
+    def stream(self, context: Context, question: str, max_tokens: int) -> Iterator[str]:
+        leave = next(p.number for p in context.passages if "27 days" in p.text)
+        other = next(p.number for p in context.passages if p.number != leave)
+        yield f"Full-time employees receive 27 days of annual leave each year [{other}]."
+
+
+class Regenerates(Scripted):
+    """Invents a claim first; asked again with the strict prompt, sticks to the sources."""
+
+    name = "regenerates"
+    STRICT_REPLY = "Full-time employees receive 27 days of annual leave each year [1]."
+
+    def complete(self, prompt: Prompt, max_tokens: int) -> Iterator[str]:
+        self.strict_prompt = prompt
+        yield self.STRICT_REPLY
+
+
+INVENTED = (
+    "Full-time employees receive 27 days of annual leave each year [1]. "
+    "Every employee is also given a company yacht moored in Monaco [1]."
+)
+
+
+def ask_with_policy(
+    settings: Settings,
+    engine: Engine,
+    embedder: SentenceTransformerEmbedder,
+    generator: object,
+    policy: str | None,
+) -> Answer:
+    with Session(engine) as session, session.begin():
+        set_verify_policy(session, name="hr", policy=policy)
+    return answerer(settings, engine, embedder, generator).ask("hr", LEAVE)
+
+
+def test_every_answer_carries_a_verdict_and_flags_unsupported_claims(
+    kb: Path, settings: Settings, engine: Engine, embedder: SentenceTransformerEmbedder
+) -> None:
+    answer = ask_with_policy(settings, engine, embedder, Scripted(INVENTED), None)  # default: flag
+    assert answer.verdict is not None and answer.gate is not None
+    claims = answer.verdict["claims"]
+    assert [c["supported"] for c in claims] == [True, False]
+    assert claims[0]["evidence"]["quote"].startswith("Full-time employees receive 27 days")
+    assert answer.gate["action"] == "flagged" and "yacht" in answer.text
+    assert answer.text.endswith(UNVERIFIED_MARK) and "verify" in answer.timings_ms
+
+
+def test_a_knowledge_base_policy_strips_or_refuses(
+    kb: Path, settings: Settings, engine: Engine, embedder: SentenceTransformerEmbedder
+) -> None:
+    stripped = ask_with_policy(settings, engine, embedder, Scripted(INVENTED), "strip")
+    assert "yacht" not in stripped.text and "27 days" in stripped.text
+    assert stripped.gate is not None and stripped.gate["removed"] == 1 and "removed" in stripped.gate["note"]
+    refused = ask_with_policy(settings, engine, embedder, Scripted(INVENTED), "refuse")
+    assert refused.text == COULD_NOT_VERIFY and refused.sources
+
+
+def test_regenerate_asks_once_more_with_a_stricter_prompt(
+    kb: Path, settings: Settings, engine: Engine, embedder: SentenceTransformerEmbedder
+) -> None:
+    generator = Regenerates(INVENTED)
+    answer = ask_with_policy(settings, engine, embedder, generator, "regenerate")
+    assert "Copy the facts exactly" in generator.strict_prompt.text
+    assert answer.text == Regenerates.STRICT_REPLY and "regenerate" in answer.timings_ms
+    assert answer.verdict is not None and answer.verdict["unsupported"] == 0
+
+
+def test_a_wrong_citation_is_caught_and_the_right_source_named(
+    kb: Path, settings: Settings, engine: Engine, embedder: SentenceTransformerEmbedder
+) -> None:
+    answer = ask_with_policy(settings, engine, embedder, CitesWrongly(), None)
+    claim = answer.verdict["claims"][0] if answer.verdict else {}
+    leave = next(s["number"] for s in answer.sources if "27 days" in s["text"])
+    assert claim["supported"] and claim["wrong_citations"] == claim["citations"] != [leave]
+    assert claim["better_source"] == leave

@@ -60,6 +60,8 @@ class KnowledgeBase(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     # Admin-supplied entity terms: {"PRODUCT": ["Harbor", ...], "TEAM": [...]}
     entity_terms: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # flag, strip, refuse or regenerate; None: ATTEST_VERIFY_POLICY.
+    verify_policy: Mapped[str | None] = mapped_column(String(16), default=None)
     # Bumped whenever a document's chunks change; an index version records the revision it holds.
     content_revision: Mapped[int] = mapped_column(Integer, default=0)
     active_index_id: Mapped[int | None] = mapped_column(

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from attest.core.errors import Conflict, NotFound
 from attest.core.models import KnowledgeBase
+from attest.verify.policy import Policy
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
@@ -41,9 +42,11 @@ def create_kb(
     name: str,
     description: str = "",
     entity_terms: Mapping[str, Sequence[str]] | None = None,
+    verify_policy: str | None = None,
 ) -> KnowledgeBase:
     """Create a knowledge base; its name must be new."""
     validate_kb_name(name)
+    policy = Policy.from_str(verify_policy).value if verify_policy else None
     if session.scalar(select(KnowledgeBase.id).where(KnowledgeBase.name == name)) is not None:
         raise Conflict(f"Knowledge base {name!r} already exists.")
     kb = KnowledgeBase(
@@ -51,9 +54,17 @@ def create_kb(
         description=description,
         entity_terms={k.upper(): list(v) for k, v in (entity_terms or {}).items()},
         content_revision=0,
+        verify_policy=policy,
     )
     session.add(kb)
     session.flush()
+    return kb
+
+
+def set_verify_policy(session: Session, *, name: str, policy: str | None) -> KnowledgeBase:
+    """Set a knowledge base's verification policy (``None``: the global setting)."""
+    kb = get_kb(session, name=name)
+    kb.verify_policy = Policy.from_str(policy).value if policy else None
     return kb
 
 

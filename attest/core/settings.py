@@ -107,6 +107,20 @@ class Settings(BaseSettings):
     answer_min_relevance: float = Field(
         default=0.325, description="Below this cosine between question and best chunk, Attest declines."
     )
+    verify_policy: str = Field(
+        default="flag",
+        description="Unsupported claims: flag, strip, refuse or regenerate (a knowledge base may override).",
+    )
+    verify_refuse_below: float | None = Field(
+        default=None, ge=0, le=1, description="Score below which refuse refuses; empty: model threshold."
+    )
+
+    @model_validator(mode="after")
+    def _check_policy(self) -> Settings:
+        from attest.verify.policy import Policy
+
+        Policy.from_str(self.verify_policy)  # a ConfigurationError listing the valid values
+        return self
 
     @model_validator(mode="after")
     def _check_windows(self) -> Settings:

@@ -55,13 +55,24 @@ def _block(sources: str, question: str, answer: str = "") -> str:
     return f"Sources:\n{sources}\n\nQuestion: {question}\nAnswer:{tail}"
 
 
-def build_prompt(context: Context, question: str) -> Prompt:
-    """The prompt that asks for an answer to ``question`` from ``context``'s passages."""
+STRICT = (
+    " Copy the facts exactly as the sources state them: no name, number or claim that the "
+    "sources do not contain."
+)
+
+
+def build_prompt(context: Context, question: str, *, strict: bool = False) -> Prompt:
+    """The prompt that asks for an answer to ``question`` from ``context``'s passages.
+
+    ``strict`` adds an instruction to stay with the sources' own words; the ``regenerate``
+    verification policy uses it for its second try.
+    """
     examples = "".join(_block(*example) for example in EXAMPLES)
     current = _block(context.render(), question.strip())
+    instructions = INSTRUCTIONS + (STRICT if strict else "")
     return Prompt(
-        text=f"{INSTRUCTIONS}\n\n{examples}{current}",
-        system=INSTRUCTIONS,
+        text=f"{instructions}\n\n{examples}{current}",
+        system=instructions,
         user=f"{examples}{current}",
         stop=(SEPARATOR, "\nQuestion:", "\nSources:"),
     )

@@ -1,0 +1,232 @@
+"""The factuality checker: every claim of an answer scored against the answer's own passages.
+
+For each claim (:mod:`attest.verify.claims`) the spans of the passages that cover most of
+its content words are candidates; each candidate gets the signals of
+:mod:`attest.verify.signals` and the support model's probability, and the best candidate is
+the claim's evidence. A claim is ``supported`` when that probability reaches the model's
+threshold. A citation is *wrong* when the cited passage's own best span does not support
+the claim; the passage that does, if any, is named as the better source. The answer's
+score is its weakest claim's: one unsupported statement is enough to distrust an answer.
+
+Everything is computed from the passages the answer was generated from, never the whole
+corpus, and one batch of embeddings per answer keeps it fast enough for every answer.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from attest.ingest.embedder import Embedder
+from attest.verify.claims import Claim, split_claims
+from attest.verify.model import SupportModel
+from attest.verify.signals import SIGNALS, Evidence, Span, content_words, lexical_signals, vector
+
+
+@dataclass(frozen=True)
+class ClaimVerdict:
+    """How well one claim is supported, and by what."""
+
+    claim: Claim
+    score: float  # P(supported) of the best evidence span
+    supported: bool
+    evidence: Span | None
+    signals: dict[str, float]
+    wrong_citations: tuple[int, ...]  # cited passages that do not support the claim
+    better_source: int | None  # an uncited passage that does, when a citation is wrong or missing
+
+    def to_dict(self) -> dict[str, Any]:
+        evidence = self.evidence
+        return {
+            "text": self.claim.text,
+            "start": self.claim.start,
+            "end": self.claim.end,
+            "citations": list(self.claim.citations),
+            "score": round(self.score, 4),
+            "supported": self.supported,
+            "evidence": None
+            if evidence is None
+            else {
+                "passage": evidence.passage,
+                "start": evidence.start,
+                "end": evidence.end,
+                "quote": evidence.text,
+            },
+            "signals": {name: round(value, 4) for name, value in self.signals.items()},
+            "wrong_citations": list(self.wrong_citations),
+            "better_source": self.better_source,
+        }
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The verdict on a whole answer."""
+
+    claims: tuple[ClaimVerdict, ...]
+    score: float  # the weakest claim's score; 1.0 for an answer without claims
+    threshold: float
+    latency_ms: float
+
+    @property
+    def supported(self) -> int:
+        return sum(c.supported for c in self.claims)
+
+    @property
+    def unsupported(self) -> int:
+        return len(self.claims) - self.supported
+
+    @property
+    def wrong_citations(self) -> int:
+        return sum(len(c.wrong_citations) for c in self.claims)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "score": round(self.score, 4),
+            "threshold": self.threshold,
+            "supported": self.supported,
+            "unsupported": self.unsupported,
+            "wrong_citations": self.wrong_citations,
+            "claims": [c.to_dict() for c in self.claims],
+            "latency_ms": round(self.latency_ms, 2),
+        }
+
+
+class FactChecker:
+    """Scores claims against evidence passages; safe to share between threads."""
+
+    def __init__(self, embedder: Embedder, model: SupportModel | None = None, candidates: int = 3) -> None:
+        self.embedder = embedder
+        self._model = model
+        self.candidates = candidates
+
+    @property
+    def model(self) -> SupportModel:
+        """The support model; the shipped weights unless one was given."""
+        if self._model is None:
+            self._model = SupportModel.load()
+        return self._model
+
+    def check(
+        self,
+        answer: str,
+        passages: Sequence[tuple[int, str]],
+        question: str | None = None,
+        passage_vectors: np.ndarray | None = None,
+    ) -> Verdict:
+        """The verdict on ``answer`` given the ``(number, text)`` passages it was generated from.
+
+        ``question``, when given, is read with each claim for the semantic signal: "Delhi"
+        alone means little, "In what city is the head office? Delhi" can be compared.
+        ``passage_vectors`` (normalised, one row per passage) saves embedding the passages:
+        the answering service passes the mean of their chunks' index vectors.
+        """
+        began = time.perf_counter()
+        claims = split_claims(answer)
+        if not claims:
+            return Verdict((), 1.0, self.model.threshold, _ms(began))
+        evidence = Evidence.of(passages)
+        if not evidence.spans:
+            verdicts = tuple(ClaimVerdict(c, 0.0, False, None, {}, c.citations, None) for c in claims)
+            return Verdict(verdicts, 0.0, self.model.threshold, _ms(began))
+        vectors = self._passage_vectors(passages, passage_vectors)
+        judged = self._signals(claims, evidence, question, vectors)
+        verdicts = tuple(self._judge(claim, rows) for claim, rows in judged)
+        return Verdict(verdicts, min(v.score for v in verdicts), self.model.threshold, _ms(began))
+
+    def signals(
+        self, answer: str, passages: Sequence[tuple[int, str]], question: str | None = None
+    ) -> np.ndarray:
+        """Each claim's best signals (rows in claim order), as the support model sees them;
+        the calibration script trains on these."""
+        claims = split_claims(answer)
+        evidence = Evidence.of(passages)
+        if not claims or not evidence.spans:
+            return np.empty((0, len(SIGNALS)))
+        vectors = self._passage_vectors(passages, None)
+        return np.stack([_best(rows) for _, rows in self._signals(claims, evidence, question, vectors)])
+
+    def _passage_vectors(
+        self, passages: Sequence[tuple[int, str]], given: np.ndarray | None
+    ) -> dict[int, np.ndarray]:
+        if given is None:
+            given = self.embedder.embed([text for _, text in passages])
+        return {number: vector for (number, _), vector in zip(passages, given, strict=True)}
+
+    def _signals(
+        self,
+        claims: list[Claim],
+        evidence: Evidence,
+        question: str | None,
+        passage_vectors: dict[int, np.ndarray],
+    ) -> list[tuple[Claim, list[tuple[Span, dict[str, float]]]]]:
+        """For each claim, its candidate spans with their signals.
+
+        Only the claims are embedded here; ``semantic`` compares a claim with the passage its
+        span comes from, which keeps the check to one small batch per answer.
+        """
+        prefix = f"{' '.join(question.split())} " if question else ""
+        claim_vectors = self.embedder.embed([prefix + c.text for c in claims])
+        result = []
+        for claim, claim_vector in zip(claims, claim_vectors, strict=True):
+            rows = []
+            for i in self._candidates(claim, evidence):
+                span = evidence.spans[i]
+                signals = lexical_signals(claim.text, i, evidence)
+                signals["semantic"] = float(claim_vector @ passage_vectors[span.passage])
+                rows.append((span, signals))
+            result.append((claim, rows))
+        return result
+
+    def _candidates(self, claim: Claim, evidence: Evidence) -> list[int]:
+        """The best-covering spans overall, and the best one of each cited passage."""
+        words = content_words(claim.text)
+        chosen = evidence.candidates(words, self.candidates)
+        for number in claim.citations:
+            own = [i for i, span in enumerate(evidence.spans) if span.passage == number]
+            if own:
+                best = max(
+                    own, key=lambda i: (len(words & evidence.span_words[i]), -len(evidence.spans[i].text))
+                )
+                chosen.append(best)
+        return list(dict.fromkeys(chosen))
+
+    def _judge(self, claim: Claim, rows: list[tuple[Span, dict[str, float]]]) -> ClaimVerdict:
+        """The claim's score from its best signals; its evidence is the single best span."""
+        threshold = self.model.threshold
+        score = float(self.model.probability(_best(rows))[0])
+        singles = self.model.probability(np.stack([vector(signals) for _, signals in rows]))
+        evidence, signals = rows[int(np.argmax(singles))]
+        by_passage: dict[int, list[dict[str, float]]] = {}
+        for span, span_signals in rows:
+            by_passage.setdefault(span.passage, []).append(span_signals)
+        passage_scores = {
+            number: float(self.model.probability(_best([(evidence, s) for s in found]))[0])
+            for number, found in by_passage.items()
+        }
+        wrong = tuple(n for n in claim.citations if passage_scores.get(n, 0.0) < threshold)
+        best_passage = max(passage_scores, key=lambda n: passage_scores[n])
+        better = (
+            best_passage
+            if passage_scores[best_passage] >= threshold
+            and (wrong or not claim.citations)
+            and best_passage not in claim.citations
+            else None
+        )
+        return ClaimVerdict(claim, score, score >= threshold, evidence, signals, wrong, better)
+
+
+def _best(rows: list[tuple[Span, dict[str, float]]]) -> np.ndarray:
+    """The best value of each signal over the candidates: the claim's strongest evidence."""
+    return np.max(np.stack([vector(signals) for _, signals in rows]), axis=0)
+
+
+def _span_dict(span: Span) -> dict[str, Any]:
+    return {"passage": span.passage, "start": span.start, "end": span.end, "quote": span.text}
+
+
+def _ms(began: float) -> float:
+    return (time.perf_counter() - began) * 1000

@@ -1,0 +1,163 @@
+"""Evidence spans and the support signals of one claim, each a short pure function.
+
+A claim is compared with *evidence spans*: the sentences of the passages the answer was
+generated from, alone and paired with the next sentence (a fact is often spread over
+two). Every signal is a number where higher means better supported, so that a logistic
+model over them (:mod:`attest.verify.model`) has an obvious sign to learn:
+
+* ``coverage``: the share of the claim's content words (stemmed, stop words removed)
+  found in the best span. Unsupported claims bring words of their own (ROUGE-style
+  recall of the claim by its evidence; Lin 2004).
+* ``context_coverage``: the same against all the evidence, for facts that the span
+  search splits.
+* ``novel``: minus log(1 + the number of the claim's content words found nowhere in the
+  evidence): a long invented clause costs more than one odd word.
+* ``semantic``: the cosine of the claim to the span's passage, with the embedding model
+  retrieval already loaded (embedding every candidate span would cost 200 ms or more
+  per answer on two cores; the passage vectors are already in the index).
+* ``numbers``: the share of the claim's numbers (years, amounts, counts) found in the
+  evidence; 1 when the claim has none.
+* ``names``: the share of the claim's names (capitalised words that are not stop words)
+  found, in any case, in the evidence; 1 when it has none. A cheap, deterministic
+  stand-in for named entities that works on short answers too ("Arthur's Magazine"),
+  where a parser has no sentence to work with.
+* ``negation``: -1 when exactly one of the claim and its best span is negated, else 0.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence, Set
+from dataclasses import dataclass
+
+import numpy as np
+
+from attest.retrieval.tokenize import ENGLISH_STOPWORDS, Tokenizer, TokenizerConfig
+
+SIGNALS = ("coverage", "context_coverage", "novel", "semantic", "numbers", "names", "negation")
+
+# Sentence ends: . ! ? followed by space, or glued to a capital ("century.First"), or a blank line.
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[a-z0-9][.!?])(?=[A-Z])|\n\s*\n")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_NAME = re.compile(r"\b[A-Z][\w'-]*")
+_WORD = re.compile(r"\w+(?:['-]\w+)*")
+_NEGATION = re.compile(r"\b(?:not|no|never|none|neither|nor|cannot|without)\b|n't\b", re.IGNORECASE)
+CANDIDATES = 3  # spans per claim that get an embedding, chosen by coverage
+
+_content = Tokenizer(TokenizerConfig(lowercase=True, stopwords=True, stemming=True))
+
+
+@dataclass(frozen=True)
+class Span:
+    """A stretch of one passage's text."""
+
+    passage: int  # the passage's citation number
+    start: int
+    end: int  # exclusive, in the passage's text
+    text: str
+
+
+def sentence_bounds(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of each sentence of ``text``."""
+    bounds, start = [], 0
+    for match in _SENTENCE_END.finditer(text):
+        if text[start : match.start()].strip():
+            bounds.append((start, match.start()))
+        start = match.end()
+    if text[start:].strip():
+        bounds.append((start, len(text)))
+    return bounds
+
+
+def spans(passage: int, text: str) -> list[Span]:
+    """The sentences of ``text``, alone and each with the next one."""
+    bounds = sentence_bounds(text)
+    pairs = [(bounds[i][0], bounds[i + 1][1]) for i in range(len(bounds) - 1)]
+    return [Span(passage, a, b, text[a:b]) for a, b in bounds + pairs]
+
+
+def content_words(text: str) -> set[str]:
+    """Stemmed, lowercased words of ``text`` without stop words."""
+    return set(_content(text))
+
+
+def numbers(text: str) -> set[str]:
+    """Numbers in ``text``, with thousands separators removed ("1,200" and "1200" match)."""
+    return {n.replace(",", "") for n in _NUMBER.findall(text)}
+
+
+def names(text: str) -> set[str]:
+    """Capitalised words of ``text`` that are not stop words, lowercased."""
+    return {name.lower() for name in _NAME.findall(text)} - ENGLISH_STOPWORDS
+
+
+def negated(text: str) -> bool:
+    return bool(_NEGATION.search(text))
+
+
+def share_found(needed: Set[str], available: Set[str]) -> float:
+    """The share of ``needed`` in ``available``; 1 when nothing is needed."""
+    return len(needed & available) / len(needed) if needed else 1.0
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The evidence spans of an answer's passages, with their words precomputed."""
+
+    spans: tuple[Span, ...]
+    span_words: tuple[frozenset[str], ...]
+    words: frozenset[str]
+    numbers: frozenset[str]
+    names: frozenset[str]
+
+    @classmethod
+    def of(cls, passages: Sequence[tuple[int, str]]) -> Evidence:
+        """Evidence from ``(number, text)`` passages."""
+        all_spans: list[Span] = []
+        span_words: list[frozenset[str]] = []
+        for number, passage_text in passages:
+            bounds = sentence_bounds(passage_text)
+            words = [frozenset(content_words(passage_text[a:b])) for a, b in bounds]
+            for (a, b), found in zip(bounds, words, strict=True):
+                all_spans.append(Span(number, a, b, passage_text[a:b]))
+                span_words.append(found)
+            for i in range(len(bounds) - 1):  # a pair's words are its two sentences' words
+                a, b = bounds[i][0], bounds[i + 1][1]
+                all_spans.append(Span(number, a, b, passage_text[a:b]))
+                span_words.append(words[i] | words[i + 1])
+        text = "\n\n".join(t for _, t in passages)
+        return cls(
+            spans=tuple(all_spans),
+            span_words=tuple(span_words),
+            words=frozenset().union(*span_words) if span_words else frozenset(),
+            numbers=frozenset(numbers(text)),
+            names=frozenset(word.lower() for word in _WORD.findall(text)),
+        )
+
+    def candidates(self, claim_words: set[str], limit: int = CANDIDATES) -> list[int]:
+        """Indexes of the spans that cover most of ``claim_words`` (shorter spans first on ties)."""
+        scored = [
+            (share_found(claim_words, words), -len(self.spans[i].text), i)
+            for i, words in enumerate(self.span_words)
+        ]
+        return [i for *_, i in sorted(scored, reverse=True)[:limit]]
+
+
+def lexical_signals(claim: str, span_index: int, evidence: Evidence) -> dict[str, float]:
+    """Every signal but ``semantic``, for ``claim`` against span ``span_index`` of ``evidence``."""
+    words = content_words(claim)
+    span = evidence.spans[span_index]
+    return {
+        "coverage": share_found(words, evidence.span_words[span_index]),
+        "context_coverage": share_found(words, evidence.words),
+        "novel": -math.log1p(len(words - evidence.words)),
+        "numbers": share_found(numbers(claim), evidence.numbers),
+        "names": share_found(names(claim), evidence.names),
+        "negation": -1.0 if negated(claim) != negated(span.text) else 0.0,
+    }
+
+
+def vector(signals: dict[str, float]) -> np.ndarray:
+    """The signals in :data:`SIGNALS` order."""
+    return np.asarray([signals[name] for name in SIGNALS], dtype=np.float64)

@@ -1,0 +1,182 @@
+"""Fit the factuality checker's support model and write ``attest/verify/weights.json``.
+
+Training data, from the public files only, so anyone can reproduce the weights:
+
+* HaluEval QA (``halueval-qa/qa-one-turn.factuality.jsonl``), the *training half* only:
+  questions with an even number in their id. The odd half is held out and reported.
+* SQuAD 2.0 dev (answerable questions, a fixed sample): the gold answer (supported) and,
+  to teach generic "changed fact" errors rather than HaluEval's habits, the gold answer of
+  another article's question (unsupported), each against the question's own paragraph.
+
+Each response gets the checker's own signals (``FactChecker.signals``; the weakest claim
+counts for the whole response), a logistic regression is fitted on standardised signals,
+and the threshold is the one with the best balanced accuracy on the training data.
+Deterministic: the same data gives the same file. Usage:
+    python bench/calibrate_verifier.py [--squad-sample 1000] [--check]
+``--check`` compares the result with the shipped file instead of writing it (a test runs it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import sys
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import balanced_accuracy_score, roc_auc_score
+
+from attest.core.settings import get_settings
+from attest.ingest.embedder import SentenceTransformerEmbedder
+from attest.verify.checker import FactChecker
+from attest.verify.model import WEIGHTS, SupportModel
+from attest.verify.signals import SIGNALS
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared/data"
+HALUEVAL = DATA / "halueval-qa/qa-one-turn.factuality.jsonl"
+SQUAD = DATA / "squad-v2-dev/dev-v2.0.json"
+SEED = 13
+
+
+def halueval_rows(path: Path = HALUEVAL) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def is_training(row: dict[str, Any]) -> bool:
+    """HaluEval rows of even-numbered questions train; odd ones are held out."""
+    number = re.search(r"-(\d+)-", row["id"])
+    return number is not None and int(number.group(1)) % 2 == 0
+
+
+def squad_rows(path: Path = SQUAD, sample: int = 1000) -> list[dict[str, Any]]:
+    """Gold answers (supported) and another article's gold answers (unsupported)."""
+    items = []
+    for a, article in enumerate(json.loads(path.read_text())["data"]):
+        for paragraph in article["paragraphs"]:
+            for qa in paragraph["qas"]:
+                if qa["answers"]:
+                    items.append((a, paragraph["context"], qa["question"], qa["answers"][0]["text"]))
+    rng = random.Random(SEED)
+    chosen = rng.sample(items, min(sample, len(items)))
+    rows = []
+    for n, (article, context, question, answer) in enumerate(chosen):
+        rows.append({"id": f"squad-{n}-gold", "context": context, "question": question, "response": answer})
+        rows[-1]["supported"] = True
+        other = rng.choice([item for item in items[:: max(1, len(items) // 400)] if item[0] != article])
+        rows.append(
+            {"id": f"squad-{n}-swap", "context": context, "question": question, "response": other[3]}
+            | {"supported": False}
+        )
+    return rows
+
+
+class BatchedEmbedder:
+    """Embeds every text the checker will ask for in large batches first (a dry run records
+    them), then answers from that table: the same vectors, many times faster than one small
+    batch per response."""
+
+    def __init__(self, embedder: SentenceTransformerEmbedder) -> None:
+        self.embedder = embedder
+        self.table: dict[str, np.ndarray] = {}
+        self.recording = True
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        if self.recording:
+            self.table.update(dict.fromkeys(texts, np.zeros(1)))
+            return np.zeros((len(texts), 1))
+        return np.stack([self.table[text] for text in texts])
+
+    def fill(self) -> None:
+        texts = list(self.table)
+        self.table = dict(zip(texts, self.embedder.embed(texts), strict=True))
+        self.recording = False
+
+
+def features(checker: FactChecker, rows: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+    """One signal row per response (its weakest claim, signal by signal) and the labels."""
+    batched = BatchedEmbedder(checker.embedder)  # type: ignore[arg-type]
+    recorder = FactChecker(batched, checker.model if checker._model else None)  # type: ignore[arg-type]
+    for row in rows:
+        recorder.signals(row["response"], [(1, row["context"])], row.get("question"))
+    batched.fill()
+    checker = recorder
+    x, y = [], []
+    for row in rows:
+        signals = checker.signals(row["response"], [(1, row["context"])], row.get("question"))
+        x.append(signals.min(axis=0) if len(signals) else np.zeros(len(SIGNALS)))
+        y.append(bool(row["supported"]))
+    return np.asarray(x), np.asarray(y)
+
+
+def fit(x: np.ndarray, y: np.ndarray, about: dict[str, Any]) -> SupportModel:
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    scale[scale == 0] = 1.0
+    regression = LogisticRegression(C=1.0, max_iter=1000).fit((x - mean) / scale, y)
+    model = SupportModel(
+        mean=tuple(np.round(mean, 6)),
+        scale=tuple(np.round(scale, 6)),
+        coef=tuple(np.round(regression.coef_[0], 6)),
+        intercept=round(float(regression.intercept_[0]), 6),
+        threshold=0.5,
+        about=about,
+    )
+    probability = model.probability(x)
+    grid = np.round(np.arange(0.05, 0.96, 0.01), 2)
+    accuracy = [balanced_accuracy_score(y, probability >= t) for t in grid]
+    return replace(model, threshold=float(grid[int(np.argmax(accuracy))]))
+
+
+def evaluate(model: SupportModel, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    probability = model.probability(x)
+    return {
+        "n": len(y),
+        "roc_auc": round(float(roc_auc_score(~y, 1 - probability)), 4),
+        "balanced_accuracy": round(float(balanced_accuracy_score(y, probability >= model.threshold)), 4),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--squad-sample", type=int, default=1000)
+    parser.add_argument("--check", action="store_true", help="compare with the shipped weights")
+    args = parser.parse_args()
+    if not HALUEVAL.is_file() or not SQUAD.is_file():
+        print(f"skipped: {DATA} has no HaluEval or SQuAD file", file=sys.stderr)
+        return 0
+    settings = get_settings()
+    checker = FactChecker(SentenceTransformerEmbedder(settings.embedding_model))
+    halueval = halueval_rows()
+    train = [row for row in halueval if is_training(row)] + squad_rows(sample=args.squad_sample)
+    held_out = [row for row in halueval if not is_training(row)]
+    x, y = features(checker, train)
+    about = {
+        "command": f"python bench/calibrate_verifier.py --squad-sample {args.squad_sample}",
+        "training": f"{len(y)} responses: HaluEval QA even-numbered questions and SQuAD 2.0 dev gold/swapped",
+    }
+    model = fit(x, y, about)
+    x_held, y_held = features(checker, held_out)
+    report = {"train": evaluate(model, x, y), "halueval_held_out": evaluate(model, x_held, y_held)}
+    print(json.dumps(report | {"coef": dict(zip(SIGNALS, model.coef, strict=True))}, indent=2))
+    if args.check:
+        shipped = SupportModel.load()
+        same = (
+            np.allclose(shipped.coef, model.coef, atol=1e-4)
+            and abs(shipped.threshold - model.threshold) < 1e-9
+        )
+        print("the shipped weights are reproduced" if same else "the shipped weights differ", file=sys.stderr)
+        return 0 if same else 1
+    model.save(WEIGHTS)
+    print(f"wrote {WEIGHTS} ({datetime.now(UTC):%Y-%m-%d})", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

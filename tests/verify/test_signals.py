@@ -1,0 +1,100 @@
+"""Each support signal on hand-made claim/evidence pairs, and claims cut from answers."""
+
+from __future__ import annotations
+
+import pytest
+
+from attest.ingest.embedder import SentenceTransformerEmbedder
+from attest.verify.checker import FactChecker
+from attest.verify.claims import split_claims
+from attest.verify.signals import SIGNALS, Evidence, content_words, lexical_signals, spans
+
+EVIDENCE = (
+    "Full-time employees receive 27 days of annual leave each year. Up to 5 unused days "
+    "carry over to the next year. Leave requests are approved by Maria Lopez in HR."
+)
+
+
+def best(claim: str) -> dict[str, float]:
+    evidence = Evidence.of([(1, EVIDENCE)])
+    index = evidence.candidates(content_words(claim), 1)[0]
+    return lexical_signals(claim, index, evidence)
+
+
+@pytest.mark.unit
+def test_a_supported_claim_scores_full_marks() -> None:
+    signals = best("Full-time employees receive 27 days of annual leave each year.")
+    assert signals == {
+        "coverage": 1.0,
+        "context_coverage": 1.0,
+        "novel": 0.0,
+        "numbers": 1.0,
+        "names": 1.0,
+        "negation": 0.0,
+    }
+
+
+@pytest.mark.unit
+def test_a_changed_number_loses_the_numbers_signal() -> None:
+    assert best("Full-time employees receive 30 days of annual leave each year.")["numbers"] == 0.0
+    assert best("Full-time employees receive 27 days of annual leave each year.")["numbers"] == 1.0
+
+
+@pytest.mark.unit
+def test_a_swapped_name_loses_the_names_signal() -> None:
+    assert best("Leave requests are approved by John Smith in HR.")["names"] < 1.0
+    assert best("Leave requests are approved by Maria Lopez in HR.")["names"] == 1.0
+
+
+@pytest.mark.unit
+def test_an_added_negation_is_caught() -> None:
+    assert best("Unused days do not carry over to the next year.")["negation"] == -1.0
+    assert best("Up to 5 unused days carry over to the next year.")["negation"] == 0.0
+
+
+@pytest.mark.unit
+def test_invented_content_lowers_coverage_and_novelty() -> None:
+    invented = best("Employees also receive a company car and free parking downtown.")
+    assert invented["coverage"] < 0.5 and invented["novel"] < -1.0
+
+
+@pytest.mark.integration
+def test_a_paraphrase_keeps_its_semantic_similarity(embedder: SentenceTransformerEmbedder) -> None:
+    checker = FactChecker(embedder)
+    rows = checker.signals(
+        "Staff working full time get 27 days off per year. Pizza is served on Fridays in the canteen.",
+        [(1, EVIDENCE)],
+    )
+    semantic = SIGNALS.index("semantic")
+    assert rows[0, semantic] > 0.6 > rows[1, semantic]
+
+
+@pytest.mark.unit
+def test_evidence_spans_are_sentences_and_sentence_pairs_with_offsets() -> None:
+    text = "First for Women is a magazine.Arthur's Magazine was started in 1844. It closed in 1846."
+    found = spans(3, text)
+    assert [s.text for s in found[:3]] == [
+        "First for Women is a magazine.",
+        "Arthur's Magazine was started in 1844.",
+        "It closed in 1846.",
+    ]
+    assert all(text[s.start : s.end] == s.text and s.passage == 3 for s in found)
+    assert len(found) == 5  # three sentences and two adjacent pairs
+
+
+@pytest.mark.unit
+def test_claims_split_at_clauses_and_keep_their_citations() -> None:
+    answer = "Leave is 27 days a year [1]; unused days carry over to the next year [2]. Ask HR, and wait [3]."
+    claims = split_claims(answer)
+    assert [(c.text, c.citations) for c in claims] == [
+        ("Leave is 27 days a year", (1,)),
+        ("unused days carry over to the next year.", (2,)),
+        ("Ask HR, and wait.", (3,)),  # "wait" is too short to be a claim of its own
+    ]
+    assert answer[claims[1].start : claims[1].end].startswith("unused days")
+
+
+@pytest.mark.unit
+def test_a_clause_without_markers_takes_its_sentences_citations() -> None:
+    claims = split_claims("Employees get 27 days of leave, and contractors get no paid leave at all [2].")
+    assert [c.citations for c in claims] == [(2,), (2,)]

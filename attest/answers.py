@@ -80,6 +80,7 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)
     verdict: dict[str, Any] | None = None  # the factuality checker's verdict on the answer
     gate: dict[str, Any] | None = None  # the verification policy and what it did to the text
+    draft: str | None = None  # the checked answer before the policy changed it (for the audit log)
 
     def to_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
@@ -249,7 +250,7 @@ class Answerer:
             question, final, context, backend, reason or None, relevance, version, timings
         )
         gate = {"policy": policy.value, "action": gated.action, "removed": gated.removed, "note": gated.note}
-        yield Final(replace(answer, text=gated.text, verdict=verdict.to_dict(), gate=gate))
+        yield Final(replace(answer, text=gated.text, verdict=verdict.to_dict(), gate=gate, draft=final.text))
 
     def policy(self, kb: str) -> Policy:
         """The knowledge base's verification policy, or the global one."""

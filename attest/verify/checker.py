@@ -1,15 +1,17 @@
 """The factuality checker: every claim of an answer scored against the answer's own passages.
 
-For each claim (:mod:`attest.verify.claims`) the spans of the passages that cover most of
-its content words are candidates; each candidate gets the signals of
-:mod:`attest.verify.signals` and the support model's probability, and the best candidate is
-the claim's evidence. A claim is ``supported`` when that probability reaches the model's
-threshold. A citation is *wrong* when the cited passage's own best span does not support
-the claim; the passage that does, if any, is named as the better source. The answer's
-score is its weakest claim's: one unsupported statement is enough to distrust an answer.
+For each claim (:mod:`attest.verify.claims`) the spans that cover most of its content
+words, and the best span of each passage it cites, are candidates; each gets the signals
+of :mod:`attest.verify.signals`. The claim's score is the support model's probability for
+the best value of each signal over its candidates (the same reduction the calibration
+trains on), and its evidence is the single candidate the model likes best. A claim is
+``supported`` when the score reaches the model's threshold. A citation is *wrong* when the
+cited passage's candidates do not support the claim; the passage that does, if any, is
+named as the better source. The answer's score is its weakest claim's: one unsupported
+statement is enough to distrust an answer.
 
 Everything is computed from the passages the answer was generated from, never the whole
-corpus, and one batch of embeddings per answer keeps it fast enough for every answer.
+corpus; only the claims are embedded, which keeps it fast enough for every answer.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ import numpy as np
 from attest.generation.prompts import NOT_FOUND
 from attest.ingest.embedder import Embedder
 from attest.retrieval.context import Context
+from attest.retrieval.tokenize import Tokenizer, TokenizerConfig
 
 # A sentence ends at . ! ? before whitespace, or at a blank line; single line breaks inside
 # a paragraph (hard-wrapped text) do not end it.
@@ -25,6 +26,10 @@ KEEP_WITHIN = 0.05  # a second sentence is added when it is almost as close as t
 # is asked, the earlier question what it is about, so the follow-up weighs more.
 _QUESTION_END = re.compile(r"(?<=\?)\s+")
 LAST_QUESTION_WEIGHT = 0.7
+# Only the sentences sharing most content words with the question are embedded: embedding
+# every sentence of eight long passages took up to 2 s on two cores.
+MAX_EMBEDDED = 24
+_words = Tokenizer(TokenizerConfig(lowercase=True, stopwords=True, stemming=True))
 
 
 class ExtractiveGenerator:
@@ -48,6 +53,7 @@ class ExtractiveGenerator:
         ]
         if not candidates:
             return NOT_FOUND
+        candidates = _shortlist(candidates, question)
         vectors = self.embedder.embed([question, *(text for _, text in candidates)])
         target = vectors[0]
         questions = _QUESTION_END.split(question.strip())
@@ -64,3 +70,13 @@ class ExtractiveGenerator:
     def stream(self, context: Context, question: str, max_tokens: int) -> Iterator[str]:
         """The whole answer as one piece (there is nothing to stream)."""
         yield self.answer(context, question)
+
+
+def _shortlist(candidates: list[tuple[int, str]], question: str) -> list[tuple[int, str]]:
+    """The :data:`MAX_EMBEDDED` candidates sharing most content words with ``question``, in order."""
+    if len(candidates) <= MAX_EMBEDDED:
+        return candidates
+    asked = set(_words(question))
+    overlap = [len(asked & set(_words(text))) for _, text in candidates]
+    keep = sorted(sorted(range(len(candidates)), key=lambda i: -overlap[i])[:MAX_EMBEDDED])
+    return [candidates[i] for i in keep]

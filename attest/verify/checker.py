@@ -26,7 +26,7 @@ import numpy as np
 from attest.ingest.embedder import Embedder
 from attest.verify.claims import Claim, split_claims
 from attest.verify.model import SupportModel
-from attest.verify.signals import SIGNALS, Evidence, Span, content_words, lexical_signals, vector
+from attest.verify.signals import CANDIDATES, SIGNALS, Evidence, Span, content_words, lexical_signals, vector
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,9 @@ class Verdict:
 class FactChecker:
     """Scores claims against evidence passages; safe to share between threads."""
 
-    def __init__(self, embedder: Embedder, model: SupportModel | None = None, candidates: int = 3) -> None:
+    def __init__(
+        self, embedder: Embedder, model: SupportModel | None = None, candidates: int = CANDIDATES
+    ) -> None:
         self.embedder = embedder
         self._model = model
         self.candidates = candidates

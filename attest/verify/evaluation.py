@@ -41,6 +41,8 @@ def read_items(path: Path) -> list[Item]:
                 continue
             try:
                 row = json.loads(line)
+                if not isinstance(row, dict):
+                    raise ValueError("expected a JSON object")
                 for key, kind in (("context", str), ("response", str), ("supported", bool)):
                     if not isinstance(row.get(key), kind):
                         raise ValueError(f"{key!r} must be a {kind.__name__}")

@@ -43,7 +43,7 @@ _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _NAME = re.compile(r"\b[A-Z][\w'-]*")
 _WORD = re.compile(r"\w+(?:['-]\w+)*")
 _NEGATION = re.compile(r"\b(?:not|no|never|none|neither|nor|cannot|without)\b|n't\b", re.IGNORECASE)
-CANDIDATES = 3  # spans per claim that get an embedding, chosen by coverage
+CANDIDATES = 3  # spans per claim that get signals, chosen by coverage
 
 _content = Tokenizer(TokenizerConfig(lowercase=True, stopwords=True, stemming=True))
 
@@ -68,13 +68,6 @@ def sentence_bounds(text: str) -> list[tuple[int, int]]:
     if text[start:].strip():
         bounds.append((start, len(text)))
     return bounds
-
-
-def spans(passage: int, text: str) -> list[Span]:
-    """The sentences of ``text``, alone and each with the next one."""
-    bounds = sentence_bounds(text)
-    pairs = [(bounds[i][0], bounds[i + 1][1]) for i in range(len(bounds) - 1)]
-    return [Span(passage, a, b, text[a:b]) for a, b in bounds + pairs]
 
 
 def content_words(text: str) -> set[str]:
@@ -113,7 +106,7 @@ class Evidence:
 
     @classmethod
     def of(cls, passages: Sequence[tuple[int, str]]) -> Evidence:
-        """Evidence from ``(number, text)`` passages."""
+        """Evidence from ``(number, text)`` passages: each sentence, then each adjacent pair."""
         all_spans: list[Span] = []
         span_words: list[frozenset[str]] = []
         for number, passage_text in passages:

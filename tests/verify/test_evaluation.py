@@ -48,6 +48,7 @@ def write(path: Path, rows: list[dict[str, object]]) -> Path:
     ("line", "message"),
     [
         ("not json", "line 1"),
+        ("[1, 2]", "expected a JSON object"),
         ('{"context": "c", "response": "r"}', "'supported' must be a bool"),
         ('{"context": 3, "response": "r", "supported": true}', "'context' must be a str"),
     ],

@@ -7,7 +7,7 @@ import pytest
 from attest.ingest.embedder import SentenceTransformerEmbedder
 from attest.verify.checker import FactChecker
 from attest.verify.claims import split_claims
-from attest.verify.signals import SIGNALS, Evidence, content_words, lexical_signals, spans
+from attest.verify.signals import SIGNALS, Evidence, content_words, lexical_signals
 
 EVIDENCE = (
     "Full-time employees receive 27 days of annual leave each year. Up to 5 unused days "
@@ -72,7 +72,7 @@ def test_a_paraphrase_keeps_its_semantic_similarity(embedder: SentenceTransforme
 @pytest.mark.unit
 def test_evidence_spans_are_sentences_and_sentence_pairs_with_offsets() -> None:
     text = "First for Women is a magazine.Arthur's Magazine was started in 1844. It closed in 1846."
-    found = spans(3, text)
+    found = Evidence.of([(3, text)]).spans
     assert [s.text for s in found[:3]] == [
         "First for Women is a magazine.",
         "Arthur's Magazine was started in 1844.",

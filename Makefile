@@ -3,7 +3,7 @@
 # Install everything into .venv and run Attest on the demo knowledge base.
 demo:
 	scripts/setup.sh
-	.venv/bin/attest demo
+	.venv/bin/attest demo --serve
 
 # Install everything and run the test suite.
 test:

@@ -81,6 +81,7 @@ class Answer:
     verdict: dict[str, Any] | None = None  # the factuality checker's verdict on the answer
     gate: dict[str, Any] | None = None  # the verification policy and what it did to the text
     draft: str | None = None  # the checked answer before the policy changed it (for the audit log)
+    retrieved: list[dict[str, Any]] = field(default_factory=list)  # chunk ids and fused scores, best first
 
     def to_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
@@ -179,8 +180,19 @@ class Answerer:
             policy=policy,
             chunk_vectors=vectors,
         )
+        retrieved = [  # for the audit log
+            {
+                "chunk_id": h.chunk["chunk_id"],
+                "document_id": h.chunk["document_id"],
+                "score": round(h.score, 5),
+            }
+            for h in hits
+        ]
         for event in events:
-            yield Final(replace(event.answer, question=question)) if isinstance(event, Final) else event
+            if isinstance(event, Final):
+                yield Final(replace(event.answer, question=question, retrieved=retrieved))
+            else:
+                yield event
 
     def answer_from(
         self,

@@ -21,6 +21,12 @@ eval_app = typer.Typer(
 )
 app.add_typer(db_app, name="db")
 app.add_typer(eval_app, name="eval")
+users_app = typer.Typer(help="Manage user accounts.", no_args_is_help=True)
+keys_app = typer.Typer(help="Manage API keys for integrations.", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit log.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+app.add_typer(keys_app, name="apikeys")
+app.add_typer(audit_app, name="audit")
 
 DEMO_KB = "demo"
 DEMO_QUESTION = "How many days of annual leave do full-time employees get?"
@@ -120,14 +126,141 @@ def ask(
 
 
 @app.command()
-def demo() -> None:
-    """Ingest the bundled demo knowledge base and answer a sample question."""
+def demo(
+    serve_api: Annotated[bool, typer.Option("--serve", help="Then start the REST API.")] = False,
+    port: Annotated[int, typer.Option(help="Port for --serve.")] = 8000,
+) -> None:
+    """Ingest the bundled demo knowledge base, create the first admin, answer a sample question."""
     demo_dir = Path(__file__).resolve().parent / "demo_kb"
     typer.echo(f"Ingesting the demo knowledge base from {demo_dir} ...", err=True)
     ingest([demo_dir], kb=DEMO_KB, sync=True)
+    _bootstrap_admin()
     typer.echo(f"\nQ: {DEMO_QUESTION}\n")
     ask(DEMO_QUESTION, kb=DEMO_KB)
     typer.echo(f'\nAsk your own: .venv/bin/attest ask --kb {DEMO_KB} "your question"', err=True)
+    if serve_api:
+        serve(host="127.0.0.1", port=port, workers=1)
+
+
+def _bootstrap_admin() -> None:
+    """Create the first admin when there is none: ATTEST_ADMIN_PASSWORD, or a password printed once."""
+    from attest.core import audit
+    from attest.core.accounts import admin_exists, create_user
+    from attest.core.db import session_scope
+    from attest.core.settings import get_settings
+
+    with session_scope() as session:
+        if admin_exists(session):
+            return
+        given = get_settings().admin_password.get_secret_value() or None
+        user, generated = create_user(session, username="admin", role="admin", password=given)
+        audit.append(
+            session, actor="cli", action="user.create", details={"username": "admin", "role": "admin"}
+        )
+    shown = (
+        f"password {generated} (shown once; change it)"
+        if generated
+        else "password from ATTEST_ADMIN_PASSWORD"
+    )
+    typer.secho(f"Created the first admin: username admin, {shown}", fg=typer.colors.GREEN, err=True)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes.", min=1)] = 1,
+) -> None:
+    """Run the REST API (OpenAPI at /api/v1/openapi.json)."""
+    import uvicorn
+
+    _ready()
+    typer.echo(f"Attest API on http://{host}:{port}/api/v1 (health: /healthz)", err=True)
+    uvicorn.run(
+        "attest.api.app:app_factory", factory=True, host=host, port=port, workers=workers, log_level="info"
+    )
+
+
+@users_app.command("create")
+def users_create(
+    username: Annotated[str, typer.Option("--username", help="Sign-in name.")],
+    role: Annotated[str, typer.Option("--role", help="admin, editor or viewer.")],
+    groups: Annotated[str | None, typer.Option("--groups", help="Comma-separated groups.")] = None,
+    password: Annotated[
+        str | None,
+        typer.Option("--password", help="At least 8 characters; generated and printed when omitted."),
+    ] = None,
+) -> None:
+    """Create a user account."""
+    from attest.core import audit
+    from attest.core.accounts import create_user
+    from attest.core.db import session_scope
+
+    _ready()
+    try:
+        with session_scope() as session:
+            user, generated = create_user(
+                session, username=username, role=role, groups=_split(groups) or [], password=password
+            )
+            audit.append(
+                session, actor="cli", action="user.create", details={"username": username, "role": role}
+            )
+    except (AttestError, ValueError) as exc:
+        _fail(str(exc))
+        return
+    typer.echo(f"created user {user.username} ({role})", err=True)
+    if generated:
+        typer.echo(f"password: {generated}  (shown once)")
+
+
+@keys_app.command("create")
+def apikeys_create(
+    name: Annotated[str, typer.Option("--name", help="What the key is for.")],
+    role: Annotated[str, typer.Option("--role", help="admin, editor or viewer.")] = "viewer",
+    kbs: Annotated[
+        str | None, typer.Option("--kbs", help="Comma-separated knowledge bases it may use.")
+    ] = None,
+    groups: Annotated[str | None, typer.Option("--groups", help="Groups it reads documents as.")] = None,
+) -> None:
+    """Create an API key; it is printed once and stored only as a hash."""
+    from attest.core import audit
+    from attest.core.accounts import create_api_key
+    from attest.core.db import session_scope
+
+    _ready()
+    try:
+        with session_scope() as session:
+            key, secret = create_api_key(
+                session,
+                name=name,
+                role=role,
+                kb_names=_split(kbs) or [],
+                groups=_split(groups) or [],
+                created_by="cli",
+            )
+            audit.append(session, actor="cli", action="apikey.create", details={"name": name, "role": role})
+    except (AttestError, ValueError) as exc:
+        _fail(str(exc))
+        return
+    typer.echo(f"created API key {key.name} (id {key.id}, {role})", err=True)
+    typer.echo(secret)
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check the audit log's hash chain; exits 1 naming every changed, deleted or reordered record."""
+    from attest.core import audit
+    from attest.core.db import session_scope
+
+    _ready()
+    with session_scope() as session:
+        report = audit.verify(session)
+    if report.ok:
+        typer.echo(f"audit log intact: {report.records} records")
+        return
+    for problem in report.problems:
+        typer.secho(problem, fg=typer.colors.RED, err=True)
+    _fail(f"audit log tampered with: {len(report.problems)} problem(s) in {report.records} records")
 
 
 @eval_app.command("qa")

@@ -114,6 +114,24 @@ class Settings(BaseSettings):
     verify_refuse_below: float | None = Field(
         default=None, ge=0, le=1, description="Score below which refuse refuses; empty: model threshold."
     )
+    # The REST API
+    jwt_secret: SecretStr = Field(
+        default=SecretStr(""), description="Signs access tokens; empty: a random secret kept in data_dir."
+    )
+    token_ttl_minutes: int = Field(default=30, ge=1, le=24 * 60, description="Access token lifetime.")
+    admin_password: SecretStr = Field(
+        default=SecretStr(""), description="Password of the first admin; empty: generated and printed once."
+    )
+    rate_limit_per_minute: int = Field(
+        default=120, ge=0, description="Requests per minute per user or API key (0: no limit)."
+    )
+    max_request_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="Largest request body besides uploads."
+    )
+    cors_origins: list[str] = Field(default_factory=list, description="Origins allowed to call the API.")
+    audit_mask_pii: bool = Field(
+        default=True, description="Mask e-mail addresses, phone numbers and card numbers in the audit log."
+    )
 
     @model_validator(mode="after")
     def _check_policy(self) -> Settings:
@@ -143,6 +161,11 @@ class Settings(BaseSettings):
     def index_dir(self) -> Path:
         """Where index versions are written."""
         return self.data_dir / "indexes"
+
+    @property
+    def upload_dir(self) -> Path:
+        """Where files uploaded through the API are kept, one folder per knowledge base."""
+        return self.data_dir / "uploads"
 
     @classmethod
     def settings_customise_sources(

@@ -15,7 +15,9 @@ from attest.core.models import IngestJob, JobStatus, KnowledgeBase, utcnow
 STALE_JOB_AFTER = timedelta(minutes=10)
 
 
-def claim_job(session: Session, kb: KnowledgeBase, sources: list[str], sync: bool) -> IngestJob:
+def claim_job(
+    session: Session, kb: KnowledgeBase, sources: list[str], sync: bool, *, started_by: str = ""
+) -> IngestJob:
     """Start a job, refusing while another live job works on the same knowledge base."""
     for other in session.scalars(
         select(IngestJob).where(IngestJob.kb_id == kb.id, IngestJob.status == JobStatus.RUNNING)
@@ -34,6 +36,8 @@ def claim_job(session: Session, kb: KnowledgeBase, sources: list[str], sync: boo
         sources=sources,
         sync=sync,
         owner=_owner(),
+        started_by=started_by,
+        cancel_requested=False,
         documents_total=0,
         documents_done=0,
         chunks_done=0,
@@ -58,6 +62,19 @@ def finish_job(
     job.summary = summary
     job.finished_at = utcnow()
     session.commit()
+
+
+def fail_dead_jobs(session: Session) -> int:
+    """Mark RUNNING jobs whose process is gone as failed (at start-up: a restart interrupted them)."""
+    count = 0
+    for job in session.scalars(select(IngestJob).where(IngestJob.status == JobStatus.RUNNING)):
+        if not _job_alive(job):
+            job.status = JobStatus.FAILED
+            job.error = "interrupted: the process running it stopped (restart); run it again"
+            job.finished_at = utcnow()
+            count += 1
+    session.commit()
+    return count
 
 
 def _owner() -> str:

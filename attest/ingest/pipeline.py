@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -145,26 +145,93 @@ class IngestPipeline:
         create: bool = True,
     ) -> IngestSummary:
         """Ingest ``paths`` into the knowledge base ``kb_name`` and activate a new index version."""
-        started = time.perf_counter()
-        files = discover(paths)
+        job_id = self.start(kb_name, paths, sync=sync, create=create)
+        return self.execute(job_id, paths, sync=sync, acl=acl, tags=tags)
+
+    def start(
+        self,
+        kb_name: str,
+        paths: Sequence[Path | str],
+        *,
+        sync: bool = False,
+        create: bool = True,
+        started_by: str = "",
+    ) -> int:
+        """Claim a job for ``kb_name`` (Conflict while another one runs there); returns its id."""
         roots = [Path(p).expanduser().resolve() for p in paths]
         with self._sessions() as session:
             kb = get_or_create_kb(session, name=kb_name)[0] if create else get_kb(session, name=kb_name)
             session.commit()
-            job = claim_job(session, kb, [str(r) for r in roots], sync)
+            job = claim_job(session, kb, [str(r) for r in roots], sync, started_by=started_by)
+            return job.id
+
+    def execute(
+        self,
+        job_id: int,
+        paths: Sequence[Path | str],
+        *,
+        sync: bool = False,
+        acl: Sequence[str] | None = None,
+        tags: Sequence[str] | None = None,
+    ) -> IngestSummary:
+        """Run the claimed job ``job_id``; a cancelled job ends as such and activates nothing."""
+        started = time.perf_counter()
+        roots = [Path(p).expanduser().resolve() for p in paths]
+        with self._sessions() as session:
+            job = session.get(IngestJob, job_id)
+            if job is None:
+                raise IngestError(f"No ingest job {job_id}.")
+            kb = session.get(KnowledgeBase, job.kb_id)
+            assert kb is not None  # jobs are deleted with their knowledge base
             summary = IngestSummary(knowledge_base=kb.name, job_id=job.id)
             try:
+                files = discover(paths)
                 self._run_job(session, kb, job, files, roots, summary, sync=sync, acl=acl, tags=tags)
             except BaseException as exc:
                 session.rollback()
-                reason = (
-                    "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc) or type(exc).__name__
-                )
-                finish_job(session, job, JobStatus.FAILED, summary.to_dict(), error=reason)
+                if isinstance(exc, JobCancelled):
+                    status, reason = JobStatus.CANCELLED, "cancelled on request"
+                else:
+                    status = JobStatus.FAILED
+                    reason = (
+                        "interrupted"
+                        if isinstance(exc, KeyboardInterrupt)
+                        else str(exc) or type(exc).__name__
+                    )
+                finish_job(session, job, status, summary.to_dict(), error=reason)
                 raise
             finally:
                 self.progress.close()
             summary.seconds = round(time.perf_counter() - started, 3)
+            finish_job(session, job, JobStatus.SUCCEEDED, summary.to_dict())
+        return summary
+
+    def rebuild(
+        self, kb_name: str, change: Callable[[Session, KnowledgeBase], None], *, started_by: str = ""
+    ) -> IngestSummary:
+        """Apply ``change`` to a knowledge base's documents, then build and activate a new index version.
+
+        It runs as a job, so it waits for no one and clashes with a running ingest (Conflict).
+        Used for edits that need no embedding: deleting a document, changing its ACL or tags.
+        """
+        job_id = self.start(kb_name, [], create=False, started_by=started_by)
+        with self._sessions() as session:
+            job = session.get(IngestJob, job_id)
+            assert job is not None
+            kb = session.get(KnowledgeBase, job.kb_id)
+            assert kb is not None
+            summary = IngestSummary(knowledge_base=kb.name, job_id=job_id)
+            try:
+                change(session, kb)
+                _bump_revision(session, kb)
+                session.commit()
+                self._refresh_index(session, kb, summary)
+            except BaseException as exc:
+                session.rollback()
+                finish_job(
+                    session, job, JobStatus.FAILED, summary.to_dict(), error=str(exc) or type(exc).__name__
+                )
+                raise
             finish_job(session, job, JobStatus.SUCCEEDED, summary.to_dict())
         return summary
 
@@ -235,6 +302,7 @@ class IngestPipeline:
                     )
         if sync:
             self._delete_missing(session, kb, existing, set(map(str, files)), roots, summary)
+        _check_cancelled(session, job)
         self._refresh_index(session, kb, summary)
 
     def _process_batch(
@@ -251,6 +319,7 @@ class IngestPipeline:
         tags: Sequence[str] | None,
     ) -> None:
         """Embed and store one prepared batch; record the files that failed to load."""
+        _check_cancelled(session, job)
         prepared: list[_Prepared] = []
         for (path, digest, size), outcome in zip(batch, outcomes, strict=True):
             if isinstance(outcome, LoadError):
@@ -479,6 +548,17 @@ class IngestPipeline:
             dense_config=dense_config(self.settings),
         )
         summary.index_version = version.version
+
+
+class JobCancelled(IngestError):
+    """The job was cancelled on request."""
+
+
+def _check_cancelled(session: Session, job: IngestJob) -> None:
+    """Raise :class:`JobCancelled` when someone asked to cancel ``job`` (read from the database)."""
+    requested = session.scalar(select(IngestJob.cancel_requested).where(IngestJob.id == job.id))
+    if requested:
+        raise JobCancelled(f"Ingest job {job.id} was cancelled.")
 
 
 def _bump_revision(session: Session, kb: KnowledgeBase) -> None:

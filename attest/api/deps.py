@@ -1,0 +1,158 @@
+"""Request dependencies: the database session, who is calling, and what they may do.
+
+Every route declares its access rule with :func:`rule`; the rule is enforced by the
+dependency of the same name and published in the OpenAPI document (``x-access``), where the
+authorization-matrix test reads it. The rules:
+
+- ``public``: anyone (health checks, sign-in, metrics).
+- ``user``: any signed-in user or API key; what it sees is its own or what it may read.
+- ``kb:viewer``: a knowledge base granted to the caller (otherwise 404, as if it did not exist).
+- ``kb:editor``: as ``kb:viewer``, and the caller's role is editor or admin (otherwise 403).
+- ``admin``: the admin role (otherwise 403).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Iterator
+from enum import StrEnum
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.orm import Session
+
+from attest.api.errors import ApiError
+from attest.api.services import Services
+from attest.core.accounts import Principal, principal_for_key, principal_for_user
+from attest.core.models import ApiKey, User, utcnow
+from attest.core.security import InvalidToken, hash_api_key, read_token, same_hash, split_api_key
+
+
+class Access(StrEnum):
+    PUBLIC = "public"
+    USER = "user"
+    KB_VIEWER = "kb:viewer"
+    KB_EDITOR = "kb:editor"
+    ADMIN = "admin"
+
+
+def rule(access: Access) -> dict[str, Any]:
+    """Keyword arguments for a route decorator that publish its access rule."""
+    return {"openapi_extra": {"x-access": access.value}}
+
+
+oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+
+def services(request: Request) -> Services:
+    return request.app.state.services
+
+
+def db(request: Request) -> Iterator[Session]:
+    """A session whose transaction commits when the route returns without an error."""
+    with Session(services(request).engine, expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+class RateLimiter:
+    """A token bucket per caller: ``per_minute`` requests, refilled continuously (per process)."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.rate = per_minute / 60.0
+        self.capacity = float(per_minute)
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, key: str) -> float:
+        """0 when the request may go ahead, else the seconds until it may."""
+        if self.rate <= 0:
+            return 0.0
+        now = time.monotonic()
+        with self._lock:
+            tokens, last = self._buckets.get(key, (self.capacity, now))
+            tokens = min(self.capacity, tokens + (now - last) * self.rate)
+            if tokens >= 1:
+                self._buckets[key] = (tokens - 1, now)
+                return 0.0
+            self._buckets[key] = (tokens, now)
+            return (1 - tokens) / self.rate
+
+
+def limit(request: Request, key: str) -> None:
+    wait = request.app.state.limiter.take(key)
+    if wait > 0:
+        raise ApiError(
+            429,
+            f"Too many requests; the limit is {services(request).settings.rate_limit_per_minute} per minute. "
+            f"Retry in {math.ceil(wait)} s.",
+            headers={"Retry-After": str(math.ceil(wait))},
+        )
+
+
+def principal(
+    request: Request,
+    session: Annotated[Session, Depends(db)],
+    token: Annotated[str | None, Depends(oauth2)],
+) -> Principal:
+    """The caller, from a bearer token (JWT or API key) or an ``X-API-Key`` header; 401 otherwise."""
+    key = request.headers.get("x-api-key") or (token if token and token.startswith("atk_") else None)
+    if key:
+        caller = _from_key(session, key)
+    elif token:
+        caller = _from_token(request, session, token)
+    else:
+        raise ApiError(
+            401, "Sign in first: send a bearer token or an API key.", {"WWW-Authenticate": "Bearer"}
+        )
+    request.state.principal = caller
+    limit(request, caller.owner)
+    return caller
+
+
+def _from_token(request: Request, session: Session, token: str) -> Principal:
+    try:
+        claims = read_token(services(request).settings, token)
+    except InvalidToken as exc:
+        raise ApiError(401, str(exc), {"WWW-Authenticate": "Bearer"}) from exc
+    user = session.get(User, int(claims["sub"])) if str(claims["sub"]).isdigit() else None
+    if user is None or not user.active:
+        raise ApiError(401, "This account no longer exists or is disabled.", {"WWW-Authenticate": "Bearer"})
+    return principal_for_user(user)
+
+
+def _from_key(session: Session, key: str) -> Principal:
+    prefix = split_api_key(key)
+    row = session.query(ApiKey).filter(ApiKey.prefix == prefix).one_or_none() if prefix else None
+    if row is None or not same_hash(row.key_hash, hash_api_key(key)):
+        raise ApiError(401, "The API key is not valid.", {"WWW-Authenticate": "Bearer"})
+    if row.revoked_at is not None:
+        raise ApiError(401, "The API key has been revoked.", {"WWW-Authenticate": "Bearer"})
+    row.last_used_at = utcnow()
+    return principal_for_key(row)
+
+
+def editor(caller: Annotated[Principal, Depends(principal)]) -> Principal:
+    if not caller.can_edit:
+        raise ApiError(403, "This needs the editor or admin role.")
+    return caller
+
+
+def admin(caller: Annotated[Principal, Depends(principal)]) -> Principal:
+    if not caller.is_admin:
+        raise ApiError(403, "This needs the admin role.")
+    return caller
+
+
+SessionDep = Annotated[Session, Depends(db)]
+ServicesDep = Annotated[Services, Depends(services)]
+UserDep = Annotated[Principal, Depends(principal)]
+EditorDep = Annotated[Principal, Depends(editor)]
+AdminDep = Annotated[Principal, Depends(admin)]

@@ -1,0 +1,127 @@
+"""Errors as RFC 9457 problem details: a status, a title and a message that names the problem.
+
+No handler ever returns a stack trace. Attest's own errors map to 4xx statuses; anything
+unexpected becomes a plain 500 whose detail says only that it was logged.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from attest.core import audit
+from attest.core.errors import (
+    AttestError,
+    ConfigurationError,
+    Conflict,
+    LoadError,
+    NotFound,
+    PermissionDenied,
+)
+
+log = logging.getLogger(__name__)
+PROBLEM = "application/problem+json"
+
+
+class ApiError(Exception):
+    """An error with an HTTP status, raised by the API layer itself."""
+
+    def __init__(self, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.detail, self.headers = status, detail, headers or {}
+
+
+def problem(
+    status: int, detail: str, *, instance: str = "", headers: dict[str, str] | None = None, **extra: Any
+) -> JSONResponse:
+    body = {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status, "detail": detail}
+    if instance:
+        body["instance"] = instance
+    body.update(extra)
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM)
+
+
+def status_of(exc: AttestError) -> int:
+    if isinstance(exc, NotFound):
+        return 404
+    if isinstance(exc, Conflict):
+        return 409
+    if isinstance(exc, PermissionDenied):
+        return 403
+    if isinstance(exc, LoadError):
+        return 415 if "unsupported file type" in str(exc) else 422
+    if isinstance(exc, ConfigurationError):
+        return 503
+    return 422
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in loc if part not in ("body",)) or "body"
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that turn every error into a problem response."""
+
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        _audit_denied(request, exc.status, exc.detail)
+        return problem(exc.status, exc.detail, instance=request.url.path, headers=exc.headers)
+
+    @app.exception_handler(AttestError)
+    async def _attest_error(request: Request, exc: AttestError) -> JSONResponse:
+        return problem(status_of(exc), str(exc), instance=request.url.path)
+
+    @app.exception_handler(ValueError)
+    async def _value_error(request: Request, exc: ValueError) -> JSONResponse:
+        return problem(422, str(exc), instance=request.url.path)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"field": _field(tuple(e["loc"])), "message": e["msg"]} for e in exc.errors()]
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+        return problem(422, f"Invalid request: {detail}", instance=request.url.path, errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = f"No such endpoint: {request.method} {request.url.path}"
+        if exc.status_code == 405:
+            detail = f"{request.method} is not allowed on {request.url.path}"
+        return problem(exc.status_code, detail, instance=request.url.path, headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return problem(500, "An unexpected error occurred; it has been logged.", instance=request.url.path)
+
+
+def _audit_denied(request: Request, status: int, detail: str) -> None:
+    """Every request refused for authentication, permission or rate reasons leaves a record."""
+    if status not in (401, 403, 429):
+        return
+    services = getattr(request.app.state, "services", None)
+    if services is None:
+        return
+    principal = getattr(request.state, "principal", None)
+    actor = principal.label if principal is not None else f"anonymous@{_client(request)}"
+    try:
+        audit.write(
+            services.engine,
+            actor=actor,
+            action="denied",
+            status=status,
+            details={"method": request.method, "path": request.url.path, "reason": detail},
+        )
+    except Exception:  # the refusal itself must still reach the caller
+        log.exception("could not write the audit record of a denied request")
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"

@@ -1,0 +1,121 @@
+"""The caller's conversations, and feedback on answers.
+
+A stored answer is shown again only while the caller may still read every document it
+rests on: when a document's ACL changes or the document is deleted, the answers built from
+it are withheld (the question stays), so old conversations cannot leak text either.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from attest.api.deps import Access, SessionDep, UserDep, rule
+from attest.api.routes.ask import _own_conversation
+from attest.api.schemas import FeedbackCreate
+from attest.core import audit
+from attest.core.accounts import Principal, granted_kb_ids, may_read
+from attest.core.errors import NotFound
+from attest.core.models import Conversation, Document, Feedback, KnowledgeBase, Message
+
+router = APIRouter(tags=["conversations"])
+WITHHELD = "This answer is withheld: it rests on a document you can no longer read."
+
+
+@router.get("/conversations", **rule(Access.USER))
+def list_conversations(
+    caller: UserDep,
+    session: SessionDep,
+    limit: int = Query(50, ge=1, le=500),
+    offset: int = Query(0, ge=0),
+) -> dict[str, Any]:
+    """The caller's conversations, most recent first."""
+    query = (
+        select(Conversation, KnowledgeBase.name).join(KnowledgeBase).where(Conversation.owner == caller.owner)
+    )
+    allowed = granted_kb_ids(session, caller)
+    if allowed is not None:
+        query = query.where(Conversation.kb_id.in_(sorted(allowed)))
+    rows = session.execute(query.order_by(Conversation.updated_at.desc()).limit(limit).offset(offset)).all()
+    return {
+        "items": [
+            {"id": c.id, "kb": name, "title": c.title, "created_at": c.created_at, "updated_at": c.updated_at}
+            for c, name in rows
+        ]
+    }
+
+
+@router.get("/conversations/{conversation_id}", **rule(Access.USER))
+def get_conversation(conversation_id: int, caller: UserDep, session: SessionDep) -> dict[str, Any]:
+    conversation = _visible_conversation(session, caller, conversation_id)
+    kb = session.get(KnowledgeBase, conversation.kb_id)
+    return {
+        "id": conversation.id,
+        "kb": kb.name if kb else None,
+        "title": conversation.title,
+        "created_at": conversation.created_at,
+        "updated_at": conversation.updated_at,
+        "messages": [_shown(session, caller, m) for m in conversation.messages],
+    }
+
+
+@router.delete("/conversations/{conversation_id}", status_code=204, **rule(Access.USER))
+def delete_conversation(conversation_id: int, caller: UserDep, session: SessionDep) -> None:
+    conversation = _visible_conversation(session, caller, conversation_id)
+    session.delete(conversation)
+    audit.append(
+        session,
+        actor=caller.label,
+        action="conversation.delete",
+        status=204,
+        details={"conversation_id": conversation_id},
+    )
+
+
+@router.post("/feedback", status_code=201, **rule(Access.USER))
+def feedback(body: FeedbackCreate, caller: UserDep, session: SessionDep) -> dict[str, Any]:
+    """Rate one of the caller's answers (+1 or -1), with an optional comment."""
+    message = session.get(Message, body.message_id)
+    if message is None:
+        raise NotFound(f"Unknown message {body.message_id}.")
+    _visible_conversation(session, caller, message.conversation_id)  # only one's own answers
+    row = Feedback(message_id=message.id, owner=caller.owner, rating=body.rating, comment=body.comment)
+    session.add(row)
+    session.flush()
+    audit.append(
+        session,
+        actor=caller.label,
+        action="feedback",
+        status=201,
+        details={"message_id": message.id, "rating": body.rating, "comment": body.comment},
+    )
+    return {"id": row.id, "message_id": message.id, "rating": row.rating}
+
+
+def _visible_conversation(session: Session, caller: Principal, conversation_id: int) -> Conversation:
+    conversation = _own_conversation(session, caller, conversation_id)
+    allowed = granted_kb_ids(session, caller)
+    if allowed is not None and conversation.kb_id not in allowed:
+        raise NotFound(f"Unknown conversation {conversation_id}.")
+    return conversation
+
+
+def _shown(session: Session, caller: Principal, message: Message) -> dict[str, Any]:
+    payload = message.payload or {}
+    document_ids = {
+        item["document_id"]
+        for key in ("sources", "citations")
+        for item in payload.get(key) or []
+        if isinstance(item, dict) and "document_id" in item
+    }
+    documents = {
+        d.id: d for d in session.scalars(select(Document).where(Document.id.in_(sorted(document_ids))))
+    }
+    readable = all(i in documents and may_read(caller, documents[i].acl) for i in document_ids)
+    base = {"id": message.id, "question": message.question, "created_at": message.created_at}
+    if not readable:
+        return {**base, "answer": WITHHELD, "answered": False, "withheld": True}
+    return {**base, "answer": message.answer, "answered": message.answered, "withheld": False, **payload}

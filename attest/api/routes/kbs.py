@@ -1,0 +1,148 @@
+"""Knowledge bases and their grants."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from attest.api.deps import Access, AdminDep, ServicesDep, SessionDep, UserDep, rule
+from attest.api.schemas import GrantCreate, KbCreate, KbUpdate
+from attest.core import audit
+from attest.core.accounts import grant, visible_kb, visible_kbs
+from attest.core.errors import Conflict, NotFound
+from attest.core.models import Document, Grant, IndexVersion, KnowledgeBase, User
+from attest.core.repository import create_kb
+
+router = APIRouter(prefix="/kbs", tags=["knowledge bases"])
+
+
+def describe(session: Session, kb: KnowledgeBase) -> dict[str, Any]:
+    version = session.get(IndexVersion, kb.active_index_id) if kb.active_index_id else None
+    documents = session.scalar(select(func.count(Document.id)).where(Document.kb_id == kb.id))
+    return {
+        "name": kb.name,
+        "description": kb.description,
+        "verify_policy": kb.verify_policy,
+        "documents": documents,
+        "index_version": version.version if version else None,
+        "chunks": version.chunk_count if version else 0,
+        "created_at": kb.created_at,
+    }
+
+
+@router.get("", **rule(Access.USER))
+def list_kbs(caller: UserDep, session: SessionDep) -> dict[str, Any]:
+    """The knowledge bases the caller may use."""
+    return {"items": [describe(session, kb) for kb in visible_kbs(session, caller)]}
+
+
+@router.post("", status_code=201, **rule(Access.ADMIN))
+def create(body: KbCreate, caller: AdminDep, session: SessionDep) -> dict[str, Any]:
+    kb = create_kb(session, name=body.name, description=body.description, verify_policy=body.verify_policy)
+    audit.append(
+        session, actor=caller.label, action="kb.create", kb=kb.name, status=201, details=body.model_dump()
+    )
+    return describe(session, kb)
+
+
+@router.get("/{kb}", **rule(Access.KB_VIEWER))
+def get(kb: str, caller: UserDep, session: SessionDep) -> dict[str, Any]:
+    return describe(session, visible_kb(session, caller, kb))
+
+
+@router.patch("/{kb}", **rule(Access.ADMIN))
+def update(kb: str, body: KbUpdate, caller: AdminDep, session: SessionDep) -> dict[str, Any]:
+    """Rename a knowledge base, or change its description or verification policy."""
+    row = visible_kb(session, caller, kb)
+    if body.name and body.name != row.name:
+        if session.scalar(select(KnowledgeBase.id).where(KnowledgeBase.name == body.name)) is not None:
+            raise Conflict(f"Knowledge base {body.name!r} already exists.")
+        row.name = body.name
+    if body.description is not None:
+        row.description = body.description
+    if body.verify_policy is not None:
+        row.verify_policy = None if body.verify_policy == "default" else body.verify_policy
+    audit.append(
+        session,
+        actor=caller.label,
+        action="kb.update",
+        kb=kb,
+        status=200,
+        details=body.model_dump(exclude_none=True),
+    )
+    session.flush()
+    return describe(session, row)
+
+
+@router.delete("/{kb}", status_code=204, **rule(Access.ADMIN))
+def delete(kb: str, caller: AdminDep, session: SessionDep, services: ServicesDep) -> None:
+    """Delete a knowledge base with its documents, indexes, uploads, grants and conversations."""
+    row = visible_kb(session, caller, kb)
+    if services.running_job(session, row.id) is not None:
+        raise Conflict(f"An ingest job is running on {kb!r}; cancel it or wait, then delete.")
+    paths = [Path(p) for p in session.scalars(select(IndexVersion.path).where(IndexVersion.kb_id == row.id))]
+    row.active_index_id = None
+    session.flush()
+    session.delete(row)
+    audit.append(session, actor=caller.label, action="kb.delete", kb=kb, status=204)
+    session.commit()
+    for path in [*paths, services.settings.upload_dir / str(row.id)]:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@router.get("/{kb}/grants", **rule(Access.ADMIN))
+def list_grants(kb: str, caller: AdminDep, session: SessionDep) -> dict[str, Any]:
+    row = visible_kb(session, caller, kb)
+    rows = session.execute(
+        select(Grant, User.username).outerjoin(User, User.id == Grant.user_id).where(Grant.kb_id == row.id)
+    ).all()
+    return {"items": [_grant(g, username) for g, username in rows]}
+
+
+@router.post("/{kb}/grants", status_code=201, **rule(Access.ADMIN))
+def add_grant(kb: str, body: GrantCreate, caller: AdminDep, session: SessionDep) -> dict[str, Any]:
+    """Grant the knowledge base to one user (``user_id``) or to a group (``group``)."""
+    row = visible_kb(session, caller, kb)
+    new = grant(session, kb=row, user_id=body.user_id, group=body.group)
+    audit.append(
+        session,
+        actor=caller.label,
+        action="grant.create",
+        kb=kb,
+        status=201,
+        details=body.model_dump(exclude_none=True),
+    )
+    user = session.get(User, new.user_id) if new.user_id else None
+    return _grant(new, user.username if user else None)
+
+
+@router.delete("/{kb}/grants/{grant_id}", status_code=204, **rule(Access.ADMIN))
+def remove_grant(kb: str, grant_id: int, caller: AdminDep, session: SessionDep) -> None:
+    row = visible_kb(session, caller, kb)
+    existing = session.get(Grant, grant_id)
+    if existing is None or existing.kb_id != row.id:
+        raise NotFound(f"Unknown grant {grant_id} on {kb!r}.")
+    session.delete(existing)
+    audit.append(
+        session,
+        actor=caller.label,
+        action="grant.delete",
+        kb=kb,
+        status=204,
+        details={"grant_id": grant_id, "user_id": existing.user_id, "group": existing.group_name},
+    )
+
+
+def _grant(row: Grant, username: str | None) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "user_id": row.user_id,
+        "username": username,
+        "group": row.group_name,
+        "created_at": row.created_at,
+    }

@@ -9,7 +9,7 @@ Prometheus request metrics.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -133,8 +133,14 @@ class _MetricsMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
+            route = getattr(scope.get("route"), "path", None)
+            # Routes of included routers carry their path without the router's prefix.
+            prefix = (
+                PREFIX
+                if scope["path"].startswith(PREFIX + "/") and route and not route.startswith(PREFIX)
+                else ""
+            )
+            template = prefix + route if route else "unmatched"
             metrics = getattr(scope["app"].state, "metrics", None) if "app" in scope else None
             if metrics is not None:
                 method = scope["method"]
@@ -211,6 +217,3 @@ async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int) -> 
 def app_factory() -> Any:
     """For ``uvicorn --factory attest.api.app:app_factory``."""
     return create_app()
-
-
-Handler = Callable[[Request], Awaitable[Response]]

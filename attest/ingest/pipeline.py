@@ -335,6 +335,10 @@ class IngestPipeline:
         offset = 0
         for item in prepared:
             count = len(item.windows)
+            previous = existing.get(str(item.path))
+            is_new = (
+                previous is None or previous.status == DocumentStatus.PENDING
+            )  # an upload's first indexing
             doc = self._store(
                 session,
                 kb,
@@ -345,10 +349,10 @@ class IngestPipeline:
                 tags=tags,
             )
             offset += count
-            if str(item.path) in existing:
-                summary.documents_updated += 1
-            else:
+            if is_new:
                 summary.documents_added += 1
+            else:
+                summary.documents_updated += 1
             existing[str(item.path)] = doc
             summary.chunks += count
             job.chunks_done += count

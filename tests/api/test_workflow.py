@@ -114,7 +114,11 @@ def test_feedback_on_own_answers_only(server: Server) -> None:
 def test_audit_records_questions_admin_actions_and_denials(server: Server) -> None:
     with server.client("viewer_a") as viewer:
         viewer.post(
-            "/ask", json={"kb": "demo", "question": "How many days of annual leave do full-time employees get? Mail ann@example.com"}
+            "/ask",
+            json={
+                "kb": "demo",
+                "question": "How many days of annual leave do full-time employees get? Mail ann@example.com",
+            },
         )
         viewer.get("/users")  # denied
     with server.client("admin") as admin:

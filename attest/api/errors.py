@@ -7,6 +7,7 @@ unexpected becomes a plain 500 whose detail says only that it was logged.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -38,13 +39,13 @@ class ApiError(Exception):
 
 
 def problem(
-    status: int, detail: str, *, instance: str = "", headers: dict[str, str] | None = None, **extra: Any
+    status: int, detail: str, *, instance: str = "", headers: Mapping[str, str] | None = None, **extra: Any
 ) -> JSONResponse:
     body = {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status, "detail": detail}
     if instance:
         body["instance"] = instance
     body.update(extra)
-    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM)
+    return JSONResponse(body, status_code=status, headers=dict(headers or {}), media_type=PROBLEM)
 
 
 def status_of(exc: AttestError) -> int:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from attest.answers import Answerer
 from attest.core.models import IngestJob, KnowledgeBase
 from attest.core.settings import Settings
+from attest.ingest.embedder import SentenceTransformerEmbedder
 from attest.ingest.jobs import fail_dead_jobs
 from attest.ingest.pipeline import IngestPipeline
 
@@ -31,7 +32,7 @@ class JobRunner:
     def __init__(self, pipeline: IngestPipeline) -> None:
         self.pipeline = pipeline
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="attest-job")
-        self._running: dict[int, Future[object]] = {}
+        self._running: dict[int, Future[None]] = {}
         self._lock = threading.Lock()
 
     def submit(self, kb_name: str, sources: list[Path], *, sync: bool, started_by: str) -> int:
@@ -72,7 +73,9 @@ class Services:
     @classmethod
     def build(cls, settings: Settings, engine: Engine) -> Services:
         answerer = Answerer(engine, settings)
-        pipeline = IngestPipeline(settings, engine=engine, embedder=answerer.embedder)  # one model in memory
+        embedder = answerer.embedder
+        assert isinstance(embedder, SentenceTransformerEmbedder)  # Answerer builds one when not given
+        pipeline = IngestPipeline(settings, engine=engine, embedder=embedder)  # one model in memory
         with Session(engine) as session:
             failed = fail_dead_jobs(session)
             if failed:

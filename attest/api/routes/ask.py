@@ -80,7 +80,7 @@ def _prepare(
     kb = visible_kb(session, caller, body.kb)
     history: list[Turn] = []
     if body.conversation_id is not None:
-        conversation = _own_conversation(session, caller, body.conversation_id)
+        conversation = own_conversation(session, caller, body.conversation_id)
         if conversation.kb_id != kb.id:
             raise NotFound(f"Conversation {body.conversation_id} belongs to another knowledge base.")
         turns = services.settings.chat_history_turns
@@ -89,7 +89,7 @@ def _prepare(
     return kb, history
 
 
-def _own_conversation(session: Session, caller: Principal, conversation_id: int) -> Conversation:
+def own_conversation(session: Session, caller: Principal, conversation_id: int) -> Conversation:
     conversation = session.scalar(
         select(Conversation).where(Conversation.id == conversation_id, Conversation.owner == caller.owner)
     )
@@ -125,7 +125,7 @@ def _record(
             session.add(conversation)
             session.flush()
         else:
-            conversation = _own_conversation(session, caller, conversation_id)
+            conversation = own_conversation(session, caller, conversation_id)
             conversation.updated_at = utcnow()
         message = Message(
             conversation_id=conversation.id,

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from attest.api.deps import Access, SessionDep, UserDep, rule
-from attest.api.routes.ask import _own_conversation
+from attest.api.routes.ask import own_conversation
 from attest.api.schemas import FeedbackCreate
 from attest.core import audit
 from attest.core.accounts import Principal, granted_kb_ids, may_read
@@ -96,7 +96,7 @@ def feedback(body: FeedbackCreate, caller: UserDep, session: SessionDep) -> dict
 
 
 def _visible_conversation(session: Session, caller: Principal, conversation_id: int) -> Conversation:
-    conversation = _own_conversation(session, caller, conversation_id)
+    conversation = own_conversation(session, caller, conversation_id)
     allowed = granted_kb_ids(session, caller)
     if allowed is not None and conversation.kb_id not in allowed:
         raise NotFound(f"Unknown conversation {conversation_id}.")

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from enum import StrEnum
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
@@ -43,6 +43,9 @@ def rule(access: Access) -> dict[str, Any]:
     """Keyword arguments for a route decorator that publish its access rule."""
     return {"openapi_extra": {"x-access": access.value}}
 
+
+MAX_ID = 2**31 - 1  # ids beyond a 32-bit integer cannot exist; refusing them keeps drivers from overflowing
+Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 

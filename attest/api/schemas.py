@@ -19,7 +19,7 @@ class Strict(BaseModel):
 class AskRequest(Strict):
     kb: str = KbName
     question: str = Field(min_length=1, max_length=2000)
-    conversation_id: int | None = Field(default=None, ge=1)
+    conversation_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
 
 
 class KbCreate(Strict):
@@ -65,7 +65,7 @@ class GroupCreate(Strict):
 
 
 class GrantCreate(Strict):
-    user_id: int | None = Field(default=None, ge=1)
+    user_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
     group: str | None = Field(default=None, min_length=1, max_length=64)
 
 
@@ -77,6 +77,6 @@ class ApiKeyCreate(Strict):
 
 
 class FeedbackCreate(Strict):
-    message_id: int = Field(ge=1)
+    message_id: int = Field(ge=1, le=2**31 - 1)
     rating: Literal[1, -1]
     comment: str = Field(default="", max_length=4000)

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from sqlalchemy import select
 
-from attest.api.deps import Access, AdminDep, SessionDep, rule
+from attest.api.deps import Access, AdminDep, Id, SessionDep, rule
 from attest.api.errors import ApiError
 from attest.api.schemas import ApiKeyCreate, GroupCreate, UserCreate, UserUpdate
 from attest.core import audit
@@ -59,12 +59,12 @@ def add_user(body: UserCreate, caller: AdminDep, session: SessionDep) -> dict[st
 
 
 @router.get("/users/{user_id}", **rule(Access.ADMIN))
-def read_user(user_id: int, caller: AdminDep, session: SessionDep) -> dict[str, Any]:
+def read_user(user_id: Id, caller: AdminDep, session: SessionDep) -> dict[str, Any]:
     return _user(get_user(session, user_id))
 
 
 @router.patch("/users/{user_id}", **rule(Access.ADMIN))
-def update_user(user_id: int, body: UserUpdate, caller: AdminDep, session: SessionDep) -> dict[str, Any]:
+def update_user(user_id: Id, body: UserUpdate, caller: AdminDep, session: SessionDep) -> dict[str, Any]:
     """Change a user's role, groups, password, or disable the account."""
     user = get_user(session, user_id)
     if (
@@ -95,7 +95,7 @@ def update_user(user_id: int, body: UserUpdate, caller: AdminDep, session: Sessi
 
 
 @router.delete("/users/{user_id}", status_code=204, **rule(Access.ADMIN))
-def remove_user(user_id: int, caller: AdminDep, session: SessionDep) -> None:
+def remove_user(user_id: Id, caller: AdminDep, session: SessionDep) -> None:
     user = get_user(session, user_id)
     if user.id == caller.id and caller.kind == "user":
         raise ApiError(409, "Admins cannot delete themselves; ask another admin.")
@@ -177,7 +177,7 @@ def add_key(body: ApiKeyCreate, caller: AdminDep, session: SessionDep) -> dict[s
 
 
 @router.delete("/apikeys/{key_id}", **rule(Access.ADMIN))
-def revoke_key(key_id: int, caller: AdminDep, session: SessionDep) -> dict[str, Any]:
+def revoke_key(key_id: Id, caller: AdminDep, session: SessionDep) -> dict[str, Any]:
     """Revoke a key; it stops working at once and stays listed, with its revocation time."""
     key = revoke_api_key(session, key_id)
     audit.append(

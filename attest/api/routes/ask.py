@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from attest.answers import Answer, Delta
-from attest.api.deps import Access, ServicesDep, SessionDep, UserDep, rule
+from attest.api.deps import Access, Id, ServicesDep, SessionDep, UserDep, rule
 from attest.api.errors import status_of
 from attest.api.schemas import AskRequest
 from attest.api.services import Services
@@ -89,7 +89,7 @@ def _prepare(
     return kb, history
 
 
-def own_conversation(session: Session, caller: Principal, conversation_id: int) -> Conversation:
+def own_conversation(session: Session, caller: Principal, conversation_id: Id) -> Conversation:
     conversation = session.scalar(
         select(Conversation).where(Conversation.id == conversation_id, Conversation.owner == caller.owner)
     )
@@ -112,7 +112,7 @@ def _record(
     request: Request,
     caller: Principal,
     kb: KnowledgeBase,
-    conversation_id: int | None,
+    conversation_id: Id | None,
     answer: Answer,
     began: float,
 ) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from sqlalchemy import func, select
 
-from attest.api.deps import Access, AdminDep, SessionDep, rule
+from attest.api.deps import MAX_ID, Access, AdminDep, SessionDep, rule
 from attest.core.models import AuditRecord
 
 router = APIRouter(tags=["audit"])
@@ -36,7 +36,7 @@ def audit_log(
     since: datetime | None = None,
     until: datetime | None = None,
     limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_ID),
     format: str = Query("json", pattern="^(json|csv)$"),
 ) -> Any:
     """Records, newest first, filtered by actor, action, knowledge base, status and time."""

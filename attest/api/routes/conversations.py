@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from attest.api.deps import Access, SessionDep, UserDep, rule
+from attest.api.deps import MAX_ID, Access, Id, SessionDep, UserDep, rule
 from attest.api.routes.ask import own_conversation
 from attest.api.schemas import FeedbackCreate
 from attest.core import audit
@@ -30,7 +30,7 @@ def list_conversations(
     caller: UserDep,
     session: SessionDep,
     limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_ID),
 ) -> dict[str, Any]:
     """The caller's conversations, most recent first."""
     query = (
@@ -49,7 +49,7 @@ def list_conversations(
 
 
 @router.get("/conversations/{conversation_id}", **rule(Access.USER))
-def get_conversation(conversation_id: int, caller: UserDep, session: SessionDep) -> dict[str, Any]:
+def get_conversation(conversation_id: Id, caller: UserDep, session: SessionDep) -> dict[str, Any]:
     conversation = _visible_conversation(session, caller, conversation_id)
     kb = session.get(KnowledgeBase, conversation.kb_id)
     return {
@@ -63,7 +63,7 @@ def get_conversation(conversation_id: int, caller: UserDep, session: SessionDep)
 
 
 @router.delete("/conversations/{conversation_id}", status_code=204, **rule(Access.USER))
-def delete_conversation(conversation_id: int, caller: UserDep, session: SessionDep) -> None:
+def delete_conversation(conversation_id: Id, caller: UserDep, session: SessionDep) -> None:
     conversation = _visible_conversation(session, caller, conversation_id)
     session.delete(conversation)
     audit.append(
@@ -95,7 +95,7 @@ def feedback(body: FeedbackCreate, caller: UserDep, session: SessionDep) -> dict
     return {"id": row.id, "message_id": message.id, "rating": row.rating}
 
 
-def _visible_conversation(session: Session, caller: Principal, conversation_id: int) -> Conversation:
+def _visible_conversation(session: Session, caller: Principal, conversation_id: Id) -> Conversation:
     conversation = own_conversation(session, caller, conversation_id)
     allowed = granted_kb_ids(session, caller)
     if allowed is not None and conversation.kb_id not in allowed:

@@ -18,7 +18,7 @@ from fastapi import APIRouter, File, Form, Query, UploadFile
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from attest.api.deps import Access, EditorDep, ServicesDep, SessionDep, UserDep, rule
+from attest.api.deps import MAX_ID, Access, EditorDep, Id, ServicesDep, SessionDep, UserDep, rule
 from attest.api.errors import ApiError
 from attest.api.schemas import DocumentUpdate
 from attest.core import audit
@@ -48,7 +48,7 @@ def describe(doc: Document, chunks: int | None = None) -> dict[str, Any]:
     }
 
 
-def _readable_document(session: Session, caller: Principal, kb: KnowledgeBase, document_id: int) -> Document:
+def _readable_document(session: Session, caller: Principal, kb: KnowledgeBase, document_id: Id) -> Document:
     doc = session.get(Document, document_id)
     if doc is None or doc.kb_id != kb.id or not may_read(caller, doc.acl):
         raise NotFound(f"Unknown document {document_id} in {kb.name!r}.")
@@ -65,7 +65,7 @@ def list_documents(
     caller: UserDep,
     session: SessionDep,
     limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_ID),
 ) -> dict[str, Any]:
     """Documents the caller may read, with their status and any ingest error."""
     row = visible_kb(session, caller, kb)
@@ -141,7 +141,7 @@ def upload(
 
 
 @router.get("/{document_id}", **rule(Access.KB_VIEWER))
-def get_document(kb: str, document_id: int, caller: UserDep, session: SessionDep) -> dict[str, Any]:
+def get_document(kb: str, document_id: Id, caller: UserDep, session: SessionDep) -> dict[str, Any]:
     """One document with its extracted text."""
     doc = _readable_document(session, caller, visible_kb(session, caller, kb), document_id)
     return {**describe(doc), "text": doc.text}
@@ -150,7 +150,7 @@ def get_document(kb: str, document_id: int, caller: UserDep, session: SessionDep
 @router.patch("/{document_id}", **rule(Access.KB_EDITOR))
 def update_document(
     kb: str,
-    document_id: int,
+    document_id: Id,
     body: DocumentUpdate,
     caller: EditorDep,
     session: SessionDep,
@@ -185,7 +185,7 @@ def update_document(
 
 @router.delete("/{document_id}", **rule(Access.KB_EDITOR))
 def delete_document(
-    kb: str, document_id: int, caller: EditorDep, session: SessionDep, services: ServicesDep
+    kb: str, document_id: Id, caller: EditorDep, session: SessionDep, services: ServicesDep
 ) -> dict[str, Any]:
     """Delete a document; it leaves the index before this returns. An uploaded file is removed
     too; a file ingested from a folder comes back if that folder is ingested again."""

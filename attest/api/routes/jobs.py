@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from attest.api.deps import Access, EditorDep, ServicesDep, SessionDep, rule
+from attest.api.deps import Access, EditorDep, Id, ServicesDep, SessionDep, rule
 from attest.api.schemas import JobCreate
 from attest.core import audit
 from attest.core.accounts import visible_kb
@@ -89,12 +89,12 @@ def list_jobs(
 
 
 @router.get("/{job_id}", **rule(Access.KB_EDITOR))
-def get_job(kb: str, job_id: int, caller: EditorDep, session: SessionDep) -> dict[str, Any]:
+def get_job(kb: str, job_id: Id, caller: EditorDep, session: SessionDep) -> dict[str, Any]:
     return describe(_job(session, visible_kb(session, caller, kb), job_id))
 
 
 @router.post("/{job_id}/cancel", status_code=202, **rule(Access.KB_EDITOR))
-def cancel(kb: str, job_id: int, caller: EditorDep, session: SessionDep) -> dict[str, Any]:
+def cancel(kb: str, job_id: Id, caller: EditorDep, session: SessionDep) -> dict[str, Any]:
     """Ask a running job to stop; it stops after its current batch and activates nothing."""
     job = _job(session, visible_kb(session, caller, kb), job_id)
     if job.status != JobStatus.RUNNING:
@@ -106,7 +106,7 @@ def cancel(kb: str, job_id: int, caller: EditorDep, session: SessionDep) -> dict
     return describe(job)
 
 
-def _job(session: Session, kb: KnowledgeBase, job_id: int) -> IngestJob:
+def _job(session: Session, kb: KnowledgeBase, job_id: Id) -> IngestJob:
     job = session.get(IngestJob, job_id)
     if job is None or job.kb_id != kb.id:
         raise NotFound(f"Unknown job {job_id} in {kb.name!r}.")

@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from attest.api.deps import Access, AdminDep, ServicesDep, SessionDep, UserDep, rule
+from attest.api.deps import Access, AdminDep, Id, ServicesDep, SessionDep, UserDep, rule
 from attest.api.schemas import GrantCreate, KbCreate, KbUpdate
 from attest.core import audit
 from attest.core.accounts import grant, visible_kb, visible_kbs
@@ -122,7 +122,7 @@ def add_grant(kb: str, body: GrantCreate, caller: AdminDep, session: SessionDep)
 
 
 @router.delete("/{kb}/grants/{grant_id}", status_code=204, **rule(Access.ADMIN))
-def remove_grant(kb: str, grant_id: int, caller: AdminDep, session: SessionDep) -> None:
+def remove_grant(kb: str, grant_id: Id, caller: AdminDep, session: SessionDep) -> None:
     row = visible_kb(session, caller, kb)
     existing = session.get(Grant, grant_id)
     if existing is None or existing.kb_id != row.id:

@@ -27,8 +27,9 @@ from sqlalchemy.orm import Session
 from attest.api.errors import ApiError
 from attest.api.services import Services
 from attest.core.accounts import Principal, principal_for_key, principal_for_user
+from attest.core.db import session_scope
 from attest.core.models import ApiKey, User, utcnow
-from attest.core.security import InvalidToken, hash_api_key, read_token, same_hash, split_api_key
+from attest.core.security import KEY_PREFIX, InvalidToken, hash_api_key, read_token, same_hash, split_api_key
 
 
 class Access(StrEnum):
@@ -56,13 +57,8 @@ def services(request: Request) -> Services:
 
 def db(request: Request) -> Iterator[Session]:
     """A session whose transaction commits when the route returns without an error."""
-    with Session(services(request).engine, expire_on_commit=False) as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+    with session_scope(services(request).engine) as session:
+        yield session
 
 
 class RateLimiter:
@@ -106,7 +102,7 @@ def principal(
     token: Annotated[str | None, Depends(oauth2)],
 ) -> Principal:
     """The caller, from a bearer token (JWT or API key) or an ``X-API-Key`` header; 401 otherwise."""
-    key = request.headers.get("x-api-key") or (token if token and token.startswith("atk_") else None)
+    key = request.headers.get("x-api-key") or (token if token and token.startswith(KEY_PREFIX) else None)
     if key:
         caller = _from_key(session, key)
     elif token:

@@ -24,6 +24,7 @@ from attest.core.errors import (
     LoadError,
     NotFound,
     PermissionDenied,
+    UnsupportedFileType,
 )
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ def status_of(exc: AttestError) -> int:
     if isinstance(exc, PermissionDenied):
         return 403
     if isinstance(exc, LoadError):
-        return 415 if "unsupported file type" in str(exc) else 422
+        return 415 if isinstance(exc, UnsupportedFileType) else 422
     if isinstance(exc, ConfigurationError):
         return 503
     return 422

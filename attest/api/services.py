@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import logging
-import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,14 +31,10 @@ class JobRunner:
     def __init__(self, pipeline: IngestPipeline) -> None:
         self.pipeline = pipeline
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="attest-job")
-        self._running: dict[int, Future[None]] = {}
-        self._lock = threading.Lock()
 
     def submit(self, kb_name: str, sources: list[Path], *, sync: bool, started_by: str) -> int:
         job_id = self.pipeline.start(kb_name, sources, sync=sync, create=False, started_by=started_by)
-        future = self._pool.submit(self._execute, job_id, sources, sync)
-        with self._lock:
-            self._running[job_id] = future
+        self._pool.submit(self._execute, job_id, sources, sync)
         return job_id
 
     def _execute(self, job_id: int, sources: list[Path], sync: bool) -> None:
@@ -47,15 +42,6 @@ class JobRunner:
             self.pipeline.execute(job_id, sources, sync=sync)
         except Exception as exc:  # recorded on the job by the pipeline
             log.info("ingest job %s ended: %s", job_id, exc)
-        finally:
-            with self._lock:
-                self._running.pop(job_id, None)
-
-    def wait(self, job_id: int, timeout: float | None = None) -> None:
-        with self._lock:
-            future = self._running.get(job_id)
-        if future is not None:
-            future.exception(timeout=timeout)
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

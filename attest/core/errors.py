@@ -34,6 +34,10 @@ class LoadError(IngestError):
     """
 
 
+class UnsupportedFileType(LoadError):
+    """The content is none of the formats Attest reads (an upload answers 415)."""
+
+
 class RetrievalError(AttestError):
     """The index could not be searched."""
 

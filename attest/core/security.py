@@ -14,6 +14,7 @@ import hmac
 import os
 import secrets
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,12 @@ def jwt_secret(settings: Settings) -> str:
     configured = settings.jwt_secret.get_secret_value()
     if configured:
         return configured
-    path = Path(settings.data_dir) / "jwt-secret"
+    return _installation_secret(Path(settings.data_dir).resolve() / "jwt-secret")
+
+
+@lru_cache(maxsize=8)
+def _installation_secret(path: Path) -> str:
+    """Read once per process (the file never changes once written)."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

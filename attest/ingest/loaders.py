@@ -19,7 +19,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from attest.core.errors import LoadError
+from attest.core.errors import LoadError, UnsupportedFileType
 from attest.ingest import formats
 from attest.ingest.formats import Extracted, human_size
 
@@ -99,7 +99,9 @@ def detect_media_type(data: bytes, filename: str) -> str:
         return DOCX
     if ext not in MEDIA_TYPES:
         shown = f"'{ext}'" if ext else "(no extension)"
-        raise LoadError(f"{name}: unsupported file type {shown}; supported: {', '.join(MEDIA_TYPES)}")
+        raise UnsupportedFileType(
+            f"{name}: unsupported file type {shown}; supported: {', '.join(MEDIA_TYPES)}"
+        )
     if ext == ".pdf":
         raise LoadError(f"{name}: named .pdf but the content is not a PDF; check the file")
     if ext == ".docx":

@@ -75,6 +75,11 @@ class Retrievers:
         finally:
             slot.lock.release()
 
+    def forget(self, kb_id: int) -> None:
+        """Drop a deleted knowledge base's retriever (its ids may be reused by a new one)."""
+        with self._slots_lock:
+            self._slots.pop(kb_id, None)
+
     def _active(self, kb_name: str) -> tuple[int, int]:
         with Session(self.engine) as session:
             kb = get_kb(session, name=kb_name)

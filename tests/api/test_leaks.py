@@ -91,7 +91,6 @@ def test_other_knowledge_bases_do_not_exist_for_the_viewer(server: Server) -> No
 def test_withdrawn_access_withholds_stored_answers(server: Server) -> None:
     """An answer stored in a conversation is withheld once its document is no longer readable."""
     with server.client("admin") as admin:
-        reply = admin.post("/ask", json={"kb": "demo", "question": "When does the B team meet?"})
         # Ask in b, where the only document gets an ACL afterwards.
         reply = admin.post("/ask", json={"kb": "b", "question": "When does the B team meet?"})
         conversation = reply.json()["conversation_id"]

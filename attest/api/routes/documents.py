@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, UploadFile
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from attest.api.deps import MAX_ID, Access, EditorDep, Id, ServicesDep, SessionDep, UserDep, rule
 from attest.api.errors import ApiError
@@ -71,7 +71,12 @@ def list_documents(
     row = visible_kb(session, caller, kb)
     docs = [
         d
-        for d in session.scalars(select(Document).where(Document.kb_id == row.id).order_by(Document.id))
+        for d in session.scalars(
+            select(Document)
+            .options(defer(Document.text))
+            .where(Document.kb_id == row.id)
+            .order_by(Document.id)
+        )
         if may_read(caller, d.acl)
     ]
     counts = dict(

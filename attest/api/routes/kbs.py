@@ -91,6 +91,7 @@ def delete(kb: str, caller: AdminDep, session: SessionDep, services: ServicesDep
     session.delete(row)
     audit.append(session, actor=caller.label, action="kb.delete", kb=kb, status=204)
     session.commit()
+    services.answerer.retrievers.forget(row.id)
     for path in [*paths, services.settings.upload_dir / str(row.id)]:
         shutil.rmtree(path, ignore_errors=True)
 

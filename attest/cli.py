@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -127,32 +129,51 @@ def ask(
 
 @app.command()
 def demo(
-    serve_api: Annotated[bool, typer.Option("--serve", help="Then start the REST API.")] = False,
-    port: Annotated[int, typer.Option(help="Port for --serve.")] = 8000,
+    serve_api: Annotated[
+        bool, typer.Option("--serve", help="Then start the REST API and the web UI.")
+    ] = False,
+    port: Annotated[int, typer.Option(help="API port for --serve.")] = 8000,
 ) -> None:
     """Ingest the bundled demo knowledge base, create the first admin, answer a sample question."""
     demo_dir = Path(__file__).resolve().parent / "demo_kb"
     typer.echo(f"Ingesting the demo knowledge base from {demo_dir} ...", err=True)
     ingest([demo_dir], kb=DEMO_KB, sync=True)
-    _bootstrap_admin()
+    sign_in = _bootstrap_admin()
     typer.echo(f"\nQ: {DEMO_QUESTION}\n")
     ask(DEMO_QUESTION, kb=DEMO_KB)
     typer.echo(f'\nAsk your own: .venv/bin/attest ask --kb {DEMO_KB} "your question"', err=True)
     if serve_api:
-        serve(host="127.0.0.1", port=port, workers=1)
+        from attest.core.settings import get_settings
+
+        ui_port = get_settings().ui_port
+        api_url = f"http://127.0.0.1:{port}"
+        ui_process = subprocess.Popen(_streamlit_command("127.0.0.1", ui_port, api_url), env=_ui_env(api_url))
+        typer.secho(
+            f"\nAttest is starting. Open http://127.0.0.1:{ui_port} and sign in as {sign_in}.\n",
+            fg=typer.colors.GREEN,
+            bold=True,
+            err=True,
+        )
+        try:
+            serve(host="127.0.0.1", port=port, workers=1)
+        finally:
+            ui_process.terminate()
+            ui_process.wait(timeout=30)
 
 
-def _bootstrap_admin() -> None:
-    """Create the first admin when there is none: ATTEST_ADMIN_PASSWORD, or a password printed once."""
+def _bootstrap_admin() -> str:
+    """Create the first admin when there is none: ATTEST_ADMIN_PASSWORD, or a password printed once.
+    Returns how to sign in as that admin, in words."""
     from attest.core import audit
     from attest.core.accounts import admin_exists, create_user
     from attest.core.db import session_scope
     from attest.core.settings import get_settings
 
+    given = get_settings().admin_password.get_secret_value() or None
     with session_scope() as session:
         if admin_exists(session):
-            return
-        given = get_settings().admin_password.get_secret_value() or None
+            where = "ATTEST_ADMIN_PASSWORD" if given else "the password printed when it was created"
+            return f"admin ({where})"
         user, generated = create_user(session, username="admin", role="admin", password=given)
         audit.append(
             session, actor="cli", action="user.create", details={"username": "admin", "role": "admin"}
@@ -163,6 +184,7 @@ def _bootstrap_admin() -> None:
         else "password from ATTEST_ADMIN_PASSWORD"
     )
     typer.secho(f"Created the first admin: username admin, {shown}", fg=typer.colors.GREEN, err=True)
+    return f"admin with the password {generated}" if generated else "admin (password: ATTEST_ADMIN_PASSWORD)"
 
 
 @app.command()
@@ -179,6 +201,45 @@ def serve(
     uvicorn.run(
         "attest.api.app:app_factory", factory=True, host=host, port=port, workers=workers, log_level="info"
     )
+
+
+@app.command()
+def ui(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int | None, typer.Option(help="Port (default: ATTEST_UI_PORT, 8501).")] = None,
+    api_url: Annotated[
+        str | None, typer.Option("--api-url", help="The REST API (default: ATTEST_API_URL).")
+    ] = None,
+) -> None:
+    """Run the web UI (Streamlit), a client of the REST API."""
+    from attest.core.settings import get_settings
+
+    settings = get_settings()
+    url = api_url or settings.api_url
+    typer.echo(f"Attest UI on http://{host}:{port or settings.ui_port} (API: {url})", err=True)
+    raise typer.Exit(
+        subprocess.call(_streamlit_command(host, port or settings.ui_port, url), env=_ui_env(url))
+    )
+
+
+def _ui_env(api_url: str) -> dict[str, str]:
+    return {**os.environ, "ATTEST_API_URL": api_url}
+
+
+def _streamlit_command(host: str, port: int, api_url: str) -> list[str]:
+    """Streamlit on the UI script, headless, without usage statistics (no network at run time)."""
+    script = Path(__file__).resolve().parent / "ui" / "app.py"
+    return [
+        sys.executable, "-m", "streamlit", "run", str(script),
+        "--server.address", host,
+        "--server.port", str(port),
+        "--server.headless", "true",
+        "--server.fileWatcherType", "none",
+        "--browser.gatherUsageStats", "false",
+        "--client.toolbarMode", "minimal",
+        "--theme.base", "light",
+        "--theme.primaryColor", "#1d4ed8",
+    ]  # fmt: skip
 
 
 @users_app.command("create")

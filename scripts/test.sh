@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs Attest (if needed), starts a local PostgreSQL 15 and runs the test suite.
+# Installs Attest (if needed), starts a local PostgreSQL 15, installs Debian's chromium for the
+# browser tests, and runs the test suite.
 # Extra arguments go to pytest, e.g. scripts/test.sh -m unit
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,5 +10,10 @@ if url=$(scripts/postgres.sh start); then
   trap 'scripts/postgres.sh stop' EXIT
 else
   echo "test.sh: PostgreSQL is not available; the PostgreSQL tests will be skipped" >&2
+fi
+if browser=$(scripts/chromium.sh); then
+  export ATTEST_TEST_CHROMIUM="$browser"
+else
+  echo "test.sh: chromium is not available; the browser tests will be skipped" >&2
 fi
 .venv/bin/python -m pytest "$@"

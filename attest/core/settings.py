@@ -133,6 +133,10 @@ class Settings(BaseSettings):
         default=True, description="Mask e-mail addresses, phone numbers and card numbers in the audit log."
     )
 
+    # the web UI (a client of the REST API; it never opens the database)
+    api_url: str = Field(default="http://127.0.0.1:8000", description="The REST API the UI calls.")
+    ui_port: int = Field(default=8501, ge=1, le=65535, description="Port of the web UI (attest ui).")
+
     @model_validator(mode="after")
     def _check_policy(self) -> Settings:
         from attest.verify.policy import Policy

@@ -1,19 +1,31 @@
-"""The audit log browser (admin): filters, paging, CSV export."""
+"""The audit log browser (admin): filters, paging, CSV export, one record with the chunks
+its question retrieved, and the dashboard computed from the log."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from sqlalchemy import func, select
 
-from attest.api.deps import MAX_ID, Access, AdminDep, SessionDep, rule
-from attest.core.models import AuditRecord
+from attest.api.deps import MAX_ID, Access, AdminDep, Id, SessionDep, rule
+from attest.core.dashboard import ask_from_details, summarize
+from attest.core.errors import NotFound
+from attest.core.models import (
+    AuditRecord,
+    Chunk,
+    Conversation,
+    Document,
+    Feedback,
+    KnowledgeBase,
+    Message,
+    utcnow,
+)
 
 router = APIRouter(tags=["audit"])
 COLUMNS = ("id", "at", "actor", "action", "kb", "status", "details", "hash")
@@ -70,3 +82,67 @@ def audit_log(
             headers={"Content-Disposition": 'attachment; filename="attest-audit.csv"'},
         )
     return {"total": total, "items": rows}
+
+
+@router.get("/audit/{record_id}", **rule(Access.ADMIN))
+def audit_record(record_id: Id, caller: AdminDep, session: SessionDep) -> dict[str, Any]:
+    """One record; for a question, also the chunks it retrieved, best first, with their text as
+    stored now (``text`` is null when a later re-index or a deletion removed the chunk)."""
+    record = session.get(AuditRecord, record_id)
+    if record is None:
+        raise NotFound(f"Unknown audit record {record_id}.")
+    retrieved = record.details.get("retrieved") if isinstance(record.details, dict) else None
+    hits = [h for h in retrieved if isinstance(h, dict)] if isinstance(retrieved, list) else []
+    ids = [h["chunk_id"] for h in hits if isinstance(h.get("chunk_id"), int)]
+    rows = session.execute(
+        select(Chunk.id, Chunk.text, Chunk.page, Document.title)
+        .join(Document, Chunk.document_id == Document.id)
+        .where(Chunk.id.in_(ids))
+    ).all()
+    stored = {row.id: row for row in rows}
+    chunks = []
+    for rank, hit in enumerate(hits, start=1):
+        row = stored.get(hit.get("chunk_id"))
+        chunks.append(
+            {
+                "rank": rank,
+                "chunk_id": hit.get("chunk_id"),
+                "document_id": hit.get("document_id"),
+                "score": hit.get("score"),
+                "title": row.title if row else None,
+                "page": row.page if row else None,
+                "text": row.text if row else None,
+            }
+        )
+    return {**_row(record), "prev_hash": record.prev_hash, "chunks": chunks}
+
+
+@router.get("/dashboard", **rule(Access.ADMIN))
+def dashboard(
+    caller: AdminDep,
+    session: SessionDep,
+    days: int = Query(30, ge=1, le=366),
+    kb: str | None = Query(None, max_length=128),
+) -> dict[str, Any]:
+    """Questions per day with latency p50/p95, outcomes (supported, unsupported, declined),
+    the share of thumbs-up in feedback, and the questions most often declined."""
+    since = utcnow() - timedelta(days=days)
+    asks = select(AuditRecord.at, AuditRecord.details).where(
+        AuditRecord.action == "ask", AuditRecord.at >= since
+    )
+    ratings = (
+        select(Feedback.rating)
+        .join(Message, Feedback.message_id == Message.id)
+        .join(Conversation, Message.conversation_id == Conversation.id)
+        .where(Feedback.created_at >= since)
+    )
+    if kb:
+        asks = asks.where(AuditRecord.kb == kb)
+        ratings = ratings.join(KnowledgeBase, Conversation.kb_id == KnowledgeBase.id).where(
+            KnowledgeBase.name == kb
+        )
+    summary = summarize(
+        (ask_from_details(at, details) for at, details in session.execute(asks) if isinstance(details, dict)),
+        session.scalars(ratings),
+    )
+    return {"since": since, "kb": kb, **summary}

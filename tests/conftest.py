@@ -14,8 +14,15 @@ from attest.core import db
 from attest.core.settings import Settings
 from attest.generation.backends import LlamaCppGenerator
 from attest.ingest.embedder import SentenceTransformerEmbedder
+from tests.live import Server, shared_server
 
 POSTGRES_URL = os.environ.get("ATTEST_TEST_POSTGRES_URL")
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A real ``attest serve`` process with the demo knowledge base and test users (tests/live.py)."""
+    yield from shared_server(tmp_path_factory)
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.conftest import Server
+from tests.live import Server
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from tests.api.conftest import Server
+from tests.live import Server
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

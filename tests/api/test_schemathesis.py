@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.api.conftest import PASSWORD, attest, sign_in, start_server
+from tests.live import PASSWORD, attest, sign_in, start_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from tests.api.conftest import Server, attest
+from tests.live import Server, attest
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -134,6 +134,50 @@ def test_audit_records_questions_admin_actions_and_denials(server: Server) -> No
         assert admin.get("/audit", params={"action": "grant.create"}).json()["total"] >= 3
         csv = admin.get("/audit", params={"format": "csv", "limit": 5})
         assert csv.headers["content-type"].startswith("text/csv") and csv.text.startswith("id,at,actor")
+
+
+def test_audit_record_shows_the_chunks_its_question_retrieved(server: Server) -> None:
+    with server.client("viewer_a") as viewer:
+        answer = viewer.post("/ask", json={"kb": "demo", "question": "Who may bring visitors to the office?"})
+        assert answer.status_code == 200
+    with server.client("admin") as admin:
+        latest = admin.get("/audit", params={"action": "ask", "actor": "user:viewer_a", "limit": 1}).json()
+        record = admin.get(f"/audit/{latest['items'][0]['id']}").json()
+        assert record["details"]["question"] == "Who may bring visitors to the office?"
+        chunks = record["chunks"]
+        assert [c["rank"] for c in chunks] == list(range(1, len(chunks) + 1)) and chunks
+        assert chunks[0]["chunk_id"] == record["details"]["retrieved"][0]["chunk_id"]
+        assert all(c["text"] and c["title"] for c in chunks)  # nothing re-indexed the demo since
+        assert admin.get("/audit/99999999").status_code == 404
+    with server.client("viewer_a") as viewer:
+        assert viewer.get(f"/audit/{record['id']}").status_code == 403
+
+
+def test_dashboard_counts_questions_outcomes_feedback_and_gaps(server: Server) -> None:
+    gap = "How do I bake sourdough bread?"
+    with server.client("viewer_a") as viewer:
+        for _ in range(2):
+            declined = viewer.post("/ask", json={"kb": "demo", "question": gap}).json()
+            assert declined["answered"] is False
+        answered = viewer.post(
+            "/ask", json={"kb": "demo", "question": "How many days of annual leave do full-time employees get?"}
+        ).json()
+        assert answered["answered"] is True
+    with server.client("admin") as admin:
+        before = admin.get("/dashboard", params={"kb": "demo"}).json()
+    with server.client("viewer_a") as viewer:
+        viewer.post("/feedback", json={"message_id": answered["message_id"], "rating": 1}).raise_for_status()
+    with server.client("admin") as admin:
+        after = admin.get("/dashboard", params={"kb": "demo"}).json()
+        other = admin.get("/dashboard", params={"kb": "b"}).json()
+    assert after["questions"] >= 3 and sum(after["outcomes"].values()) == after["questions"]
+    assert after["outcomes"]["declined"] >= 2
+    assert after["feedback"]["up"] == before["feedback"]["up"] + 1
+    assert sum(d["questions"] for d in after["days"]) == after["questions"]
+    assert all(d["p50_ms"] <= d["p95_ms"] for d in after["days"])
+    top = {g["question"]: g["count"] for g in after["gaps"]}
+    assert top.get(gap, 0) >= 2
+    assert gap not in {g["question"] for g in other["gaps"]}  # filtered by knowledge base
 
 
 def test_audit_verify_passes_then_fails_after_an_edit(server: Server, tmp_path) -> None:

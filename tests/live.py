@@ -1,8 +1,9 @@
-"""A real Attest API server on a local port, over a real SQLite database, for the API tests.
+"""A real Attest API server on a local port, over a real SQLite database, for the API and UI tests.
 
-One server per test session (the model loads once): the demo knowledge base, a
-confidential document readable only by the ``hr`` group, a second knowledge base ``b``,
-and one principal of each kind the authorization matrix needs.
+One server per test session (the model loads once; the ``server`` fixture in
+``tests/conftest.py``): the demo knowledge base, a confidential document readable only by
+the ``hr`` group, a second knowledge base ``b``, and one principal of each kind the
+authorization matrix needs.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "attest" / "demo_kb"
 SECRET_TEXT = (
     "Falconridge salary bands. The Falconridge band for staff engineers starts at 142,000 euros a year. "
@@ -98,8 +99,7 @@ def sign_in(server: Server, username: str, password: str = PASSWORD) -> str:
     return str(reply.json()["access_token"])
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     data_dir = tmp_path_factory.mktemp("api-server")
     env = {**os.environ, "ATTEST_DATA_DIR": str(data_dir)}
     env.pop("DATABASE_URL", None)

@@ -285,6 +285,7 @@ class IngestPipeline:
                 self.progress.advance(1, 0)
             else:
                 todo.append((path, digest, size))
+        _count_done(job, summary)
         session.commit()
         if todo:  # the model is loaded only when there is something to embed
             chunker, tagger = self.warm_up(), self._tagger(kb)
@@ -357,8 +358,7 @@ class IngestPipeline:
             summary.chunks += count
             job.chunks_done += count
             self.progress.advance(1, count)
-        job.documents_done = summary.documents_unchanged + summary.documents_failed + job.documents_done
-        job.documents_done = min(job.documents_done, job.documents_total)
+        _count_done(job, summary)
         job.heartbeat_at = utcnow()
         session.commit()
 
@@ -589,3 +589,14 @@ def _too_large(path: Path, size: int, settings: Settings) -> str:
 def _batched(items: list[Any], size: int) -> Iterator[list[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def _count_done(job: IngestJob, summary: IngestSummary) -> None:
+    """The job's progress: every file read so far, whatever became of it."""
+    done = (
+        summary.documents_unchanged
+        + summary.documents_failed
+        + summary.documents_added
+        + summary.documents_updated
+    )
+    job.documents_done = min(done, job.documents_total)

@@ -38,6 +38,7 @@ def test_upload_reindex_then_answer(server: Server) -> None:
         assert started.status_code == 202, started.text
         job = wait_for(editor, "demo", started.json()["id"])
         assert job["status"] == "succeeded" and job["progress"] == 1.0, job
+        assert job["documents_done"] == job["documents_total"] > 0, job
         assert job["summary"]["documents_added"] == 1
         reply = editor.post(
             "/ask", json={"kb": "demo", "question": "How much is the bicycle allowance per month?"}
@@ -160,7 +161,8 @@ def test_dashboard_counts_questions_outcomes_feedback_and_gaps(server: Server) -
             declined = viewer.post("/ask", json={"kb": "demo", "question": gap}).json()
             assert declined["answered"] is False
         answered = viewer.post(
-            "/ask", json={"kb": "demo", "question": "How many days of annual leave do full-time employees get?"}
+            "/ask",
+            json={"kb": "demo", "question": "How many days of annual leave do full-time employees get?"},
         ).json()
         assert answered["answered"] is True
     with server.client("admin") as admin:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import altair as alt
 import pandas as pd
 import streamlit as st
 
@@ -38,7 +39,14 @@ def render(client: ApiClient, me: dict[str, Any]) -> None:
         st.bar_chart(per_day[["questions", "declined"]], stack=False)
     with two:
         st.subheader("Latency (ms)")
-        st.line_chart(per_day[["p50_ms", "p95_ms"]].rename(columns={"p50_ms": "p50", "p95_ms": "p95"}))
+        latency = (
+            per_day[["p50_ms", "p95_ms"]]
+            .rename(columns={"p50_ms": "p50", "p95_ms": "p95"})
+            .reset_index()
+            .melt(id_vars="day", var_name="percentile", value_name="ms")
+        )
+        chart = alt.Chart(latency).mark_line(point=True).encode(x="day:O", y="ms:Q", color="percentile:N")
+        st.altair_chart(chart, width="stretch")
     three, four = st.columns(2)
     with three:
         st.subheader("Verdicts")

@@ -163,9 +163,11 @@ def _reindex(client: ApiClient, kb: str) -> None:
         else:
             _last_job(client, kb)
             return
-    if st.button("Cancel re-index", key=f"cancel-{kb}-{running['id']}"):
+    cancel = st.empty()  # only while the job runs
+    if cancel.button("Cancel re-index", key=f"cancel-{kb}-{running['id']}"):
         client.cancel_job(kb, running["id"])
     _watch(client, kb, running)
+    cancel.empty()
 
 
 def _progress_text(job: dict[str, Any]) -> str:
@@ -182,7 +184,8 @@ def _watch(client: ApiClient, kb: str, job: dict[str, Any]) -> None:
         bar.progress(min(1.0, float(job["progress"])), text=_progress_text(job))
         time.sleep(POLL_S)
         job = client.job(kb, job["id"])
-    bar.progress(1.0 if job["status"] == "succeeded" else float(job["progress"]), text=_progress_text(job))
+    done = job["status"] == "succeeded"
+    bar.progress(1.0 if done else float(job["progress"]), text=_progress_text(job))
     _outcome(job)
 
 

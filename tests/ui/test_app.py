@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -153,3 +154,52 @@ def test_a_server_that_is_down_is_a_readable_message(app: AppTest) -> None:
     app.run()
     assert not app.exception
     assert "cannot be reached" in app.error[0].value
+
+
+def widget(elements, label: str):  # noqa: ANN001, ANN201 - AppTest's element lists are untyped
+    return next(e for e in elements if e.label == label)
+
+
+def test_admin_creates_renames_and_deletes_a_knowledge_base(app: AppTest, server: Server) -> None:
+    signed_in(app, "admin")
+    app.sidebar.radio[0].set_value("Knowledge bases").run()
+    app.text_input(key="new-kb-name").input("ui-made")
+    widget(app.button, "Create").click().run()
+    assert not app.exception, app.exception
+    assert "ui-made" in app.selectbox(key="manage-kb").options
+    app.selectbox(key="manage-kb").set_value("ui-made").run()
+    app.text_input(key="kb-name-ui-made").input("ui-renamed")
+    widget(app.button, "Save").click().run()
+    assert not app.exception, app.exception
+    assert app.selectbox(key="manage-kb").value == "ui-renamed"  # the rename selects the new name
+    delete = widget(app.button, "Delete knowledge base")
+    assert delete.disabled  # until the name is typed
+    app.text_input(key="delete-kb-ui-renamed").input("ui-renamed").run()
+    widget(app.button, "Delete knowledge base").click().run()
+    assert "ui-renamed" not in app.selectbox(key="manage-kb").options
+    with server.client("admin") as admin:
+        assert admin.get("/kbs/ui-renamed").status_code == 404
+
+
+def test_admin_adds_a_user_whose_generated_password_is_shown_once(app: AppTest, server: Server) -> None:
+    signed_in(app, "admin")
+    app.sidebar.radio[0].set_value("People and access").run()
+    widget(app.text_input, "Username").input("ui_user")
+    widget(app.text_input, "Groups").input("staff")
+    widget(app.button, "Add user").click().run()
+    assert not app.exception, app.exception
+    password = app.code[0].value
+    assert "shown only this once" in app.warning[0].value and len(password) >= 12
+    app.run()
+    assert not app.code  # gone on the next run
+    reply = httpx.post(f"{server.api}/auth/token", data={"username": "ui_user", "password": password})
+    assert reply.status_code == 200
+
+
+def test_a_refused_action_is_a_message_not_a_crash(app: AppTest) -> None:
+    signed_in(app, "admin")
+    app.sidebar.radio[0].set_value("Knowledge bases").run()
+    app.text_input(key="new-kb-name").input("demo")  # exists already
+    widget(app.button, "Create").click().run()
+    assert not app.exception
+    assert any("already exists" in e.value for e in app.error)

@@ -51,7 +51,7 @@ def render(client: ApiClient, me: dict[str, Any]) -> None:
 
 def _create(client: ApiClient) -> None:
     with st.expander("Create a knowledge base"), st.form("create-kb", clear_on_submit=True):
-        name = st.text_input("Name", help="Letters, digits, '.', '_' and '-'")
+        name = st.text_input("Name", key="new-kb-name", help="Letters, digits, '.', '_' and '-'")
         description = st.text_input("Description")
         if st.form_submit_button("Create"):
             _try(lambda: client.create_kb(name.strip(), description), f"Knowledge base {name!r} created.")
@@ -219,7 +219,7 @@ def _outcome(job: dict[str, Any], last: bool = False) -> None:
 def _settings(client: ApiClient, kb: dict[str, Any]) -> None:
     policies = ["default", "flag", "strip", "refuse", "regenerate"]
     with st.form(f"kb-settings-{kb['name']}"):
-        name = st.text_input("Name", kb["name"])
+        name = st.text_input("Name", kb["name"], key=f"kb-name-{kb['name']}")
         description = st.text_area("Description", kb["description"])
         policy = st.selectbox(
             "Verification policy",

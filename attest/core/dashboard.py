@@ -15,6 +15,9 @@ from datetime import date, datetime
 from typing import Any
 
 import numpy as np
+from sqlalchemy import ColumnElement, and_, or_
+
+from attest.core.models import AuditRecord
 
 OUTCOMES = ("supported", "unsupported", "declined")
 
@@ -45,6 +48,22 @@ def ask_from_details(at: datetime, details: dict[str, Any]) -> Ask:
         outcome=outcome,
         question=str(details.get("question") or ""),
     )
+
+
+def outcome_filter(outcome: str) -> ColumnElement[bool]:
+    """The SQL condition for ``ask`` records with ``outcome`` (the same rule as
+    :func:`ask_from_details`), on SQLite and PostgreSQL alike."""
+    answered = AuditRecord.details["answered"].as_boolean()
+    unsupported = AuditRecord.details[("verdict", "unsupported")].as_integer()
+    is_ask = AuditRecord.action == "ask"
+    if outcome == "declined":
+        return and_(is_ask, answered == False)  # noqa: E712 - SQL, not Python
+    not_declined = or_(answered.is_(None), answered == True)  # noqa: E712
+    if outcome == "unsupported":
+        return and_(is_ask, not_declined, unsupported > 0)
+    if outcome == "supported":
+        return and_(is_ask, not_declined, or_(unsupported.is_(None), unsupported == 0))
+    raise ValueError(f"unknown outcome {outcome!r}; valid: {', '.join(OUTCOMES)}")
 
 
 def _normalise(question: str) -> str:

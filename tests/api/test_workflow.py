@@ -180,6 +180,11 @@ def test_dashboard_counts_questions_outcomes_feedback_and_gaps(server: Server) -
     top = {g["question"]: g["count"] for g in after["gaps"]}
     assert top.get(gap, 0) >= 2
     assert gap not in {g["question"] for g in other["gaps"]}  # filtered by knowledge base
+    with server.client("admin") as admin:
+        declined = admin.get("/audit", params={"outcome": "declined", "actor": "user:viewer_a"}).json()
+        verified = admin.get("/audit", params={"outcome": "supported", "kb": "demo"}).json()
+    assert declined["total"] >= 2 and all(r["details"]["answered"] is False for r in declined["items"])
+    assert verified["total"] >= 1 and all(r["details"]["answered"] for r in verified["items"])
 
 
 def test_audit_verify_passes_then_fails_after_an_edit(server: Server, tmp_path) -> None:

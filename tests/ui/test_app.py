@@ -126,6 +126,7 @@ def test_audit_page_shows_a_question_with_its_retrieved_chunks(app: AppTest, ser
     signed_in(app, "admin")
     app.sidebar.radio[0].set_value("Audit log").run()
     app.text_input(key="audit-action").input("ask").run()
+    app.selectbox(key="audit-outcome").set_value("supported").run()
     assert not app.exception, app.exception
     assert any("Retrieved chunks" in m.value for m in app.markdown)
     assert any(e.label.startswith("1. ") for e in app.expander)  # the best chunk, with its text inside

@@ -7,14 +7,14 @@ import csv
 import io
 import json
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from sqlalchemy import func, select
 
 from attest.api.deps import MAX_ID, Access, AdminDep, Id, SessionDep, rule
-from attest.core.dashboard import ask_from_details, summarize
+from attest.core.dashboard import ask_from_details, outcome_filter, summarize
 from attest.core.errors import NotFound
 from attest.core.models import (
     AuditRecord,
@@ -45,13 +45,17 @@ def audit_log(
     ),
     kb: str | None = Query(None, max_length=128),
     status: int | None = Query(None, ge=0, le=599),
+    outcome: Literal["supported", "unsupported", "declined"] | None = Query(
+        None, description="questions only: verified, with unverified claims, or declined"
+    ),
     since: datetime | None = None,
     until: datetime | None = None,
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=MAX_ID),
     format: str = Query("json", pattern="^(json|csv)$"),
 ) -> Any:
-    """Records, newest first, filtered by actor, action, knowledge base, status and time."""
+    """Records, newest first, filtered by actor, action, knowledge base, status, a question's
+    outcome and time."""
     query = select(AuditRecord)
     if actor:
         query = query.where(AuditRecord.actor == actor)
@@ -63,6 +67,8 @@ def audit_log(
         query = query.where(AuditRecord.kb == kb)
     if status is not None:
         query = query.where(AuditRecord.status == status)
+    if outcome:
+        query = query.where(outcome_filter(outcome))
     if since:
         query = query.where(AuditRecord.at >= since)
     if until:

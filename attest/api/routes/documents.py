@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import uuid
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -115,12 +116,8 @@ def upload(
     name = _UNSAFE.sub("_", Path(file.filename or "upload").name).strip(" .") or "upload"
     loaded = load_bytes(bytes(data), filename=name, max_bytes=limit)  # LoadError: 415 or 422, named
     groups, tag_list = _groups(acl), sorted({t.strip() for t in tags.split(",") if t.strip()})
-    folder = services.settings.upload_dir / str(row.id)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = (folder / name).resolve()
-    doc = session.scalar(select(Document).where(Document.kb_id == row.id, Document.source_uri == str(path)))
-    if doc is not None and not may_read(caller, doc.acl):
-        raise ApiError(409, f"{name}: a document of that name exists; rename the file.")
+    path, doc = _upload_target(session, caller, row, services.settings.upload_dir / str(row.id), name)
+    path.parent.mkdir(parents=True, exist_ok=True)
     _write_atomically(path, bytes(data))
     if doc is None:
         doc = Document(kb_id=row.id, source_uri=str(path), text=loaded.text, acl=groups, tags=tag_list)
@@ -217,6 +214,34 @@ def delete_document(
         details={"document_id": document_id, "title": title},
     )
     return {"deleted": document_id, "index_version": summary.index_version}
+
+
+def _upload_target(
+    session: Session, caller: Principal, kb: KnowledgeBase, folder: Path, name: str
+) -> tuple[Path, Document | None]:
+    """Where an upload named ``name`` goes, and the document it replaces (or None).
+
+    An upload replaces the caller's readable upload of the same name. A document of that
+    name the caller may not read is left alone, and the upload becomes a new document in a
+    folder of its own, so that the answer is the same as if the name were free: nothing
+    tells the caller that the other document exists.
+    """
+    prefix = str(folder.resolve())
+    same_name = [
+        d
+        for d in session.scalars(
+            select(Document).where(Document.kb_id == kb.id, Document.source_uri.startswith(prefix))
+        )
+        if (d.metadata_ or {}).get("file_name", Path(d.source_uri).name) == name
+    ]
+    for doc in same_name:
+        if may_read(caller, doc.acl):
+            return Path(doc.source_uri), doc
+    path = (folder / name).resolve()
+    taken = select(Document.id).where(Document.kb_id == kb.id, Document.source_uri == str(path))
+    if session.scalar(taken) is not None:
+        path = (folder / uuid.uuid4().hex[:12] / name).resolve()
+    return path, None
 
 
 def _write_atomically(path: Path, data: bytes) -> None:

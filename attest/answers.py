@@ -34,6 +34,7 @@ from attest.generation.citations import CheckedAnswer, validate
 from attest.generation.extractive import ExtractiveGenerator
 from attest.generation.prompts import build_prompt, declines, prompt_overhead
 from attest.ingest.embedder import Embedder, SentenceTransformerEmbedder
+from attest.retrieval.cache import LRU, CachingEmbedder, permission_key, question_key
 from attest.retrieval.context import Context, build_context
 from attest.retrieval.filters import Filters
 from attest.retrieval.hybrid import RetrievedChunk
@@ -82,6 +83,7 @@ class Answer:
     gate: dict[str, Any] | None = None  # the verification policy and what it did to the text
     draft: str | None = None  # the checked answer before the policy changed it (for the audit log)
     retrieved: list[dict[str, Any]] = field(default_factory=list)  # chunk ids and fused scores, best first
+    cached: bool = False  # True when this is a kept answer to the same question on the same index
 
     def to_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
@@ -125,7 +127,10 @@ class Answerer:
         self.embedder = embedder or SentenceTransformerEmbedder(
             settings.embedding_model, batch_size=settings.embedding_batch_size
         )
-        self.retrievers = Retrievers(engine, self.embedder, settings)
+        # Questions are embedded for retrieval and again for the relevance gate, and asked again.
+        self.query_embedder = CachingEmbedder(self.embedder, settings.query_cache_size)
+        self.answers: LRU[Answer] = LRU(settings.answer_cache_size)
+        self.retrievers = Retrievers(engine, self.query_embedder, settings)
         self.generator = generator or make_generator(settings, self.embedder)
         self.fallback = ExtractiveGenerator(self.embedder)
         self.condense = Condenser(self.generator, settings.chat_history_turns)
@@ -165,10 +170,20 @@ class Answerer:
                 query = self.condense(question, history)
         with _timed(timings, "retrieve"):
             retriever = self.retrievers.get(kb)
-            filters = Filters(groups=groups)
-            hits = retriever.retrieve(query, k=self.settings.answer_passages, filters=filters)
-            relevance = self._relevance(retriever.dense.embeddings, query, hits)
-        version, policy = retriever.snapshot.version, self.policy(kb)
+            policy = self.policy(kb)
+            # A follow-up's answer depends on its conversation: only standalone questions are kept.
+            version_id = retriever.snapshot.version_id
+            key = None if history else self._cache_key(version_id, groups, policy, question)
+            cached = self.answers.get(key) if key else None
+            if cached is None:
+                filters = Filters(groups=groups)
+                hits = retriever.retrieve(query, k=self.settings.answer_passages, filters=filters)
+                relevance = self._relevance(retriever.dense.embeddings, query, hits)
+        if cached is not None:
+            lookup = {"cache": timings.pop("retrieve"), **timings}
+            yield Final(replace(cached, question=question, timings_ms=lookup, cached=True))
+            return
+        version = retriever.snapshot.version
         embeddings = retriever.dense.embeddings
         vectors = {hit.chunk["chunk_id"]: np.asarray(embeddings[hit.row]) for hit in hits}
         events = self.stream_from(
@@ -190,9 +205,19 @@ class Answerer:
         ]
         for event in events:
             if isinstance(event, Final):
-                yield Final(replace(event.answer, question=question, retrieved=retrieved))
+                final = replace(event.answer, question=question, retrieved=retrieved)
+                if key and final.backend == self.generator.name:  # a fallback's answer is not kept
+                    self.answers.put(key, final)
+                yield Final(final)
             else:
                 yield event
+
+    def _cache_key(
+        self, version_id: int, groups: frozenset[str] | None, policy: Policy, question: str
+    ) -> tuple[object, ...] | None:
+        if self.answers.size <= 0:
+            return None
+        return (version_id, permission_key(groups), policy.value, self.generator.name, question_key(question))
 
     def answer_from(
         self,
@@ -302,7 +327,7 @@ class Answerer:
     def _relevance(self, embeddings: np.ndarray, question: str, hits: list[RetrievedChunk]) -> float:
         if not hits:
             return 0.0
-        vector = self.embedder.embed([question])[0]
+        vector = self.query_embedder.embed([question])[0]
         rows = np.asarray([hit.row for hit in hits])
         return float(np.max(np.asarray(embeddings[rows]) @ vector))
 

@@ -282,3 +282,21 @@ def test_a_wrong_citation_is_caught_and_the_right_source_named(
     leave = next(s["number"] for s in answer.sources if "27 days" in s["text"])
     assert claim["supported"] and claim["wrong_citations"] == claim["citations"] != [leave]
     assert claim["better_source"] == leave
+
+
+def test_repeated_questions_come_from_the_cache_until_the_index_changes(
+    kb: Path, settings: Settings, engine: Engine, embedder: SentenceTransformerEmbedder
+) -> None:
+    service = answerer(settings, engine, embedder, ExtractiveGenerator(embedder))
+    first = service.ask("hr", LEAVE)
+    again = service.ask("hr", "  how many days of annual leave do full-time employees receive ")
+    assert not first.cached and again.cached and again.text == first.text
+    assert set(again.timings_ms) == {"cache"} and again.question.startswith("how many")
+    assert not service.ask("hr", LEAVE, groups=frozenset({"board"})).cached  # another permission set
+    assert not service.ask("hr", LEAVE, history=[Turn("Hi", "Hello")]).cached  # follow-ups are not kept
+    (kb / "leave.txt").write_text(
+        "Annual leave\n\nFull-time employees receive 30 days of annual leave each year.\n"
+    )
+    IngestPipeline(settings, engine=engine, embedder=embedder).run("hr", [kb])
+    fresh = service.ask("hr", LEAVE)
+    assert not fresh.cached and "30 days" in fresh.text  # a new index version: nothing stale is served

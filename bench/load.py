@@ -53,6 +53,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="API worker processes")
     parser.add_argument("--distinct", action="store_true", help="every question unique (no cache hits)")
     parser.add_argument("--reindex", action="store_true", help="re-index the knowledge base mid-run")
+    parser.add_argument("--server-log", default=f"{tempfile.gettempdir()}/attest-load-server.log")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="attest-load-") as tmp:
@@ -74,7 +75,7 @@ def main() -> None:
             [sys.executable, "-m", "attest", "serve", "--port", str(port), "--workers", str(args.workers)],
             env=env,
             stdout=subprocess.DEVNULL,
-            stderr=open(Path(tmp) / "server.log", "wb"),  # noqa: SIM115 - closed with the process
+            stderr=open(args.server_log, "wb"),  # noqa: SIM115 - closed with the process
         )
         try:
             url = f"http://127.0.0.1:{port}"

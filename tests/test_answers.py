@@ -24,6 +24,7 @@ from attest.ingest.pipeline import IngestPipeline
 from attest.retrieval.context import Context
 from attest.verify.policy import COULD_NOT_VERIFY, UNVERIFIED_MARK
 from tests.conftest import write_corpus
+from tests.llama_server import API_KEY, start_llama_server
 
 pytestmark = pytest.mark.integration
 
@@ -300,3 +301,21 @@ def test_repeated_questions_come_from_the_cache_until_the_index_changes(
     IngestPipeline(settings, engine=engine, embedder=embedder).run("hr", [kb])
     fresh = service.ask("hr", LEAVE)
     assert not fresh.cached and "30 days" in fresh.text  # a new index version: nothing stale is served
+
+
+def test_llm_server_stopped_mid_answer_gives_the_extractive_fallback(
+    kb: Path, settings: Settings, engine: Engine, embedder: SentenceTransformerEmbedder
+) -> None:
+    url, server = start_llama_server()
+    try:
+        generator = OpenAIGenerator(base_url=url, model="gemma", api_key=API_KEY, timeout_s=30, max_retries=0)
+        service = answerer(settings.model_copy(update={"llm_max_tokens": 300}), engine, embedder, generator)
+        events = service.stream("hr", LEAVE)
+        assert isinstance(next(events), Delta)  # the model has begun to answer
+        server.kill()  # SIGKILL: the connection breaks mid-stream
+        server.wait(timeout=30)
+        final = [e for e in events if isinstance(e, Final)][-1].answer
+    finally:
+        server.kill()
+    assert final.answered and final.backend == "extractive" and "27 days" in final.text
+    assert final.reason and "stopped in the middle of the answer" in final.reason

@@ -14,6 +14,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from attest.core import audit
@@ -29,6 +31,8 @@ from attest.core.errors import (
 
 log = logging.getLogger(__name__)
 PROBLEM = "application/problem+json"
+DATABASE_DOWN = "The database is unavailable at the moment; nothing was changed. Try again shortly."
+DATABASE_RETRY_S = 5
 
 
 class ApiError(Exception):
@@ -97,6 +101,14 @@ def install(app: FastAPI) -> None:
         if exc.status_code == 405:
             detail = f"{request.method} is not allowed on {request.url.path}"
         return problem(exc.status_code, detail, instance=request.url.path, headers=exc.headers)
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(PoolTimeout)
+    async def _database_down(request: Request, exc: OperationalError | PoolTimeout) -> JSONResponse:
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+        return problem(
+            503, DATABASE_DOWN, instance=request.url.path, headers={"Retry-After": str(DATABASE_RETRY_S)}
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -18,10 +18,15 @@ from attest.core.settings import get_settings
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
+# Up to one connection per API worker thread (AnyIO runs sync routes on 40): a request
+# never waits for the pool behind requests that wait for the database (bench/load.py).
+POOL = {"pool_size": 10, "max_overflow": 40, "pool_timeout": 60}
+
+
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite gets foreign keys, WAL and a busy timeout."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": 30}, **POOL)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -32,7 +37,7 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, **POOL)
 
 
 @lru_cache(maxsize=4)

@@ -27,6 +27,10 @@ class IngestError(AttestError):
     """A file could not be ingested."""
 
 
+class StorageFull(IngestError):
+    """The data directory or the database ran out of space; nothing was activated."""
+
+
 class LoadError(IngestError):
     """A file could not be read or its text could not be extracted.
 

@@ -149,6 +149,7 @@ class OpenAIGenerator:
 
     def complete(self, prompt: Prompt, max_tokens: int) -> Iterator[str]:
         """The chat model's reply to ``prompt`` as system and user messages, streamed."""
+        import httpx
         import openai
 
         messages = [("system", prompt.system), ("user", prompt.user)]
@@ -173,3 +174,7 @@ class OpenAIGenerator:
             raise GenerationError(f"Cannot reach the endpoint {self.base_url}: is it running?") from exc
         except openai.APIError as exc:
             raise GenerationError(f"The endpoint {self.base_url} failed: {exc}") from exc
+        except httpx.HTTPError as exc:  # the connection broke after the reply began
+            raise GenerationError(
+                f"The endpoint {self.base_url} stopped in the middle of the answer."
+            ) from exc

@@ -8,8 +8,10 @@ only after a new one has been written completely (see ``retrieval.index_store``)
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -19,9 +21,10 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from attest.core.errors import IngestError, LoadError
+from attest.core.errors import IngestError, LoadError, StorageFull
 from attest.core.models import (
     Chunk,
     Document,
@@ -43,6 +46,8 @@ from attest.ingest.progress import NullProgress, Progress
 from attest.ingest.sources import discover, file_hash
 from attest.retrieval.hybrid import bm25_config, dense_config
 from attest.retrieval.index_store import build_index_version, discard_unfinished, is_current_format
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -198,7 +203,13 @@ class IngestPipeline:
                         if isinstance(exc, KeyboardInterrupt)
                         else str(exc) or type(exc).__name__
                     )
-                finish_job(session, job, status, summary.to_dict(), error=reason)
+                _record_end(session, job, status, summary, reason)
+                if _out_of_space(exc):
+                    raise StorageFull(
+                        f"No space left for the data directory {self.settings.data_dir} or the database "
+                        "while ingesting; free some space and run the ingest again. The previous index "
+                        "stays active and nothing stored was lost."
+                    ) from exc
                 raise
             finally:
                 self.progress.close()
@@ -600,3 +611,25 @@ def _count_done(job: IngestJob, summary: IngestSummary) -> None:
         + summary.documents_updated
     )
     job.documents_done = min(done, job.documents_total)
+
+
+def _out_of_space(exc: BaseException) -> bool:
+    """A full disk, as the file system (ENOSPC) or the database reports it."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    if isinstance(exc, OperationalError):
+        message = str(exc.orig).lower()
+        return "disk is full" in message or "no space left" in message or "could not extend file" in message
+    return False
+
+
+def _record_end(
+    session: Session, job: IngestJob, status: JobStatus, summary: IngestSummary, reason: str
+) -> None:
+    """Mark the job ended; on a full disk even that may fail, and the next job's claim marks
+    it failed instead (it stops sending heartbeats)."""
+    try:
+        finish_job(session, job, status, summary.to_dict(), error=reason)
+    except SQLAlchemyError:
+        session.rollback()
+        log.warning("could not record the end of ingest job %s (%s)", job.id, reason)

@@ -7,6 +7,7 @@ The same server as tests/live.py (demo knowledge base, an hr-only document, know
 
 from __future__ import annotations
 
+import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -15,7 +16,7 @@ import pytest
 
 from tests.api.test_leaks import QUESTION as SECRET_QUESTION
 from tests.api.test_leaks import leaks
-from tests.live import Server, attest
+from tests.live import ROOT, Server, attest
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.postgres]
 
@@ -92,3 +93,20 @@ def test_no_leak_and_admin_views_on_postgres(pg_server: Server) -> None:
         verified = admin.get("/audit", params={"outcome": "supported", "kb": "demo"})
     assert dashboard["questions"] >= 1
     assert verified.status_code == 200 and all(r["details"]["answered"] for r in verified.json()["items"])
+
+
+def test_the_api_survives_a_database_restart(pg_server: Server) -> None:
+    """Runs last in this module: it stops the test PostgreSQL for a moment."""
+    question = "How many days of annual leave do full-time employees get?"
+    assert ask(pg_server, "viewer_a", "demo", question).status_code == 200
+    script = str(ROOT / "scripts" / "postgres.sh")
+    subprocess.run([script, "halt"], check=True)
+    try:
+        down = ask(pg_server, "viewer_a", "demo", question)
+        assert down.status_code == 503, down.text
+        assert "database is unavailable" in down.json()["detail"] and down.headers["retry-after"] == "5"
+        assert httpx.get(f"{pg_server.url}/readyz").status_code == 503
+    finally:
+        subprocess.run([script, "resume"], check=True)
+    assert ask(pg_server, "viewer_a", "demo", question).status_code == 200  # no API restart
+    assert httpx.get(f"{pg_server.url}/readyz").status_code == 200 and pg_server.process.poll() is None

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,13 +11,13 @@ from typing import Any
 import pytest
 
 from attest.core.errors import ConfigurationError, GenerationError
-from attest.generation.backends import LlamaCppGenerator, OpenAIGenerator, default_gguf
+from attest.generation.backends import LlamaCppGenerator, OpenAIGenerator
 from attest.generation.prompts import NOT_FOUND, build_prompt, declines
 from attest.retrieval.context import Context, build_context
+from tests.llama_server import API_KEY, free_port, start_llama_server
 
 pytestmark = pytest.mark.integration
 
-API_KEY = "test-key"
 DOC = (
     "Expense policy\n\nHotel costs are refunded up to 140 euros a night in Paris and 110 euros a night "
     "anywhere else. Receipts are uploaded within 30 days."
@@ -70,34 +67,11 @@ def test_llama_cpp_errors_name_the_problem(tmp_path: Path) -> None:
         list(small.stream(context(), "word " * 400, max_tokens=10))
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """The real llama.cpp OpenAI-compatible server with the small model, on a free port."""
-    port = free_port()
-    command = [
-        sys.executable, "-m", "llama_cpp.server", "--model", str(default_gguf()), "--model_alias", "gemma",
-        "--host", "127.0.0.1", "--port", str(port), "--api_key", API_KEY, "--n_ctx", "2048",
-        # The base model's own template makes it stop at once; ChatML makes it write text,
-        # which is all these transport tests need (answer quality is measured by eval qa).
-        "--chat_format", "chatml",
-    ]  # fmt: skip
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            if proc.poll() is not None:
-                pytest.fail("llama_cpp.server exited at start")
-            time.sleep(0.5)
-    yield f"http://127.0.0.1:{port}/v1", proc
+    url, proc = start_llama_server()
+    yield url, proc
     proc.terminate()
     proc.wait(timeout=30)
 

@@ -10,11 +10,13 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 
 from attest.answers import Answer, Delta
 from attest.api.deps import Access, Id, ServicesDep, SessionDep, UserDep, rule
-from attest.api.errors import status_of
+from attest.api.errors import DATABASE_DOWN, status_of
 from attest.api.schemas import AskRequest
 from attest.api.services import Services
 from attest.core import audit
@@ -32,6 +34,7 @@ def ask(
 ) -> dict[str, Any]:
     """Answer a question from a knowledge base, with citations, sources, the verdict and timings."""
     kb, history = _prepare(session, caller, body, services)
+    session.commit()  # give the connection back while the answer is computed (see _prepare)
     began = time.perf_counter()
     answer = services.answerer.ask(kb.name, body.question, groups=caller.reading_groups, history=history)
     return _record(services, request, caller, kb, body.conversation_id, answer, began)
@@ -45,6 +48,7 @@ def ask_stream(
     ``answer`` (the checked answer with sources and verdict, which replaces the tokens), or
     ``error``; ``done`` ends the stream."""
     kb, history = _prepare(session, caller, body, services)
+    session.commit()  # give the connection back while the answer is computed (see _prepare)
 
     def events() -> Iterator[str]:
         began = time.perf_counter()
@@ -61,6 +65,8 @@ def ask_stream(
                     )
         except AttestError as exc:
             yield _sse("error", {"status": status_of(exc), "detail": str(exc)})
+        except (OperationalError, PoolTimeout):
+            yield _sse("error", {"status": 503, "detail": DATABASE_DOWN})
         except ValueError as exc:
             yield _sse("error", {"status": 422, "detail": str(exc)})
         yield _sse("done", {})
@@ -76,7 +82,13 @@ def _sse(event: str, data: dict[str, Any]) -> str:
 def _prepare(
     session: Session, caller: Principal, body: AskRequest, services: Services
 ) -> tuple[KnowledgeBase, list[Turn]]:
-    """The knowledge base (404 unless granted) and the conversation's recent turns."""
+    """The knowledge base (404 unless granted) and the conversation's recent turns.
+
+    The caller then commits the request's session, so that no connection is held while the
+    answer is computed: the answering service and :func:`_record` take their own, briefly,
+    and a request holding one connection while waiting for another would exhaust the pool
+    under load (bench/load.py found it).
+    """
     kb = visible_kb(session, caller, body.kb)
     history: list[Turn] = []
     if body.conversation_id is not None:

@@ -153,11 +153,14 @@ class OpenAIGenerator:
         import openai
 
         messages = [("system", prompt.system), ("user", prompt.user)]
+        midway = f"The endpoint {self.base_url} stopped in the middle of the answer."
+        started = False
         try:
             for chunk in self._chat.bind(max_tokens=max_tokens, stop=list(prompt.stop) or None).stream(
                 messages
             ):
                 if isinstance(chunk.content, str) and chunk.content:
+                    started = True
                     yield chunk.content
         except openai.AuthenticationError as exc:
             raise GenerationError(
@@ -171,6 +174,8 @@ class OpenAIGenerator:
         except openai.APITimeoutError as exc:
             raise GenerationError(f"The endpoint {self.base_url} did not answer in time.") from exc
         except openai.APIConnectionError as exc:
+            if started:
+                raise GenerationError(midway) from exc
             raise GenerationError(f"Cannot reach the endpoint {self.base_url}: is it running?") from exc
         except openai.APIError as exc:
             raise GenerationError(f"The endpoint {self.base_url} failed: {exc}") from exc

@@ -7,7 +7,6 @@ no table of its own and agrees with the audit log by construction.
 
 from __future__ import annotations
 
-import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ import numpy as np
 from sqlalchemy import ColumnElement, and_, or_
 
 from attest.core.models import AuditRecord
+from attest.retrieval.cache import question_key  # the answer cache's notion of "the same question"
 
 OUTCOMES = ("supported", "unsupported", "declined")
 
@@ -66,10 +66,6 @@ def outcome_filter(outcome: str) -> ColumnElement[bool]:
     raise ValueError(f"unknown outcome {outcome!r}; valid: {', '.join(OUTCOMES)}")
 
 
-def _normalise(question: str) -> str:
-    return re.sub(r"\s+", " ", question).strip().rstrip("?.! ").casefold()
-
-
 def summarize(asks: Iterable[Ask], ratings: Iterable[int], *, gaps: int = 10) -> dict[str, Any]:
     """Questions and latency percentiles per day, outcomes, feedback, and the most frequent
     questions Attest declined (the gaps in the knowledge base)."""
@@ -82,7 +78,7 @@ def summarize(asks: Iterable[Ask], ratings: Iterable[int], *, gaps: int = 10) ->
         per_day[ask.at.date()].append(ask)
         outcomes[ask.outcome] += 1
         if ask.outcome == "declined" and ask.question:
-            key = _normalise(ask.question)
+            key = question_key(ask.question)
             declined[key] += 1
             wording[key] = ask.question
             last_asked[key] = ask.at

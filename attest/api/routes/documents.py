@@ -230,7 +230,9 @@ def _upload_target(
     same_name = [
         d
         for d in session.scalars(
-            select(Document).where(Document.kb_id == kb.id, Document.source_uri.startswith(prefix))
+            select(Document)
+            .options(defer(Document.text))
+            .where(Document.kb_id == kb.id, Document.source_uri.startswith(prefix, autoescape=True))
         )
         if (d.metadata_ or {}).get("file_name", Path(d.source_uri).name) == name
     ]

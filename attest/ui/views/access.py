@@ -7,14 +7,14 @@ from typing import Any
 import streamlit as st
 
 from attest.ui.client import ApiClient
-from attest.ui.views.knowledge import _flash, _split, _try
+from attest.ui.views.forms import attempt, flash, split
 
 ROLES = ["viewer", "editor", "admin"]
 
 
 def render(client: ApiClient, me: dict[str, Any]) -> None:
     st.header("People and access")
-    _flash()
+    flash()
     if secret := st.session_state.pop("secret", None):  # a generated password or key: shown once
         st.warning(f"{secret[0]} It is shown only this once:")
         st.code(secret[1], language=None)
@@ -44,11 +44,11 @@ def _users(client: ApiClient, me: dict[str, Any]) -> None:
         if st.form_submit_button("Add user"):
 
             def create() -> None:
-                user = client.create_user(username.strip(), role, _split(groups), password or None)
+                user = client.create_user(username.strip(), role, split(groups), password or None)
                 if user.get("password"):
                     st.session_state["secret"] = (f"The password of {user['username']}.", user["password"])
 
-            _try(create, f"User {username!r} added.")
+            attempt(create, f"User {username!r} added.")
     if not people:
         return
     labels = {f"{u['username']} (#{u['id']})": u for u in people}
@@ -59,12 +59,12 @@ def _users(client: ApiClient, me: dict[str, Any]) -> None:
         groups = st.text_input("Groups", ", ".join(user["groups"]))
         active = st.checkbox("Active", user["active"])
         if st.form_submit_button("Save"):
-            _try(
-                lambda: client.update_user(user["id"], role=role, groups=_split(groups), active=active),
+            attempt(
+                lambda: client.update_user(user["id"], role=role, groups=split(groups), active=active),
                 f"Saved {user['username']}.",
             )
     if user["username"] != me["name"] and st.button("Delete user", key=f"delete-user-{user['id']}"):
-        _try(lambda: client.delete_user(user["id"]), f"Deleted {user['username']}.")
+        attempt(lambda: client.delete_user(user["id"]), f"Deleted {user['username']}.")
 
 
 def _groups(client: ApiClient) -> None:
@@ -74,11 +74,11 @@ def _groups(client: ApiClient) -> None:
         name = st.text_input("New group")
         description = st.text_input("Description")
         if st.form_submit_button("Add group"):
-            _try(lambda: client.create_group(name.strip(), description), f"Group {name!r} added.")
+            attempt(lambda: client.create_group(name.strip(), description), f"Group {name!r} added.")
     if groups:
         name = st.selectbox("Group", [g["name"] for g in groups], key="delete-group-name")
         if st.button("Delete group", key="delete-group"):
-            _try(lambda: client.delete_group(name), f"Deleted group {name!r}.")
+            attempt(lambda: client.delete_group(name), f"Deleted group {name!r}.")
 
 
 def _grants(client: ApiClient) -> None:
@@ -97,13 +97,13 @@ def _grants(client: ApiClient) -> None:
         group = st.selectbox("Group", groups)
         if st.form_submit_button("Grant access"):
             if to == "a user":
-                _try(lambda: client.grant(kb, user_id=users[user]), f"{user} may now use {kb}.")
+                attempt(lambda: client.grant(kb, user_id=users[user]), f"{user} may now use {kb}.")
             else:
-                _try(lambda: client.grant(kb, group=group), f"Group {group} may now use {kb}.")
+                attempt(lambda: client.grant(kb, group=group), f"Group {group} may now use {kb}.")
     if grants:
         grant_id = st.selectbox("Grant", [g["id"] for g in grants], key=f"revoke-grant-{kb}")
         if st.button("Revoke grant", key=f"revoke-{kb}"):
-            _try(lambda: client.revoke_grant(kb, grant_id), f"Grant {grant_id} revoked.")
+            attempt(lambda: client.revoke_grant(kb, grant_id), f"Grant {grant_id} revoked.")
 
 
 def _keys(client: ApiClient) -> None:
@@ -118,13 +118,13 @@ def _keys(client: ApiClient) -> None:
         if st.form_submit_button("Create key"):
 
             def create() -> None:
-                key = client.create_apikey(name.strip(), role, chosen, _split(groups))
+                key = client.create_apikey(name.strip(), role, chosen, split(groups))
                 st.session_state["secret"] = (f"The API key {key['name']}.", key["key"])
 
-            _try(create, f"API key {name!r} created.")
+            attempt(create, f"API key {name!r} created.")
     live = [k for k in keys if not k["revoked_at"]]
     if live:
         labels = {f"{k['name']} ({k['prefix']})": k["id"] for k in live}
         choice = st.selectbox("Key", list(labels), key="revoke-key")
         if st.button("Revoke key", key="revoke-key-button"):
-            _try(lambda: client.revoke_apikey(labels[choice]), f"Revoked {choice}.")
+            attempt(lambda: client.revoke_apikey(labels[choice]), f"Revoked {choice}.")

@@ -9,6 +9,7 @@ from typing import Any
 import streamlit as st
 
 from attest.ui.client import ApiClient, ApiError, SessionExpired
+from attest.ui.views.forms import attempt, flash, split
 
 POLL_S = 1.0
 ACTIVE = ("running",)
@@ -54,30 +55,11 @@ def _create(client: ApiClient) -> None:
         name = st.text_input("Name", key="new-kb-name", help="Letters, digits, '.', '_' and '-'")
         description = st.text_input("Description")
         if st.form_submit_button("Create"):
-            _try(lambda: client.create_kb(name.strip(), description), f"Knowledge base {name!r} created.")
-
-
-def _try(action: Any, success: str) -> bool:
-    """Run one API call for a form; show its error next to the form instead of failing the page."""
-    try:
-        action()
-    except SessionExpired:
-        raise
-    except ApiError as exc:
-        st.error(str(exc))
-        return False
-    st.session_state["flash"] = success
-    st.rerun()
-    return True
-
-
-def _flash() -> None:
-    if message := st.session_state.pop("flash", None):
-        st.success(message)
+            attempt(lambda: client.create_kb(name.strip(), description), f"Knowledge base {name!r} created.")
 
 
 def _documents(client: ApiClient, kb: str) -> None:
-    _flash()
+    flash()
     documents = client.documents(kb)
     if not documents:
         st.info("No documents yet: upload some, then re-index.")
@@ -112,17 +94,13 @@ def _documents(client: ApiClient, kb: str) -> None:
         )
         tags = st.text_input("Tags", ", ".join(doc["tags"]))
         if st.form_submit_button("Save access groups and tags"):
-            _try(
-                lambda: client.update_document(kb, doc["id"], acl=_split(acl), tags=_split(tags)),
+            attempt(
+                lambda: client.update_document(kb, doc["id"], acl=split(acl), tags=split(tags)),
                 f"Saved access groups and tags of {choice}.",
             )
     confirm = st.checkbox(f"Yes, delete {choice}", key=f"confirm-doc-{doc['id']}")
     if st.button("Delete document", key=f"delete-doc-{doc['id']}", disabled=not confirm):
-        _try(lambda: client.delete_document(kb, doc["id"]), f"Deleted {choice}.")
-
-
-def _split(text: str) -> list[str]:
-    return [part.strip() for part in text.split(",") if part.strip()]
+        attempt(lambda: client.delete_document(kb, doc["id"]), f"Deleted {choice}.")
 
 
 def _upload(client: ApiClient, kb: str) -> None:
@@ -232,10 +210,10 @@ def _settings(client: ApiClient, kb: dict[str, Any]) -> None:
             if name.strip() != kb["name"]:
                 changes["name"] = name.strip()
                 st.session_state["select-kb"] = name.strip()
-            _try(lambda: client.update_kb(kb["name"], **changes), "Saved.")
+            attempt(lambda: client.update_kb(kb["name"], **changes), "Saved.")
     st.subheader("Delete")
     typed = st.text_input(
         f"Type {kb['name']} to delete it with all its documents", key=f"delete-kb-{kb['name']}"
     )
     if st.button("Delete knowledge base", disabled=typed != kb["name"], key=f"delete-kb-button-{kb['name']}"):
-        _try(lambda: client.delete_kb(kb["name"]), f"Deleted {kb['name']}.")
+        attempt(lambda: client.delete_kb(kb["name"]), f"Deleted {kb['name']}.")

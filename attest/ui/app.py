@@ -14,6 +14,7 @@ from typing import Any
 
 import streamlit as st
 
+from attest.core.settings import Settings
 from attest.ui.client import ApiClient, ApiError, SessionExpired
 from attest.ui.render import STYLE
 from attest.ui.views import access, audit, chat, dashboard, knowledge
@@ -31,7 +32,8 @@ PAGES: dict[str, tuple[View, tuple[str, ...]]] = {
 
 
 def api_url() -> str:
-    return os.environ.get("ATTEST_API_URL", "http://127.0.0.1:8000")
+    """``ATTEST_API_URL``, read on each sign-in (the settings' default when it is unset)."""
+    return os.environ.get("ATTEST_API_URL") or str(Settings.model_fields["api_url"].default)
 
 
 def sign_out(notice: str | None = None) -> None:

@@ -11,14 +11,9 @@ import time
 import pytest
 
 from attest.generation.backends import default_gguf
+from tests.live import free_port
 
 API_KEY = "test-key"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def start_llama_server() -> tuple[str, subprocess.Popen[bytes]]:

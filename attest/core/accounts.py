@@ -65,6 +65,11 @@ def check_name(kind: str, name: str) -> str:
     return name
 
 
+def group_names(groups: Iterable[str]) -> list[str]:
+    """Group names checked, without repeats, sorted: how every group list is stored."""
+    return sorted({check_name("group", g) for g in groups})
+
+
 def principal_for_user(user: User) -> Principal:
     return Principal("user", user.id, user.username, Role(user.role), frozenset(user.groups))
 
@@ -141,7 +146,7 @@ def create_user(
         username=username,
         password_hash=hash_password(password),
         role=Role(_role(role)),
-        groups=sorted({check_name("group", g) for g in groups}),
+        groups=group_names(groups),
         active=True,
     )
     session.add(user)
@@ -239,7 +244,7 @@ def create_api_key(
         key_hash=digest,
         role=Role(_role(role)),
         kb_ids=sorted(kb_ids),
-        groups=sorted({check_name("group", g) for g in groups}),
+        groups=group_names(groups),
         created_by=created_by,
     )
     session.add(key)

@@ -61,9 +61,10 @@ def test_one_reindex_per_knowledge_base_across_workers(pg_server: Server) -> Non
         statuses = sorted(r.status_code for r in pool.map(start, range(4)))
     assert statuses.count(202) >= 1 and set(statuses) <= {202, 409}
     with pg_server.client("admin") as admin:
-        jobs = admin.get("/kbs/b/jobs").json()["items"]
-    running = [j for j in jobs if j["status"] == "running"]
-    assert len(running) <= 1  # never two at once
+        wait_until_idle(admin, "b")
+        jobs = sorted(admin.get("/kbs/b/jobs").json()["items"], key=lambda j: j["started_at"])
+    for earlier, later in zip(jobs, jobs[1:], strict=False):  # never two at once
+        assert earlier["finished_at"] <= later["started_at"], (earlier, later)
 
 
 def test_a_new_index_version_reaches_every_worker(pg_server: Server) -> None:

@@ -12,12 +12,12 @@ from attest.api.errors import ApiError
 from attest.api.schemas import ApiKeyCreate, GroupCreate, UserCreate, UserUpdate
 from attest.core import audit
 from attest.core.accounts import (
-    check_name,
     create_api_key,
     create_group,
     create_user,
     delete_group,
     get_user,
+    group_names,
     revoke_api_key,
 )
 from attest.core.models import ApiKey, Group, KnowledgeBase, Role, User
@@ -76,7 +76,7 @@ def update_user(user_id: Id, body: UserUpdate, caller: AdminDep, session: Sessio
     if body.role is not None:
         user.role = Role(body.role)
     if body.groups is not None:
-        user.groups = sorted({check_name("group", g) for g in body.groups})
+        user.groups = group_names(body.groups)
     if body.active is not None:
         user.active = body.active
     if body.password is not None:

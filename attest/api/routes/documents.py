@@ -23,7 +23,7 @@ from attest.api.deps import MAX_ID, Access, EditorDep, Id, ServicesDep, SessionD
 from attest.api.errors import ApiError
 from attest.api.schemas import DocumentUpdate
 from attest.core import audit
-from attest.core.accounts import Principal, check_name, may_read, visible_kb
+from attest.core.accounts import Principal, group_names, may_read, visible_kb
 from attest.core.errors import NotFound
 from attest.core.models import Chunk, Document, DocumentStatus, KnowledgeBase
 from attest.ingest.loaders import load_bytes
@@ -57,7 +57,7 @@ def _readable_document(session: Session, caller: Principal, kb: KnowledgeBase, d
 
 
 def _groups(raw: str) -> list[str]:
-    return sorted({check_name("group", g.strip()) for g in raw.split(",") if g.strip()})
+    return group_names(g.strip() for g in raw.split(",") if g.strip())
 
 
 @router.get("", **rule(Access.KB_VIEWER))
@@ -160,7 +160,7 @@ def update_document(
 ) -> dict[str, Any]:
     """Change who may read a document, or its tags; the index is rebuilt before this returns."""
     doc = _readable_document(session, caller, visible_kb(session, caller, kb), document_id)
-    acl = None if body.acl is None else sorted({check_name("group", g) for g in body.acl})
+    acl = None if body.acl is None else group_names(body.acl)
     session.rollback()  # the rebuild job takes its own transaction
 
     def change(job_session: Session, _kb: KnowledgeBase) -> None:

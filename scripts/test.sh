@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs Attest (if needed), starts a local PostgreSQL 15, installs Debian's chromium for the
-# browser tests, and runs the test suite.
-# Extra arguments go to pytest, e.g. scripts/test.sh -m unit
+# browser tests, and runs the test suite: everything on SQLite, then the integration tests
+# of the database-backed parts (migrations, audit, ingestion, retrieval, answers, API) again
+# on PostgreSQL.
+# Extra arguments go to pytest instead (one pass), e.g. scripts/test.sh -m unit
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -16,4 +18,13 @@ if browser=$(scripts/chromium.sh); then
 else
   echo "test.sh: chromium is not available; the browser tests will be skipped" >&2
 fi
-.venv/bin/python -m pytest "$@"
+if [ $# -gt 0 ]; then
+  .venv/bin/python -m pytest "$@"
+  exit
+fi
+.venv/bin/python -m pytest
+if [ -n "${ATTEST_TEST_POSTGRES_URL:-}" ]; then
+  echo "test.sh: the integration tests again, on PostgreSQL" >&2
+  ATTEST_TEST_DATABASE=postgresql .venv/bin/python -m pytest -m "integration and not postgres" \
+    tests/core tests/ingest tests/retrieval tests/api tests/test_answers.py
+fi

@@ -1,4 +1,10 @@
-"""Shared fixtures: a migrated SQLite database per test, the real embedding model once per session."""
+"""Shared fixtures: a migrated database per test, the real embedding model once per session.
+
+The database is SQLite unless ``ATTEST_TEST_DATABASE=postgresql``: then the ``settings``,
+``engine`` and ``server`` fixtures use a fresh database on the test PostgreSQL server
+(``ATTEST_TEST_POSTGRES_URL``, started by scripts/test.sh), so the integration suite runs
+unchanged against both (scripts/test.sh runs it twice).
+"""
 
 from __future__ import annotations
 
@@ -17,12 +23,24 @@ from attest.ingest.embedder import SentenceTransformerEmbedder
 from tests.live import Server, shared_server
 
 POSTGRES_URL = os.environ.get("ATTEST_TEST_POSTGRES_URL")
+ON_POSTGRES = os.environ.get("ATTEST_TEST_DATABASE", "sqlite") == "postgresql"
+
+
+def pytest_report_header() -> str:
+    return f"attest test database: {'PostgreSQL ' + str(POSTGRES_URL) if ON_POSTGRES else 'SQLite'}"
 
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A real ``attest serve`` process with the demo knowledge base and test users (tests/live.py)."""
-    yield from shared_server(tmp_path_factory)
+    if not ON_POSTGRES:
+        yield from shared_server(tmp_path_factory)
+        return
+    url = _new_postgres_database()
+    try:
+        yield from shared_server(tmp_path_factory, database_url=url)
+    finally:
+        _drop_postgres_database(url)
 
 
 @pytest.fixture(scope="session")
@@ -52,8 +70,17 @@ def llama() -> LlamaCppGenerator:
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", chunk_tokens=60, chunk_overlap=15, chunk_boundary_slack=10)
+def settings(tmp_path: Path) -> Iterator[Settings]:
+    url = _new_postgres_database() if ON_POSTGRES else None
+    yield Settings(
+        data_dir=tmp_path / "data",
+        database_url=url,
+        chunk_tokens=60,
+        chunk_overlap=15,
+        chunk_boundary_slack=10,
+    )
+    if url:
+        _drop_postgres_database(url)
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
+from attest.core.db import write_gate
 from attest.core.models import AuditHead, AuditRecord, utcnow
 
 GENESIS = "0" * 64
@@ -102,7 +103,7 @@ def append(
 
 def write(engine: Engine, **fields: Any) -> None:
     """Append one record in its own transaction."""
-    with Session(engine) as session:
+    with write_gate(engine), Session(engine) as session:
         append(session, **fields)
         session.commit()
 

@@ -414,6 +414,22 @@ class IngestPipeline:
     ) -> Document:
         """Replace one document's chunks in a single transaction."""
         loaded = item.loaded
+        # Built before the first write, which takes SQLite's write lock until the commit.
+        rows = [
+            {
+                "kb_id": kb.id,
+                "position": w.position,
+                "text": loaded.text[w.char_start : w.char_end],
+                "token_start": w.token_start,
+                "token_end": w.token_end,
+                "char_start": w.char_start,
+                "char_end": w.char_end,
+                "page": page_at(loaded.pages, w.char_start),
+                "entities": ents,
+                "embedding": vector.tobytes(),
+            }
+            for w, ents, vector in zip(item.windows, item.chunk_entities, vectors, strict=True)
+        ]
         if doc is None:
             doc = Document(kb_id=kb.id, source_uri=str(item.path), acl=list(acl or []), tags=list(tags or []))
             session.add(doc)
@@ -434,22 +450,8 @@ class IngestPipeline:
         doc.text = loaded.text
         doc.metadata_ = {**loaded.metadata, "file_name": item.path.name}
         session.flush()
-        rows = [
-            {
-                "document_id": doc.id,
-                "kb_id": kb.id,
-                "position": w.position,
-                "text": loaded.text[w.char_start : w.char_end],
-                "token_start": w.token_start,
-                "token_end": w.token_end,
-                "char_start": w.char_start,
-                "char_end": w.char_end,
-                "page": page_at(loaded.pages, w.char_start),
-                "entities": ents,
-                "embedding": vector.tobytes(),
-            }
-            for w, ents, vector in zip(item.windows, item.chunk_entities, vectors, strict=True)
-        ]
+        for row in rows:
+            row["document_id"] = doc.id
         session.execute(insert(Chunk), rows)
         _bump_revision(session, kb)
         session.commit()

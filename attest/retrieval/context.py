@@ -22,6 +22,7 @@ which the budget bounds: for a given budget the whole costs O(n log n) in the hi
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -221,6 +222,24 @@ def _passage(span: _Span, number: int, tokens: int) -> Passage:
     )  # fmt: skip
 
 
+# Lines of a document that look like the prompt's own structure: a source header ("[3] ..."),
+# "Sources:", "Question:", "Answer:", or the "###" that ends a worked example.
+_PROMPT_STRUCTURE = re.compile(r"^[ \t]*(?=\[\d+\]|#{3}|(?:sources|question|answer)[ \t]*:)", re.I | re.M)
+
+
+def quote(text: str) -> str:
+    """``text`` made safe to place in a prompt as quoted material.
+
+    A document is content, never instructions: one that contains lines shaped like the
+    prompt (a fake source ``[9]``, a fake ``Question:``/``Answer:`` pair, a ``###``
+    separator) could otherwise make the model read a forged answer as part of the prompt.
+    Those lines get a ``> `` in front, which the worked examples never use, so the
+    structure of the prompt stays Attest's own; the words themselves are kept.
+    """
+    return _PROMPT_STRUCTURE.sub("> ", text)
+
+
 def _render(number: int, title: str, page: int | None, text: str) -> str:
+    title = " ".join(title.split())  # a title is one line, whatever the document says
     header = f"[{number}] {title}" if page is None else f"[{number}] {title} (page {page})"
-    return f"{header}\n{text}"
+    return f"{header}\n{quote(text)}"

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
 
 import httpx
 import pytest
+from sqlalchemy import create_engine, text
 
 from tests.live import Server, attest
 
@@ -187,19 +187,24 @@ def test_dashboard_counts_questions_outcomes_feedback_and_gaps(server: Server) -
     assert verified["total"] >= 1 and all(r["details"]["answered"] for r in verified["items"])
 
 
-def test_audit_verify_passes_then_fails_after_an_edit(server: Server, tmp_path) -> None:
+def test_audit_verify_passes_then_fails_after_an_edit(server: Server) -> None:
     verified = attest(server.env, "audit", "verify")
     assert verified.returncode == 0, verified.stderr
     assert "intact" in verified.stdout
-    # Tamper with a copy, so the live server's database stays whole.
-    copy = tmp_path / "attest.db"
-    with sqlite3.connect(server.data_dir / "attest.db") as live, sqlite3.connect(copy) as target:
-        live.backup(target)
-    with sqlite3.connect(copy) as conn:
-        conn.execute("UPDATE audit_log SET actor = 'user:nobody' WHERE id = 2")
-    tampered = attest({**server.env, "ATTEST_DATA_DIR": str(tmp_path)}, "audit", "verify")
+    # Tamper with the live database (SQLite or PostgreSQL) for a moment, then put it back.
+    engine = create_engine(server.env.get("DATABASE_URL") or f"sqlite:///{server.data_dir / 'attest.db'}")
+    with engine.begin() as conn:
+        actor = conn.execute(text("SELECT actor FROM audit_log WHERE id = 2")).scalar_one()
+        conn.execute(text("UPDATE audit_log SET actor = 'user:nobody' WHERE id = 2"))
+    try:
+        tampered = attest(server.env, "audit", "verify")
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE audit_log SET actor = :actor WHERE id = 2"), {"actor": actor})
+        engine.dispose()
     assert tampered.returncode == 1
     assert "record 2: its content was changed" in tampered.stderr
+    assert attest(server.env, "audit", "verify").returncode == 0
 
 
 def test_health_readiness_and_metrics(server: Server) -> None:

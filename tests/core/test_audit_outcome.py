@@ -41,7 +41,7 @@ def check(engine: Engine) -> None:
         outcome_filter("maybe")
 
 
-def test_outcome_filter_on_sqlite(engine: Engine) -> None:
+def test_outcome_filter(engine: Engine) -> None:
     check(engine)
 
 

@@ -60,6 +60,7 @@ def test_sigkill_mid_job(
         "ATTEST_CHUNK_OVERLAP": str(settings.chunk_overlap),
         "ATTEST_CHUNK_BOUNDARY_SLACK": str(settings.chunk_boundary_slack),
         "ATTEST_INGEST_BATCH_DOCUMENTS": "4",
+        "DATABASE_URL": settings.sqlalchemy_url,
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "attest", "ingest", "--kb", "kb", str(docs)],

@@ -21,6 +21,7 @@ from attest.api.schemas import AskRequest
 from attest.api.services import Services
 from attest.core import audit
 from attest.core.accounts import Principal, visible_kb
+from attest.core.db import write_gate
 from attest.core.errors import AttestError, NotFound
 from attest.core.models import Conversation, KnowledgeBase, Message, utcnow
 from attest.generation.chat import Turn
@@ -131,7 +132,7 @@ def _record(
     """Store the turn in its conversation, write the audit record and count the metrics."""
     latency_ms = round((time.perf_counter() - began) * 1000, 1)
     payload = public_answer(answer)
-    with Session(services.engine, expire_on_commit=False) as session:
+    with write_gate(services.engine), Session(services.engine, expire_on_commit=False) as session:
         if conversation_id is None:
             conversation = Conversation(owner=caller.owner, kb_id=kb.id, title=answer.question[:200])
             session.add(conversation)

@@ -34,15 +34,16 @@ from attest.generation.citations import CheckedAnswer, validate
 from attest.generation.extractive import ExtractiveGenerator
 from attest.generation.prompts import build_prompt, declines, prompt_overhead
 from attest.ingest.embedder import Embedder, SentenceTransformerEmbedder
-from attest.retrieval.cache import LRU, CachingEmbedder, permission_key, question_key
+from attest.retrieval.cache import LRU, CachingEmbedder, SingleFlight, permission_key, question_key
 from attest.retrieval.context import Context, build_context
 from attest.retrieval.filters import Filters
-from attest.retrieval.hybrid import RetrievedChunk
+from attest.retrieval.hybrid import HybridRetriever, RetrievedChunk
 from attest.retrieval.service import Retrievers
 from attest.verify.checker import FactChecker, Verdict
 from attest.verify.policy import Gated, Policy, apply
 
 NOT_IN_DOCUMENTS = "The knowledge base does not contain the answer to this question."
+ANSWER_WAIT_S = 120.0  # how long a question waits for the same question being answered already
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,7 @@ class Answerer:
         # Questions are embedded for retrieval and again for the relevance gate, and asked again.
         self.query_embedder = CachingEmbedder(self.embedder, settings.query_cache_size)
         self.answers: LRU[Answer] = LRU(settings.answer_cache_size)
+        self.in_flight = SingleFlight()  # answers being computed, which the same question waits for
         self.retrievers = Retrievers(engine, self.query_embedder, settings)
         self.generator = generator or make_generator(settings, self.embedder)
         self.fallback = ExtractiveGenerator(self.embedder)
@@ -174,15 +176,48 @@ class Answerer:
             # A follow-up's answer depends on its conversation: only standalone questions are kept.
             version_id = retriever.snapshot.version_id
             key = None if history else self._cache_key(version_id, groups, policy, question)
-            cached = self.answers.get(key) if key else None
-            if cached is None:
-                filters = Filters(groups=groups)
-                hits = retriever.retrieve(query, k=self.settings.answer_passages, filters=filters)
-                relevance = self._relevance(retriever.dense.embeddings, query, hits)
+            cached, leads = self._kept(key)
         if cached is not None:
             lookup = {"cache": timings.pop("retrieve"), **timings}
             yield Final(replace(cached, question=question, timings_ms=lookup, cached=True))
             return
+        try:
+            yield from self._compute(retriever, question, query, groups, key, policy, timings)
+        finally:
+            if leads:
+                self.in_flight.land(key)
+
+    def _kept(self, key: tuple[object, ...] | None) -> tuple[Answer | None, bool]:
+        """The kept answer for ``key``, if need be after waiting for the same question being
+        answered for someone else; else ``None`` and whether this caller's answer is the one
+        that others wait for (the caller must then land ``key`` when done)."""
+        if key is None:
+            return None, False
+        while True:
+            cached = self.answers.get(key)
+            if cached is not None:
+                return cached, False
+            flight = self.in_flight.join(key)
+            if flight is None:
+                return None, True
+            if not flight.wait(ANSWER_WAIT_S):
+                return None, False  # the first caller is stuck: answer without waiting for it
+            # Landed: the answer is kept, or it was not (a fallback, an error) and we go again.
+
+    def _compute(
+        self,
+        retriever: HybridRetriever,
+        question: str,
+        query: str,
+        groups: frozenset[str] | None,
+        key: tuple[object, ...] | None,
+        policy: Policy,
+        timings: dict[str, float],
+    ) -> Iterator[Event]:
+        with _timed(timings, "retrieve"):
+            filters = Filters(groups=groups)
+            hits = retriever.retrieve(query, k=self.settings.answer_passages, filters=filters)
+            relevance = self._relevance(retriever.dense.embeddings, query, hits)
         version = retriever.snapshot.version
         embeddings = retriever.dense.embeddings
         vectors = {hit.chunk["chunk_id"]: np.asarray(embeddings[hit.row]) for hit in hits}
@@ -429,5 +464,5 @@ def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
     began = time.perf_counter()
     try:
         yield
-    finally:
-        timings[stage] = round((time.perf_counter() - began) * 1000, 2)
+    finally:  # a stage timed twice (the cache lookup, then retrieval) adds up
+        timings[stage] = round(timings.get(stage, 0.0) + (time.perf_counter() - began) * 1000, 2)

@@ -130,6 +130,10 @@ async def run(url: str, args: argparse.Namespace) -> dict[str, Any]:
         "latency_ms": latency_percentiles([s["ms"] for s in ok]),
         "cached_share": round(sum(s["cached"] for s in ok) / max(1, len(ok)), 3),
         "index_versions_first_seen_s": versions,
+        "slowest": [  # when the slowest requests were sent, to tell a stall from a steady tail
+            {"at_s": round(s["at"], 1), "ms": round(s["ms"])}
+            for s in sorted(samples, key=lambda s: s["ms"], reverse=True)[:5]
+        ],
     }
     if reindex:
         report["reindex"] = reindex

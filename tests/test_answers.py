@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 import socket
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -301,6 +303,38 @@ def test_repeated_questions_come_from_the_cache_until_the_index_changes(
     IngestPipeline(settings, engine=engine, embedder=embedder).run("hr", [kb])
     fresh = service.ask("hr", LEAVE)
     assert not fresh.cached and "30 days" in fresh.text  # a new index version: nothing stale is served
+
+
+class Counting(ExtractiveGenerator):
+    """The real extractive backend, counting the answers it writes."""
+
+    def __init__(self, embedder: SentenceTransformerEmbedder) -> None:
+        super().__init__(embedder)
+        self.calls = 0
+
+    def stream(self, context: Context, question: str, max_tokens: int) -> Iterator[str]:
+        self.calls += 1
+        time.sleep(0.2)  # long enough for the other askers to arrive while it answers
+        yield from super().stream(context, question, max_tokens)
+
+
+def test_the_same_question_asked_at_once_is_answered_once(
+    kb: Path, settings: Settings, engine: Engine, embedder: SentenceTransformerEmbedder
+) -> None:
+    generator = Counting(embedder)
+    service = answerer(settings, engine, embedder, generator)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda _: service.ask("hr", LEAVE), range(8)))
+    assert generator.calls == 1  # the others waited for the first answer instead of computing it
+    assert sum(not a.cached for a in answers) == 1 and {a.text for a in answers} == {answers[0].text}
+    with ThreadPoolExecutor(max_workers=2) as pool:  # different questions do not wait for each other
+        list(
+            pool.map(
+                lambda q: service.ask("hr", q),
+                [LEAVE + " (part-time)", "What is the daily meal allowance abroad?"],
+            )
+        )
+    assert generator.calls == 3
 
 
 def test_llm_server_stopped_mid_answer_gives_the_extractive_fallback(

@@ -41,8 +41,17 @@ class Access(StrEnum):
 
 
 def rule(access: Access) -> dict[str, Any]:
-    """Keyword arguments for a route decorator that publish its access rule."""
-    return {"openapi_extra": {"x-access": access.value}}
+    """Keyword arguments for a route decorator: its published access rule, and no response model.
+
+    Routes return plain dicts. With a response model (FastAPI infers one from ``-> dict``),
+    the dict is validated in a worker thread after the route returns but before the request's
+    transaction commits (in :func:`db`'s exit), so a route that wrote would hold SQLite's
+    write lock while waiting for a free worker thread; under load every worker thread can be
+    a question waiting for that lock, and both sides wait out the 30 s busy timeout
+    (bench/load.py's re-index run found it). Without one, nothing runs between the route
+    and the commit.
+    """
+    return {"openapi_extra": {"x-access": access.value}, "response_model": None}
 
 
 MAX_ID = 2**31 - 1  # ids beyond a 32-bit integer cannot exist; refusing them keeps drivers from overflowing

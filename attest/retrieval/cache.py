@@ -55,6 +55,35 @@ class LRU(Generic[V]):
         return len(self._items)
 
 
+class SingleFlight:
+    """One computation per missing key at a time: later callers wait for the first one's result.
+
+    When a re-index activates a new version, every kept answer becomes unreachable at once,
+    and fifty clients asking the same twenty questions would otherwise compute each answer
+    fifty times over, all competing for the same CPUs (bench/load.py: requests stalled for
+    over 20 s after each activation).
+    """
+
+    def __init__(self) -> None:
+        self._flights: dict[Hashable, threading.Event] = {}
+        self._lock = threading.Lock()
+
+    def join(self, key: Hashable) -> threading.Event | None:
+        """``None`` when the caller is first, and must call :meth:`land` when done; else the
+        event that is set when the first caller lands."""
+        with self._lock:
+            flight = self._flights.get(key)
+            if flight is None:
+                self._flights[key] = threading.Event()
+            return flight
+
+    def land(self, key: Hashable) -> None:
+        with self._lock:
+            flight = self._flights.pop(key, None)
+        if flight is not None:
+            flight.set()
+
+
 class CachingEmbedder:
     """An :class:`Embedder` that remembers single texts (queries); batches pass straight through."""
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 
 import numpy as np
 import pytest
 
-from attest.retrieval.cache import LRU, CachingEmbedder, permission_key, question_key
+from attest.retrieval.cache import LRU, CachingEmbedder, SingleFlight, permission_key, question_key
 
 pytestmark = pytest.mark.unit
 
@@ -56,3 +57,16 @@ def test_keys() -> None:
     assert question_key(" How many  days?? ") == question_key("how many days") == "how many days"
     assert permission_key(None) is None and permission_key(frozenset()) == ()
     assert permission_key(frozenset({"b", "a"})) == ("a", "b")
+
+
+def test_single_flight_lets_one_caller_compute_and_the_others_wait() -> None:
+    flights = SingleFlight()
+    assert flights.join("q") is None  # the first caller leads
+    waiting = flights.join("q")
+    assert waiting is not None and not waiting.is_set()
+    assert flights.join("other") is None  # another key is independent
+    woke = threading.Event()
+    threading.Thread(target=lambda: waiting.wait(5) and woke.set()).start()
+    flights.land("q")
+    assert woke.wait(5) and waiting.is_set()
+    assert flights.join("q") is None  # landed: the next miss leads again

@@ -11,9 +11,13 @@ from the answer cache; without it, most answers are repeats, as in a real help d
 ``--reindex`` uploads a new document a third of the way in and starts a re-index; the
 report says when answers switched to the new index version and whether any request failed.
 
-Reports requests, errors, throughput, p50/p95/p99 latency, the share of cached answers
-and the index versions seen. Usage:
-    python bench/load.py [--clients 50] [--seconds 120] [--workers 1] [--distinct] [--reindex] [--json]
+``--database-url`` runs the server on PostgreSQL instead of SQLite: the script creates a
+fresh database on that server for the run and drops it afterwards.
+
+Reports requests, errors, throughput, p50/p95/p99 latency, the share of cached answers,
+the index versions seen and the slowest requests. Usage:
+    python bench/load.py [--clients 50] [--seconds 120] [--workers 1] [--distinct] [--reindex]
+                         [--database-url postgresql+psycopg://...] [--json]
 """
 
 from __future__ import annotations
@@ -28,11 +32,13 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy import create_engine, text
 
 from attest.retrieval.evaluation import latency_percentiles
 
@@ -53,6 +59,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="API worker processes")
     parser.add_argument("--distinct", action="store_true", help="every question unique (no cache hits)")
     parser.add_argument("--reindex", action="store_true", help="re-index the knowledge base mid-run")
+    parser.add_argument("--database-url", help="a PostgreSQL server to run on (a fresh database is made)")
     parser.add_argument("--server-log", default=f"{tempfile.gettempdir()}/attest-load-server.log")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -64,6 +71,8 @@ def main() -> None:
             "ATTEST_RATE_LIMIT_PER_MINUTE": "0",
         }
         env.pop("DATABASE_URL", None)
+        if args.database_url:
+            env["DATABASE_URL"] = database = fresh_database(args.database_url)
         for command in (
             ["ingest", "--kb", "demo", str(DEMO)],
             ["users", "create", "--username", "bench", "--role", "admin", "--password", PASSWORD],
@@ -84,11 +93,14 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait(timeout=60)
+            if args.database_url:
+                drop_database(args.database_url, database)
     result.update(
         date=datetime.now(UTC).date().isoformat(),
         clients=args.clients,
         seconds=args.seconds,
         workers=args.workers,
+        database="postgresql" if args.database_url else "sqlite",
         distinct=args.distinct,
         cpus=os.cpu_count(),
     )
@@ -187,6 +199,23 @@ async def reindex_now(http: httpx.AsyncClient, started: float) -> dict[str, Any]
         "status": job["status"],
         "index_version": (job.get("summary") or {}).get("index_version"),
     }
+
+
+def fresh_database(server_url: str) -> str:
+    """Create an empty database on the server of ``server_url``; its URL."""
+    name = f"attest_load_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return server_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+def drop_database(server_url: str, database_url: str) -> None:
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{database_url.rsplit("/", 1)[1]}" WITH (FORCE)'))
+    admin.dispose()
 
 
 def _free_port() -> int:

@@ -225,17 +225,39 @@ def _passage(span: _Span, number: int, tokens: int) -> Passage:
 # Lines of a document that look like the prompt's own structure: a source header ("[3] ..."),
 # "Sources:", "Question:", "Answer:", or the "###" that ends a worked example.
 _PROMPT_STRUCTURE = re.compile(r"^[ \t]*(?=\[\d+\]|#{3}|(?:sources|question|answer)[ \t]*:)", re.I | re.M)
+# Sentences that address the model instead of the reader: the usual shapes of prompt injection.
+_INSTRUCTION = re.compile(
+    r"\b(?:ignore|disregard|forget)\s+(?:all\s+|any\s+)?(?:of\s+)?(?:the\s+|your\s+)?"
+    r"(?:previous|prior|above|earlier|preceding|system)\s+(?:instructions|prompts?|rules|directions)\b"
+    r"|\byou\s+are\s+now\s+(?:in\s+)?(?:an?\s+)?(?:developer|jailbreak|god|unrestricted|DAN)\b"
+    r"|\b(?:print|reveal|show|repeat|output)\s+(?:your|the)\s+(?:system|hidden|initial)\s+"
+    r"(?:prompt|instructions)\b"
+    r"|\b(?:reply|respond)\s+(?:only\s+with|with\s+only)\b"
+    r"|\bdo\s+not\s+cite\s+(?:any\s+|the\s+)?sources\b",
+    re.I,
+)
+_SENTENCE = re.compile(r"[^.!?\n]*(?:[.!?]+|\n|$)")
+OMITTED = "[instructions to the reader omitted]"
 
 
 def quote(text: str) -> str:
     """``text`` made safe to place in a prompt as quoted material.
 
-    A document is content, never instructions: one that contains lines shaped like the
-    prompt (a fake source ``[9]``, a fake ``Question:``/``Answer:`` pair, a ``###``
-    separator) could otherwise make the model read a forged answer as part of the prompt.
-    Those lines get a ``> `` in front, which the worked examples never use, so the
-    structure of the prompt stays Attest's own; the words themselves are kept.
+    A document is content, never instructions. Two kinds of text in it are changed
+    before a model reads it (the stored text, the citations and the extractive backend's
+    quotes keep the original):
+
+    - lines shaped like the prompt (a fake source ``[9]``, a fake ``Question:``/``Answer:``
+      pair, a ``###`` separator) get a ``> `` in front, which the worked examples never
+      use, so the structure of the prompt stays Attest's own;
+    - sentences that address the model ("ignore all previous instructions", "you are now
+      in developer mode", "reply only with ...", "print your system prompt") are replaced
+      by a note that they were omitted: a small base model continues whatever text it is
+      given and would obey them (tests/test_answers.py shows Gemma 3 270M doing so).
     """
+    if _INSTRUCTION.search(text):
+        text = _SENTENCE.sub(lambda m: OMITTED + " " if _INSTRUCTION.search(m.group()) else m.group(), text)
+        text = re.sub(rf"(?:{re.escape(OMITTED)} )+", OMITTED + " ", text)
     return _PROMPT_STRUCTURE.sub("> ", text)
 
 

@@ -50,11 +50,12 @@ def write_gate(engine: Engine) -> AbstractContextManager[object]:
 
     SQLite has one writer at a time, and a connection that finds the database locked polls
     for it with growing sleeps, so under load (40 API threads, one CPU-bound process) some
-    requests lose every round and give up after the busy timeout: bench/load.py saw 0.4 %
-    of questions fail with "database is locked" while a re-index wrote. Threads waiting here
+    requests lose every round and give up after the busy timeout. Threads waiting here
     instead queue without a time limit, and only one of them at a time competes with other
-    processes and the ingest thread for the lock. PostgreSQL queues writers on row locks by
-    itself, so there the gate does nothing.
+    processes and the ingest thread for the lock (bench/load.py through a re-index: 17
+    "database is locked" failures in 3,995 questions before, 1 after, and that one was the
+    wait that :func:`attest.api.deps.rule` removes). PostgreSQL queues writers on row
+    locks by itself, so there the gate does nothing.
     """
     if engine.dialect.name != "sqlite":
         return nullcontext()

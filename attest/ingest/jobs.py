@@ -6,7 +6,7 @@ import os
 import socket
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from attest.core.errors import Conflict
@@ -18,7 +18,15 @@ STALE_JOB_AFTER = timedelta(minutes=10)
 def claim_job(
     session: Session, kb: KnowledgeBase, sources: list[str], sync: bool, *, started_by: str = ""
 ) -> IngestJob:
-    """Start a job, refusing while another live job works on the same knowledge base."""
+    """Start a job, refusing while another live job works on the same knowledge base.
+
+    The first statement writes the knowledge base's row (without changing it), which takes
+    its row lock on PostgreSQL and the database's write lock on SQLite until the commit
+    below. Two workers claiming at once therefore line up, and the second one's look for a
+    running job sees the first one's. Without it both saw none and both ran
+    (tests/api/test_postgres.py caught two jobs overlapping by 86 ms).
+    """
+    session.execute(update(KnowledgeBase).where(KnowledgeBase.id == kb.id).values(id=KnowledgeBase.id))
     for other in session.scalars(
         select(IngestJob).where(IngestJob.kb_id == kb.id, IngestJob.status == JobStatus.RUNNING)
     ):

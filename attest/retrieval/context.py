@@ -252,8 +252,10 @@ def quote(text: str) -> str:
       use, so the structure of the prompt stays Attest's own;
     - sentences that address the model ("ignore all previous instructions", "you are now
       in developer mode", "reply only with ...", "print your system prompt") are replaced
-      by a note that they were omitted: a small base model continues whatever text it is
-      given and would obey them (tests/test_answers.py shows Gemma 3 270M doing so).
+      by a note that they were omitted, so that an instruction-following model never sees
+      them (the default 270M base model ignored them even before; tests/test_answers.py
+      checks that they do not reach it). The patterns are narrow on purpose: ordinary
+      sentences such as "ignore the previous version of this form" stay.
     """
     if _INSTRUCTION.search(text):
         text = _SENTENCE.sub(lambda m: OMITTED + " " if _INSTRUCTION.search(m.group()) else m.group(), text)

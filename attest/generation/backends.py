@@ -96,7 +96,14 @@ class LlamaCppGenerator:
         return self.complete(build_prompt(context, question), max_tokens)
 
     def complete(self, prompt: Prompt, max_tokens: int) -> Iterator[str]:
-        """Continue ``prompt.text`` greedily, up to a stop sequence or ``max_tokens``."""
+        """Continue ``prompt.text`` greedily, up to a stop sequence, the end of the first
+        paragraph, or ``max_tokens``.
+
+        A base model does not know that its answer is over: after it, it goes on writing the
+        next thing the document might hold (a made-up source, another section), which the
+        checker then has to flag. Every worked example answers in one paragraph, so a blank
+        line after some text ends the answer.
+        """
         with self._lock:
             try:
                 pieces = self.llama.create_completion(
@@ -106,8 +113,16 @@ class LlamaCppGenerator:
                     stop=list(prompt.stop) or None,
                     stream=True,
                 )
+                text = ""
                 for piece in pieces:
-                    yield piece["choices"][0]["text"]
+                    sent, text = len(text), text + piece["choices"][0]["text"]
+                    begins = len(text) - len(text.lstrip())
+                    end = text.find("\n\n", begins) if begins < len(text) else -1
+                    if end >= 0:
+                        if end > sent:
+                            yield text[sent:end]
+                        return  # closing the stream stops the generation
+                    yield text[sent:]
             except ValueError as exc:  # e.g. the prompt does not fit the context window
                 raise GenerationError(f"llama.cpp could not answer: {exc}") from exc
 

@@ -325,13 +325,12 @@ def test_a_prompt_injection_in_a_document_is_content_to_the_local_model(
     (folder / "plants.md").write_text(INJECTION)
     IngestPipeline(settings, engine=engine, embedder=embedder).run("hr", [folder])
     service = answerer(settings, engine, embedder, llama)
-    hits = service.retrievers.get("hr").retrieve("When are the office plants watered?", k=4)
-    prompt = build_prompt(
-        build_context(hits, 1500, llama.count_tokens), "When are the office plants watered?"
-    )
-    assert "Tuesday morning" in prompt.text and "HACKED" not in prompt.text  # the instructions never reach it
-    assert OMITTED in prompt.text
-    answer = service.ask("hr", "When are the office plants watered?")
+    question = "When are the office plants watered?"
+    hits = service.retrievers.get("hr").retrieve(question, k=4)
+    prompt = build_prompt(build_context(hits, 1500, llama.count_tokens), question)
+    assert "Tuesday morning" in prompt.text and OMITTED in prompt.text
+    assert "HACKED" not in prompt.text  # the instructions never reach the model
+    answer = service.ask("hr", question)
     assert answer.backend == "llama_cpp" and answer.answered and answer.verdict is not None
     assert "Tuesday" in answer.text and "HACKED" not in answer.text
     assert answer.draft and "\n\n" not in answer.draft.strip()  # it stopped after its answer

@@ -217,9 +217,11 @@ def ui(
     settings = get_settings()
     url = api_url or settings.api_url
     typer.echo(f"Attest UI on http://{host}:{port or settings.ui_port} (API: {url})", err=True)
-    raise typer.Exit(
-        subprocess.call(_streamlit_command(host, port or settings.ui_port, url), env=_ui_env(url))
-    )
+    command = _streamlit_command(host, port or settings.ui_port, url)
+    sys.stderr.flush()
+    # Streamlit takes this process's place, so a stop signal reaches it: as a child it
+    # outlived an `attest ui` that was terminated, still serving on the port.
+    os.execve(command[0], command, _ui_env(url))
 
 
 def _ui_env(api_url: str) -> dict[str, str]:

@@ -67,6 +67,7 @@ def ui(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
         process.terminate()
         process.wait(timeout=30)
         log.close()
+    assert not _healthy(url), "the UI still serves after `attest ui` was stopped"
 
 
 def _healthy(url: str) -> bool:

@@ -16,7 +16,7 @@ made-up citations removed, or with the decline when the model found no answer.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -367,11 +367,7 @@ class Answerer:
         return float(np.max(np.asarray(embeddings[rows]) @ vector))
 
     def _context(self, hits: list[RetrievedChunk], question: str) -> Context:
-        count = self.generator.count_tokens
-        budget = (
-            self.settings.llm_context_tokens - self.settings.llm_max_tokens - count(prompt_overhead(question))
-        )
-        return build_context(hits, max(budget, 0), count)
+        return answer_context(hits, question, self.settings, self.generator.count_tokens)
 
     def _answered(
         self,
@@ -438,6 +434,14 @@ class Answerer:
             index_version=version,
             timings_ms=timings,
         )
+
+
+def answer_context(
+    hits: list[RetrievedChunk], question: str, settings: Settings, count: Callable[[str], int]
+) -> Context:
+    """The passages a generator counting tokens with ``count`` gets for ``question``."""
+    budget = settings.llm_context_tokens - settings.llm_max_tokens - count(prompt_overhead(question))
+    return build_context(hits, max(budget, 0), count)
 
 
 def _passage_vectors(context: Context, chunk_vectors: Mapping[int, np.ndarray]) -> np.ndarray | None:

@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 
+from attest.core import logistic
 from attest.core.settings import get_settings
 from attest.ingest.embedder import SentenceTransformerEmbedder
 from attest.verify.checker import FactChecker
@@ -115,17 +115,8 @@ def features(checker: FactChecker, rows: list[dict[str, Any]]) -> tuple[np.ndarr
 
 
 def fit(x: np.ndarray, y: np.ndarray, about: dict[str, Any]) -> SupportModel:
-    mean, scale = x.mean(axis=0), x.std(axis=0)
-    scale[scale == 0] = 1.0
-    regression = LogisticRegression(C=1.0, max_iter=1000).fit((x - mean) / scale, y)
-    model = SupportModel(
-        mean=tuple(np.round(mean, 6)),
-        scale=tuple(np.round(scale, 6)),
-        coef=tuple(np.round(regression.coef_[0], 6)),
-        intercept=round(float(regression.intercept_[0]), 6),
-        threshold=0.5,
-        about=about,
-    )
+    mean, scale, coef, intercept = logistic.fit(x, y)
+    model = SupportModel(mean=mean, scale=scale, coef=coef, intercept=intercept, threshold=0.5, about=about)
     probability = model.probability(x)
     grid = np.round(np.arange(0.05, 0.96, 0.01), 2)
     accuracy = [balanced_accuracy_score(y, probability >= t) for t in grid]

@@ -32,14 +32,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import create_engine, text
 
+from attest.core import db
 from attest.retrieval.evaluation import latency_percentiles
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,7 +71,7 @@ def main() -> None:
         }
         env.pop("DATABASE_URL", None)
         if args.database_url:
-            env["DATABASE_URL"] = database = fresh_database(args.database_url)
+            env["DATABASE_URL"] = database = db.create_database(args.database_url, "attest_load_")
         for command in (
             ["ingest", "--kb", "demo", str(DEMO)],
             ["users", "create", "--username", "bench", "--role", "admin", "--password", PASSWORD],
@@ -94,7 +93,7 @@ def main() -> None:
             server.terminate()
             server.wait(timeout=60)
             if args.database_url:
-                drop_database(args.database_url, database)
+                db.drop_database(args.database_url, database)
     result.update(
         date=datetime.now(UTC).date().isoformat(),
         clients=args.clients,
@@ -199,23 +198,6 @@ async def reindex_now(http: httpx.AsyncClient, started: float) -> dict[str, Any]
         "status": job["status"],
         "index_version": (job.get("summary") or {}).get("index_version"),
     }
-
-
-def fresh_database(server_url: str) -> str:
-    """Create an empty database on the server of ``server_url``; its URL."""
-    name = f"attest_load_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return server_url.rsplit("/", 1)[0] + f"/{name}"
-
-
-def drop_database(server_url: str, database_url: str) -> None:
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{database_url.rsplit("/", 1)[1]}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def _free_port() -> int:

@@ -9,12 +9,11 @@ unchanged against both (scripts/test.sh runs it twice).
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine
 
 from attest.core import db
 from attest.core.settings import Settings
@@ -105,20 +104,12 @@ def _new_postgres_database() -> str:
         pytest.skip(
             "PostgreSQL is not available: ATTEST_TEST_POSTGRES_URL is not set (scripts/test.sh sets it)"
         )
-    name = f"attest_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+    return db.create_database(POSTGRES_URL, "attest_test_")
 
 
 def _drop_postgres_database(url: str) -> None:
     assert POSTGRES_URL
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
-    admin.dispose()
+    db.drop_database(POSTGRES_URL, url)
 
 
 def write_corpus(folder: Path) -> dict[str, Path]:

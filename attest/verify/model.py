@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from attest.core import logistic
 from attest.core.errors import ConfigurationError
 from attest.verify.signals import SIGNALS
 
@@ -45,9 +46,7 @@ class SupportModel:
 
     def probability(self, signals: np.ndarray) -> np.ndarray:
         """P(supported) for each row of ``signals`` (shape ``(n, len(SIGNALS))``)."""
-        z = (np.atleast_2d(signals) - np.asarray(self.mean)) / np.asarray(self.scale)
-        logits = z @ np.asarray(self.coef) + self.intercept
-        return 1.0 / (1.0 + np.exp(-np.clip(logits, -50, 50)))
+        return logistic.probability(signals, self.mean, self.scale, self.coef, self.intercept)
 
     def save(self, path: Path = WEIGHTS) -> None:
         data = asdict(self) | {"signals": list(self.signals)}

@@ -14,8 +14,13 @@ sentence within 0.05), so the gain cannot come from longer answers. The report c
 on the held-out half: that previous rule, the model's best sentence alone, the model with
 its margin, and the ceiling (some shortlisted sentence contains a gold answer).
 
+With ``--unanswerable N`` it also asks N unanswerable questions of the held-out articles
+and reports the ROC AUC of the best sentence's probability for telling them apart from the
+answerable ones: could the model's confidence decline them?
+
 Usage:
-    python bench/calibrate_extractive.py [--train 250] [--held-out 1000] [--check] [--json]
+    python bench/calibrate_extractive.py [--train 250] [--held-out 1000] [--unanswerable 0]
+                                         [--check] [--json]
 250 training questions fit as well as 1,000 (measured: the same held-out rate), and keep
 the run short. ``--check`` fits again and compares with the shipped file instead of
 writing it, without the held-out half (a test runs it).
@@ -33,6 +38,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+from sklearn.metrics import roc_auc_score
 
 from attest.answers import answer_context
 from attest.core import logistic
@@ -121,26 +127,44 @@ def fit(train: list[Question], about: dict[str, str]) -> SentenceModel:
     return SentenceModel(mean, scale, coef, intercept, second_within=best, about=about)
 
 
+def _article(question: SquadQuestion) -> int:
+    return int(question.paragraph_id.split("-")[0])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--train", type=int, default=250, help="answerable questions to fit on")
     parser.add_argument("--held-out", type=int, default=1000, help="answerable questions to report on")
+    parser.add_argument(
+        "--unanswerable",
+        type=int,
+        default=0,
+        help="also collect this many unanswerable held-out questions and report how well the best "
+        "sentence's probability tells them from the answerable ones",
+    )
     parser.add_argument("--check", action="store_true", help="compare with the shipped weights")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if not SQUAD.is_file():
         print(f"skipped: {SQUAD} is missing (see ../shared/data/README.md)", file=sys.stderr)
         return 0
-    answerable = [q for q in squad_questions(json.loads(SQUAD.read_text())) if q.answerable]
+    questions = squad_questions(json.loads(SQUAD.read_text()))
+    answerable = [q for q in questions if q.answerable]
+    unanswerable = [q for q in questions if not q.answerable and _article(q) % 2 == 1]
     random.Random(SEED).shuffle(answerable)
-    train_articles = [q for q in answerable if int(q.paragraph_id.split("-")[0]) % 2 == 0]
-    other_articles = [q for q in answerable if int(q.paragraph_id.split("-")[0]) % 2 == 1]
-    held_out_size = 0 if args.check else args.held_out
+    random.Random(SEED).shuffle(unanswerable)
+    held_out_size, unanswerable_size = (0, 0) if args.check else (args.held_out, args.unanswerable)
     with tempfile.TemporaryDirectory(prefix="attest-calibrate-") as tmp:
-        train, held_out = collect(
-            [train_articles[: args.train], other_articles[:held_out_size]], get_settings(), Path(tmp)
+        train, held_out, impossible = collect(
+            [
+                [q for q in answerable if _article(q) % 2 == 0][: args.train],
+                [q for q in answerable if _article(q) % 2 == 1][:held_out_size],
+                unanswerable[:unanswerable_size],
+            ],
+            get_settings(),
+            Path(tmp),
         )
     about = {
         "command": f"python bench/calibrate_extractive.py --train {args.train}",
@@ -164,6 +188,13 @@ def main() -> int:
             "ceiling (a shortlisted sentence holds the answer)": {
                 "contains_gold": round(float(np.mean([q.labels.any() for q in held_out])), 4)
             },
+        }
+    if held_out and impossible:
+        best = [float(model.probability(q.x).max()) for q in held_out + impossible]
+        is_unanswerable = [0] * len(held_out) + [1] * len(impossible)
+        report["answerability"] = {
+            "unanswerable": len(impossible),
+            "roc_auc_of_best_probability": round(roc_auc_score(is_unanswerable, [-b for b in best]), 4),
         }
     print(json.dumps(report, indent=None if args.json else 2))
     if args.check:

@@ -27,7 +27,7 @@ import json
 import math
 import re
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
@@ -171,14 +171,14 @@ class ExtractiveGenerator:
 
 def candidates_of(context: Context, question: str) -> list[Candidate]:
     """Every sentence of at least :data:`MIN_WORDS` words, in passage order."""
-    asked = _weights(question, [p.text for p in context.passages])
-    found = []
-    for passage in context.passages:
-        covered = _coverage(asked, content_words(passage.text))
-        for sentence in _SENTENCE_END.split(passage.text):
-            if len(sentence.split()) >= MIN_WORDS:
-                found.append(Candidate(passage.number, " ".join(sentence.split()), covered))
-    return found
+    passages = [p.text for p in context.passages]
+    covered = _blend(question, lambda asked: _coverages(asked, passages))
+    return [
+        Candidate(passage.number, " ".join(sentence.split()), float(coverage))
+        for passage, coverage in zip(context.passages, covered, strict=True)
+        for sentence in _SENTENCE_END.split(passage.text)
+        if len(sentence.split()) >= MIN_WORDS
+    ]
 
 
 def similarity(embedder: Embedder, question: str, candidates: Sequence[Candidate]) -> np.ndarray:
@@ -206,9 +206,9 @@ def features(question: str, candidates: Sequence[Candidate], similarity: np.ndar
     """One row of :data:`FEATURES` per candidate."""
     if not candidates:
         return np.zeros((0, len(FEATURES)))
-    asked = _weights(question, [c.text for c in candidates])
-    coverage = np.asarray([_coverage(asked, content_words(c.text)) for c in candidates])
-    asks_number = bool(_ASKS_NUMBER.search(question))
+    texts = [c.text for c in candidates]
+    coverage = _blend(question, lambda asked: _coverages(asked, texts))
+    asks_number = bool(_ASKS_NUMBER.search(_QUESTION_END.split(question.strip())[-1]))
     question_words = {w.lower() for w in re.findall(r"\w+", question)}
     has_number = np.asarray(
         [
@@ -231,14 +231,23 @@ def features(question: str, candidates: Sequence[Candidate], similarity: np.ndar
     return np.column_stack([np.asarray(c, dtype=float) for c in columns])
 
 
-def _weights(question: str, texts: Sequence[str]) -> dict[str, float]:
-    """The question's content words, each weighted by its rarity among ``texts``."""
-    document_frequency = Counter(w for text in texts for w in content_words(text))
-    n = len(texts)
-    return {w: math.log((n + 1) / (document_frequency[w] + 0.5)) for w in content_words(question)}
+def _blend(question: str, score: Callable[[str], list[float]]) -> np.ndarray:
+    """``score`` of the question; for a conversation's "earlier question? follow-up?", the
+    follow-up's score weighs :data:`LAST_QUESTION_WEIGHT` and the whole query's the rest."""
+    whole = np.asarray(score(question), dtype=float)
+    questions = _QUESTION_END.split(question.strip())
+    if len(questions) == 1:
+        return whole
+    last = np.asarray(score(questions[-1]), dtype=float)
+    return LAST_QUESTION_WEIGHT * last + (1 - LAST_QUESTION_WEIGHT) * whole
 
 
-def _coverage(asked: dict[str, float], words: set[str]) -> float:
-    """The weighted share of ``asked`` found in ``words`` (0 when nothing is asked)."""
-    total = sum(asked.values())
-    return sum(weight for word, weight in asked.items() if word in words) / total if total > 0 else 0.0
+def _coverages(question: str, texts: Sequence[str]) -> list[float]:
+    """For each of ``texts``, the share of the question's content words it contains, each word
+    weighted by its rarity among ``texts`` (0 when the question has none)."""
+    frequency = Counter(w for text in texts for w in content_words(text))
+    weights = {w: math.log((len(texts) + 1) / (frequency[w] + 0.5)) for w in content_words(question)}
+    total = sum(weights.values())
+    if total <= 0:
+        return [0.0] * len(texts)
+    return [sum(weights[w] for w in weights.keys() & content_words(text)) / total for text in texts]

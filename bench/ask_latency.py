@@ -5,7 +5,8 @@ demo questions (``scripts/demo_kb_questions.json``: answerable ones with their e
 answer, and questions the handbook cannot answer) ``--rounds`` times through the answering
 service, as ``attest ask`` does after start-up. Reports p50/p95/p99 of the whole answer
 time, the share of answerable questions whose answer contains the expected text, and the
-share of unanswerable ones declined. Usage:
+share of unanswerable ones declined. The answer cache is off, so every round computes its
+answers (``bench/answer_cache.py`` measures the cache's hit path). Usage:
     python bench/ask_latency.py [--backends extractive llama_cpp] [--rounds 3] [--json]
 """
 
@@ -42,7 +43,9 @@ def main() -> None:
     questions = json.loads(QUESTIONS.read_text())
     results: dict[str, Any] = {"date": datetime.now(UTC).date().isoformat(), "questions": len(questions)}
     with tempfile.TemporaryDirectory(prefix="attest-ask-") as tmp:
-        settings = get_settings().model_copy(update={"data_dir": Path(tmp), "database_url": None})
+        settings = get_settings().model_copy(
+            update={"data_dir": Path(tmp), "database_url": None, "answer_cache_size": 0}
+        )
         db.upgrade(settings.sqlalchemy_url)
         engine = db.make_engine(settings.sqlalchemy_url)
         embedder = SentenceTransformerEmbedder(settings.embedding_model)

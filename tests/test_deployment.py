@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import re
 import shlex
+import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -113,3 +115,34 @@ def test_the_image_installs_the_cpu_torch_and_runs_unprivileged() -> None:
     assert "torch==2.13.0" in dockerfile and "whl/cpu" in dockerfile
     assert re.search(r"^USER attest$", dockerfile, re.M)
     assert 'CMD ["attest", "serve"' in dockerfile
+
+
+def test_the_package_the_image_installs_carries_every_data_file(tmp_path: Path) -> None:
+    """The Dockerfile copies the checkout and runs ``pip install .``: the wheel must hold the
+    files the code reads at run time. It is built from a copy of the checkout's files, as the
+    image's build sees them (no ``*.egg-info`` from a local editable install, which would
+    add files that a fresh build leaves out, as it left out the verifier's weights)."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT, check=True, capture_output=True, text=True,
+    ).stdout.splitlines()  # fmt: skip
+    source = tmp_path / "src"
+    for name in listed:
+        if (ROOT / name).is_file():
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, source / name)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "--no-build-isolation", "-q",
+         "-w", str(tmp_path / "wheel")],
+        check=True, capture_output=True, timeout=300,
+    )  # fmt: skip
+    (wheel,) = (tmp_path / "wheel").glob("attest-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        packaged = set(archive.namelist())
+    data = [  # every file that is not code (alembic's template only serves `alembic revision`)
+        name
+        for name in listed
+        if name.startswith("attest/") and Path(name).suffix not in {".py", ".mako"}
+        if (ROOT / name).is_file()
+    ]
+    assert data and not [name for name in data if name not in packaged]

@@ -70,7 +70,7 @@ def test_a_number_the_question_already_gives_is_not_an_answer() -> None:
 
 @pytest.mark.unit
 def test_coverage_weighs_the_rare_question_words_more() -> None:
-    """'leave' is in every candidate, 'contractors' in one: covering the rare word counts more."""
+    """'leave' is in two of the three candidates, 'contractors' in one: the rare word counts more."""
     rare = Candidate(1, "Contractors are paid monthly and arrange their own time off.")
     common = Candidate(2, "Leave must be approved by a manager before it is taken.")
     other = Candidate(3, "Annual leave is booked in the HR portal.")

@@ -21,7 +21,7 @@ answerable ones: could the model's confidence decline them?
 Usage:
     python bench/calibrate_extractive.py [--train 250] [--held-out 1000] [--unanswerable 0]
                                          [--check] [--json]
-250 training questions fit as well as 1,000 (measured: the same held-out rate), and keep
+250 training questions fitted as well as 1,000 in an exploratory comparison, and keep
 the run short. ``--check`` fits again and compares with the shipped file instead of
 writing it, without the held-out half (a test runs it).
 """

@@ -209,11 +209,12 @@ def features(question: str, candidates: Sequence[Candidate], similarity: np.ndar
     texts = [c.text for c in candidates]
     coverage = _blend(question, lambda asked: _coverages(asked, texts))
     asks_number = bool(_ASKS_NUMBER.search(_QUESTION_END.split(question.strip())[-1]))
-    question_words = {w.lower() for w in re.findall(r"\w+", question)}
+    question_numbers = numbers(question)
+    new_number_words = _NUMBER_WORDS - {w.lower() for w in re.findall(r"\w+", question)}
     has_number = np.asarray(
         [
-            bool(numbers(c.text) - numbers(question))
-            or bool({w.lower() for w in re.findall(r"\w+", c.text)} & _NUMBER_WORDS - question_words)
+            bool(numbers(c.text) - question_numbers)
+            or bool({w.lower() for w in re.findall(r"\w+", c.text)} & new_number_words)
             for c in candidates
         ]
     )

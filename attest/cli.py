@@ -196,11 +196,32 @@ def serve(
     """Run the REST API (OpenAPI at /api/v1/openapi.json)."""
     import uvicorn
 
+    from attest.core.settings import get_settings
+
     _ready()
     typer.echo(f"Attest API on http://{host}:{port}/api/v1 (health: /healthz)", err=True)
     uvicorn.run(
-        "attest.api.app:app_factory", factory=True, host=host, port=port, workers=workers, log_level="info"
+        "attest.api.app:app_factory",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        **proxy_options(get_settings().trusted_proxies),
     )
+
+
+def proxy_options(trusted_proxies: str) -> dict[str, Any]:
+    """uvicorn's options for X-Forwarded-For/-Proto: honoured only from the configured proxies.
+
+    uvicorn's own default trusts them from 127.0.0.1, which let any local client (or a
+    process behind a local proxy that passes the header on) pick the address that rate
+    limits and the audit log see.
+    """
+    proxies = [p.strip() for p in trusted_proxies.split(",") if p.strip()]
+    if not proxies:
+        return {"proxy_headers": False, "forwarded_allow_ips": ""}
+    return {"proxy_headers": True, "forwarded_allow_ips": ",".join(proxies)}
 
 
 @app.command()
@@ -224,24 +245,43 @@ def ui(
     os.execve(command[0], command, _ui_env(url))
 
 
+# Streamlit options `attest ui` pins on the command line, which wins over any config.toml and
+# STREAMLIT_* variable (guides often tell people to turn the first two off behind a proxy).
+# XSRF tokens guard uploads, CORS keeps other sites' pages from calling the server, the
+# browser is shown no tracebacks (server paths, code), nothing is served but the app, no
+# usage statistics are sent (no network at run time). Streamlit cannot add response headers
+# (anti-framing, CSP) or time out clients that never finish their headers:
+# docs/deployment.md puts a reverse proxy in front for those.
+UI_OPTIONS: dict[str, str] = {
+    "server.headless": "true",
+    "server.fileWatcherType": "none",
+    "server.runOnSave": "false",
+    "server.enableXsrfProtection": "true",
+    "server.enableCORS": "true",
+    "server.enableStaticServing": "false",
+    "server.enableWebsocketCompression": "false",
+    "browser.gatherUsageStats": "false",
+    "client.showErrorDetails": "none",
+    "client.toolbarMode": "minimal",
+    "theme.base": "light",
+    "theme.primaryColor": "#1d4ed8",
+}
+# Options of newer Streamlit releases than the oldest one Attest supports, set through the
+# environment (where an unknown option is ignored, while an unknown flag is an error): the
+# agent API would let a client drive the UI without a browser.
+UI_ENV_OPTIONS: dict[str, str] = {"STREAMLIT_SERVER_ENABLE_AGENT_API": "false"}
+
+
 def _ui_env(api_url: str) -> dict[str, str]:
-    return {**os.environ, "ATTEST_API_URL": api_url}
+    return {**os.environ, **UI_ENV_OPTIONS, "ATTEST_API_URL": api_url}
 
 
 def _streamlit_command(host: str, port: int, api_url: str) -> list[str]:
-    """Streamlit on the UI script, headless, without usage statistics (no network at run time)."""
+    """Streamlit on the UI script with :data:`UI_OPTIONS`, on ``host:port``."""
     script = Path(__file__).resolve().parent / "ui" / "app.py"
-    return [
-        sys.executable, "-m", "streamlit", "run", str(script),
-        "--server.address", host,
-        "--server.port", str(port),
-        "--server.headless", "true",
-        "--server.fileWatcherType", "none",
-        "--browser.gatherUsageStats", "false",
-        "--client.toolbarMode", "minimal",
-        "--theme.base", "light",
-        "--theme.primaryColor", "#1d4ed8",
-    ]  # fmt: skip
+    options = {"server.address": host, "server.port": str(port), **UI_OPTIONS}
+    flags = [part for name, value in options.items() for part in (f"--{name}", value)]
+    return [sys.executable, "-m", "streamlit", "run", str(script), *flags]
 
 
 @users_app.command("create")
@@ -310,20 +350,42 @@ def apikeys_create(
 
 
 @audit_app.command("verify")
-def audit_verify() -> None:
-    """Check the audit log's hash chain; exits 1 naming every changed, deleted or reordered record."""
-    from attest.core import audit
+def audit_verify(
+    checkpoint: Annotated[
+        bool,
+        typer.Option(
+            "--checkpoint/--no-checkpoint", help="Publish the verified head as a checkpoint (default: yes)."
+        ),
+    ] = True,
+) -> None:
+    """Check the audit log's keyed hash chain against its published checkpoints; exits 1 naming
+    every changed, deleted or reordered record and every record cut from the end."""
+    from attest.core import audit, audit_checkpoints
     from attest.core.db import session_scope
+    from attest.core.settings import get_settings
 
     _ready()
+    settings = get_settings()
     with session_scope() as session:
-        report = audit.verify(session)
-    if report.ok:
-        typer.echo(f"audit log intact: {report.records} records")
+        report = audit.verify(session, settings=settings)
+    if not report.ok:
+        for problem in report.problems:
+            typer.secho(problem, fg=typer.colors.RED, err=True)
+        _fail(f"audit log tampered with: {len(report.problems)} problem(s) in {report.records} records")
         return
-    for problem in report.problems:
-        typer.secho(problem, fg=typer.colors.RED, err=True)
-    _fail(f"audit log tampered with: {len(report.problems)} problem(s) in {report.records} records")
+    published = ""
+    if checkpoint and report.records:
+        try:
+            audit_checkpoints.publish(
+                settings, seq=report.records, hash=report.head, key=audit.audit_key(settings)
+            )
+            published = f"; checkpoint of record {report.records} published"
+        except OSError as exc:
+            _fail(f"audit log intact, but the checkpoint could not be written: {exc}")
+    typer.echo(
+        f"audit log intact: {report.records} records, {report.checkpoints} checkpoint(s) in "
+        f"{audit_checkpoints.path(settings)} match{published}"
+    )
 
 
 @eval_app.command("qa")
@@ -539,6 +601,10 @@ def db_downgrade(revision: str = "base") -> None:
 
 
 def main() -> None:
+    # Every file Attest writes (database, index versions, uploads, secrets) holds restricted
+    # text or keys: readable by the owner only (0600 files, 0700 folders), in this process
+    # and in the server workers and job threads it starts.
+    os.umask(0o077)
     try:
         app()
     except AttestError as exc:

@@ -8,6 +8,8 @@ Prometheus request metrics.
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,9 +24,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from attest.api import errors
 from attest.api.deps import Access, RateLimiter, rule
+from attest.api.errors import ApiError
 from attest.api.metrics import Metrics
 from attest.api.routes import admin, ask, audit, auth, conversations, documents, jobs, kbs
 from attest.api.services import Services
+from attest.core import audit as audit_chain
 from attest.core import db
 from attest.core.settings import Settings, get_settings
 
@@ -51,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         services.ready = True
         yield
         services.jobs.shutdown()
+        audit_chain.checkpoint(engine, settings)  # the head as it was when this worker stopped
         engine.dispose()
 
     app = FastAPI(
@@ -68,7 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (auth, ask, conversations, kbs, documents, jobs, admin, audit):
         api.include_router(module.router)
     app.include_router(api)
-    app.include_router(_system_router())
+    app.include_router(_system_router(settings))
     app.add_middleware(_MetricsMiddleware)
     if settings.cors_origins:
         app.add_middleware(
@@ -82,7 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-def _system_router() -> APIRouter:
+def _system_router(settings: Settings) -> APIRouter:
     router = APIRouter(tags=["system"])
 
     @router.get("/healthz", **rule(Access.PUBLIC))
@@ -107,10 +112,31 @@ def _system_router() -> APIRouter:
 
     @router.get("/metrics", **rule(Access.PUBLIC))
     def metrics(request: Request) -> Response:
-        """Prometheus metrics of this worker process."""
+        """Prometheus metrics of this worker process: for a client sending the bearer token
+        ``ATTEST_METRICS_TOKEN``, or, when that is empty, for loopback clients only (they name
+        every knowledge base and its size)."""
+        token = settings.metrics_token.get_secret_value()
+        sent = request.headers.get("authorization", "")
+        if token:
+            allowed = hmac.compare_digest(sent.encode(), f"Bearer {token}".encode())
+        else:
+            allowed = _is_loopback(request.client.host if request.client else "")
+        if not allowed:
+            raise ApiError(
+                403,
+                "The metrics are for the operator: send the bearer token ATTEST_METRICS_TOKEN "
+                "(or, when none is set, scrape from this machine).",
+            )
         return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return router
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class _MetricsMiddleware:

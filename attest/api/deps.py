@@ -25,6 +25,7 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
 from attest.api.errors import ApiError
+from attest.api.limits import client_address, limits_of
 from attest.api.services import Services
 from attest.core.accounts import Principal, principal_for_key, principal_for_user
 from attest.core.db import session_scope
@@ -54,6 +55,7 @@ def rule(access: Access) -> dict[str, Any]:
     return {"openapi_extra": {"x-access": access.value}, "response_model": None}
 
 
+ANSWER_RETRY_S = 1  # an answer takes about a second
 MAX_ID = 2**31 - 1  # ids beyond a 32-bit integer cannot exist; refusing them keeps drivers from overflowing
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 
@@ -78,6 +80,16 @@ class RateLimiter:
         self.capacity = float(per_minute)
         self._buckets: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
+
+    def wait(self, key: str) -> float:
+        """Like :meth:`take`, without taking anything: the seconds until a request may go ahead."""
+        if self.rate <= 0:
+            return 0.0
+        now = time.monotonic()
+        with self._lock:
+            tokens, last = self._buckets.get(key, (self.capacity, now))
+            tokens = min(self.capacity, tokens + (now - last) * self.rate)
+            return 0.0 if tokens >= 1 else (1 - tokens) / self.rate
 
     def take(self, key: str) -> float:
         """0 when the request may go ahead, else the seconds until it may."""
@@ -107,19 +119,36 @@ def limit(request: Request, key: str) -> None:
 
 def principal(
     request: Request,
-    session: Annotated[Session, Depends(db)],
+    session: Annotated[Session, Depends(db, scope="function")],
     token: Annotated[str | None, Depends(oauth2)],
 ) -> Principal:
-    """The caller, from a bearer token (JWT or API key) or an ``X-API-Key`` header; 401 otherwise."""
-    key = request.headers.get("x-api-key") or (token if token and token.startswith(KEY_PREFIX) else None)
-    if key:
-        caller = _from_key(session, key)
-    elif token:
-        caller = _from_token(request, session, token)
-    else:
+    """The caller, from a bearer token (JWT or API key) or an ``X-API-Key`` header; 401 otherwise.
+
+    Requests without valid credentials count against their client address; once it has sent
+    too many, its next ones are refused (429) before their credentials are looked up.
+    """
+    anonymous = f"anonymous:{client_address(request)}"
+    wait = request.app.state.limiter.wait(anonymous)
+    if wait > 0:
         raise ApiError(
-            401, "Sign in first: send a bearer token or an API key.", {"WWW-Authenticate": "Bearer"}
+            429,
+            "Too many requests without valid credentials from this address; "
+            f"retry in {math.ceil(wait)} s.",
+            headers={"Retry-After": str(math.ceil(wait))},
         )
+    key = request.headers.get("x-api-key") or (token if token and token.startswith(KEY_PREFIX) else None)
+    try:
+        if key:
+            caller = _from_key(session, key)
+        elif token:
+            caller = _from_token(request, session, token)
+        else:
+            raise ApiError(
+                401, "Sign in first: send a bearer token or an API key.", {"WWW-Authenticate": "Bearer"}
+            )
+    except ApiError:
+        request.app.state.limiter.take(anonymous)
+        raise
     request.state.principal = caller
     limit(request, caller.owner)
     return caller
@@ -131,8 +160,19 @@ def _from_token(request: Request, session: Session, token: str) -> Principal:
     except InvalidToken as exc:
         raise ApiError(401, str(exc), {"WWW-Authenticate": "Bearer"}) from exc
     user = session.get(User, int(claims["sub"])) if str(claims["sub"]).isdigit() else None
-    if user is None or not user.active:
-        raise ApiError(401, "This account no longer exists or is disabled.", {"WWW-Authenticate": "Bearer"})
+    # Ids are never reused, and the name and token generation must match as well: a token
+    # outlives neither its account nor a password change or deactivation.
+    if (
+        user is None
+        or not user.active
+        or user.username != claims.get("name")
+        or user.token_generation != claims.get("gen")
+    ):
+        raise ApiError(
+            401,
+            "This token is no longer valid for this account; sign in again.",
+            {"WWW-Authenticate": "Bearer"},
+        )
     return principal_for_user(user)
 
 
@@ -147,6 +187,24 @@ def _from_key(session: Session, key: str) -> Principal:
     return principal_for_key(row)
 
 
+def answer_slot(request: Request, caller: Annotated[Principal, Depends(principal)]) -> Iterator[None]:
+    """Holds one of the caller's concurrent answers (``ATTEST_MAX_CONCURRENT_ANSWERS``) until the
+    response has ended, a stream included (FastAPI exits the dependency after sending it); 429
+    when all are taken, because a long answer costs every other caller of the process too."""
+    answers = limits_of(request).answers
+    if not answers.acquire(caller.owner):
+        raise ApiError(
+            429,
+            f"Too many answers in progress for this caller; the limit is {answers.per_owner} at a time. "
+            f"Retry in {ANSWER_RETRY_S} s.",
+            headers={"Retry-After": str(ANSWER_RETRY_S)},
+        )
+    try:
+        yield
+    finally:
+        answers.release(caller.owner)
+
+
 def editor(caller: Annotated[Principal, Depends(principal)]) -> Principal:
     if not caller.can_edit:
         raise ApiError(403, "This needs the editor or admin role.")
@@ -159,8 +217,12 @@ def admin(caller: Annotated[Principal, Depends(principal)]) -> Principal:
     return caller
 
 
-SessionDep = Annotated[Session, Depends(db)]
+# scope="function": the transaction commits when the route returns, before the response is
+# sent, so a client that heard "200" sees the change in its next request (a deactivated
+# user's token failed only after a delay otherwise).
+SessionDep = Annotated[Session, Depends(db, scope="function")]
 ServicesDep = Annotated[Services, Depends(services)]
 UserDep = Annotated[Principal, Depends(principal)]
 EditorDep = Annotated[Principal, Depends(editor)]
 AdminDep = Annotated[Principal, Depends(admin)]
+AnswerSlot = Depends(answer_slot)

@@ -11,11 +11,21 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from attest.core.errors import Conflict, NotFound
-from attest.core.models import ApiKey, Grant, Group, KnowledgeBase, Role, User, utcnow
+from attest.core.models import (
+    ApiKey,
+    Conversation,
+    Feedback,
+    Grant,
+    Group,
+    KnowledgeBase,
+    Role,
+    User,
+    utcnow,
+)
 from attest.core.security import generate_api_key, generate_password, hash_password
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
@@ -159,6 +169,15 @@ def get_user(session: Session, user_id: int) -> User:
     if user is None:
         raise NotFound(f"Unknown user {user_id}.")
     return user
+
+
+def delete_user(session: Session, user: User) -> None:
+    """Delete a user with everything that is theirs alone: conversations and feedback."""
+    owner = principal_for_user(user).owner
+    session.execute(delete(Feedback).where(Feedback.owner == owner))
+    session.execute(delete(Conversation).where(Conversation.owner == owner))  # messages cascade
+    session.delete(user)
+    session.flush()
 
 
 def admin_exists(session: Session) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import uuid
 from collections.abc import Iterator
@@ -66,12 +67,25 @@ def write_gate(engine: Engine) -> AbstractContextManager[object]:
     return gate
 
 
+def private_data_dir(path: Path) -> Path:
+    """Create the data directory readable by its owner only (mode 0700), or make it so.
+
+    It holds restricted text (the database, index versions, uploads) and the signing
+    secrets; closing the directory closes everything in it, whatever the files' own modes.
+    """
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = path.stat()
+    if info.st_mode & 0o077 and info.st_uid == os.getuid():
+        path.chmod(0o700)
+    return path
+
+
 @lru_cache(maxsize=4)
 def get_engine(url: str | None = None) -> Engine:
     """The process-wide engine for ``url`` (default: the configured database)."""
     settings = get_settings()
     if url is None and settings.database_url is None:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_data_dir(settings.data_dir)
     return make_engine(url or settings.sqlalchemy_url)
 
 
@@ -96,7 +110,7 @@ def downgrade(url: str | None = None, revision: str = "base") -> None:
 def _default_url() -> str:
     settings = get_settings()
     if settings.database_url is None:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_data_dir(settings.data_dir)
     return settings.sqlalchemy_url
 
 

@@ -29,6 +29,11 @@ class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
 
 
+# SQLite AUTOINCREMENT: an id is never handed out twice, even after its row is deleted
+# (tokens, audit records and index files refer to ids). PostgreSQL sequences already behave so.
+_NEVER_REUSED = {"sqlite_autoincrement": True}
+
+
 class DocumentStatus(enum.StrEnum):
     PENDING = "pending"  # uploaded, waiting for the next re-index job
     INDEXED = "indexed"
@@ -62,6 +67,7 @@ def _enum(cls: type[enum.Enum], name: str) -> Enum:
 
 class KnowledgeBase(Base):
     __tablename__ = "knowledge_bases"
+    __table_args__ = _NEVER_REUSED
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(128), unique=True)
@@ -84,7 +90,7 @@ class KnowledgeBase(Base):
 
 class Document(Base):
     __tablename__ = "documents"
-    __table_args__ = (UniqueConstraint("kb_id", "source_uri", name="uq_document_source"),)
+    __table_args__ = (UniqueConstraint("kb_id", "source_uri", name="uq_document_source"), _NEVER_REUSED)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kb_id: Mapped[int] = mapped_column(ForeignKey("knowledge_bases.id", ondelete="CASCADE"), index=True)
@@ -115,7 +121,7 @@ class Document(Base):
 
 class Chunk(Base):
     __tablename__ = "chunks"
-    __table_args__ = (Index("ix_chunks_document_position", "document_id", "position"),)
+    __table_args__ = (Index("ix_chunks_document_position", "document_id", "position"), _NEVER_REUSED)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"))
@@ -133,9 +139,30 @@ class Chunk(Base):
     document: Mapped[Document] = relationship(back_populates="chunks")
 
 
+class Source(Base):
+    """A folder or file a knowledge base is ingested from, with the ACL and tags it was given.
+
+    Every document a later job creates under it (a new file, a deleted one that came back,
+    one that failed to load) takes these, whoever runs the job, so that a re-index never
+    creates an open document in a restricted folder.
+    """
+
+    __tablename__ = "sources"
+    __table_args__ = (UniqueConstraint("kb_id", "path", name="uq_source_path"), _NEVER_REUSED)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kb_id: Mapped[int] = mapped_column(ForeignKey("knowledge_bases.id", ondelete="CASCADE"), index=True)
+    path: Mapped[str] = mapped_column(String(2048))
+    acl: Mapped[list[Any]] = mapped_column(default=list)
+    tags: Mapped[list[Any]] = mapped_column(default=list)
+    created_by: Mapped[str] = mapped_column(String(256), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
 class IndexVersion(Base):
     __tablename__ = "index_versions"
-    __table_args__ = (UniqueConstraint("kb_id", "version", name="uq_index_version"),)
+    __table_args__ = (UniqueConstraint("kb_id", "version", name="uq_index_version"), _NEVER_REUSED)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kb_id: Mapped[int] = mapped_column(ForeignKey("knowledge_bases.id", ondelete="CASCADE"), index=True)
@@ -153,6 +180,7 @@ class IndexVersion(Base):
 
 class IngestJob(Base):
     __tablename__ = "ingest_jobs"
+    __table_args__ = _NEVER_REUSED
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kb_id: Mapped[int] = mapped_column(ForeignKey("knowledge_bases.id", ondelete="CASCADE"), index=True)
@@ -175,6 +203,7 @@ class IngestJob(Base):
 
 class User(Base):
     __tablename__ = "users"
+    __table_args__ = _NEVER_REUSED
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
@@ -182,11 +211,14 @@ class User(Base):
     role: Mapped[Role] = mapped_column(_enum(Role, "role"))
     groups: Mapped[list[Any]] = mapped_column(default=list)  # group names; matched against document ACLs
     active: Mapped[bool] = mapped_column(default=True)
+    # Bumped by a password change or deactivation: tokens issued before stop working.
+    token_generation: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class Group(Base):
     __tablename__ = "groups"
+    __table_args__ = _NEVER_REUSED
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
@@ -198,7 +230,7 @@ class Grant(Base):
     """A knowledge base granted to one user or to every member of a group."""
 
     __tablename__ = "grants"
-    __table_args__ = (UniqueConstraint("kb_id", "user_id", "group_name", name="uq_grant"),)
+    __table_args__ = (UniqueConstraint("kb_id", "user_id", "group_name", name="uq_grant"), _NEVER_REUSED)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kb_id: Mapped[int] = mapped_column(ForeignKey("knowledge_bases.id", ondelete="CASCADE"), index=True)
@@ -211,6 +243,7 @@ class ApiKey(Base):
     """A key for an integration: shown once, stored as a SHA-256 hash, scoped to a role and KBs."""
 
     __tablename__ = "api_keys"
+    __table_args__ = _NEVER_REUSED
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(128))
@@ -227,6 +260,7 @@ class ApiKey(Base):
 
 class Conversation(Base):
     __tablename__ = "conversations"
+    __table_args__ = _NEVER_REUSED
 
     id: Mapped[int] = mapped_column(primary_key=True)
     owner: Mapped[str] = mapped_column(String(64), index=True)  # "user:<id>" or "key:<id>"
@@ -244,6 +278,7 @@ class Message(Base):
     """One question and the answer Attest gave, as the asker saw it."""
 
     __tablename__ = "messages"
+    __table_args__ = _NEVER_REUSED
 
     id: Mapped[int] = mapped_column(primary_key=True)
     conversation_id: Mapped[int] = mapped_column(
@@ -258,6 +293,7 @@ class Message(Base):
 
 class Feedback(Base):
     __tablename__ = "feedback"
+    __table_args__ = _NEVER_REUSED
 
     id: Mapped[int] = mapped_column(primary_key=True)
     message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), index=True)

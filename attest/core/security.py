@@ -2,7 +2,8 @@
 
 Passwords are hashed with argon2id. Access tokens are short-lived HS256 JWTs signed with
 ``ATTEST_JWT_SECRET``; when that is empty, a random secret is created once in the data
-directory (mode 0600) so that every worker of one installation signs alike. API keys are
+directory (mode 0600, :func:`installation_secret`, which the audit log's key uses too) so
+that every worker of one installation signs alike. API keys are
 random (``atk_`` + 8-character prefix + 32 bytes of secret) and stored as SHA-256 hashes:
 they carry enough entropy that a slow hash would only cost latency.
 """
@@ -37,11 +38,30 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-def check_password(stored_hash: str, password: str) -> bool:
+def check_password(stored_hash: str | None, password: str) -> bool:
+    """Whether ``password`` matches ``stored_hash``; False for no hash (an unknown user).
+
+    Without a usable hash, a dummy one is verified instead, so that a sign-in for an unknown
+    user costs as long as one for a known user and the time tells nothing about who exists.
+    """
     try:
-        return _hasher.verify(stored_hash, password)
-    except (VerificationError, InvalidHashError):
+        if stored_hash:
+            return _hasher.verify(stored_hash, password)
+    except VerificationError:
         return False
+    except InvalidHashError:
+        pass
+    try:
+        _hasher.verify(_dummy_hash(), password)
+    except (VerificationError, InvalidHashError):
+        pass
+    return False
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    """A hash of a random password with the same parameters as real ones (made on first use)."""
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 def generate_password() -> str:
@@ -53,27 +73,45 @@ def jwt_secret(settings: Settings) -> str:
     configured = settings.jwt_secret.get_secret_value()
     if configured:
         return configured
-    return _installation_secret(Path(settings.data_dir).resolve() / "jwt-secret")
+    return installation_secret(Path(settings.data_dir).resolve() / "jwt-secret")
 
 
-@lru_cache(maxsize=8)
-def _installation_secret(path: Path) -> str:
-    """Read once per process (the file never changes once written)."""
+@lru_cache(maxsize=16)
+def installation_secret(path: Path) -> str:
+    """A random secret kept in ``path`` (mode 0600), created on first use; read once per process.
+
+    It is written to a private temporary file and hard-linked into place, so that workers
+    starting together agree on one secret and none reads a half-written file.
+    """
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_urlsafe(48))
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(48))
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.link(temporary, path)
+        except FileExistsError:
+            pass  # another process was first; use its secret
+        finally:
+            temporary.unlink(missing_ok=True)
     return path.read_text().strip()
 
 
-def issue_token(settings: Settings, *, user_id: int, username: str) -> tuple[str, int]:
-    """A signed access token for ``user_id`` and its lifetime in seconds."""
+def issue_token(settings: Settings, *, user_id: int, username: str, generation: int = 0) -> tuple[str, int]:
+    """A signed access token for ``user_id`` and its lifetime in seconds.
+
+    It names the account's token generation, which a password change or deactivation
+    bumps: every token issued before then stops working at once.
+    """
     lifetime = settings.token_ttl_minutes * 60
     now = datetime.now(UTC)
     claims = {
         "sub": str(user_id),
         "name": username,
+        "gen": generation,
         "iat": now,
         "exp": now + timedelta(seconds=lifetime),
     }
@@ -84,7 +122,7 @@ def read_token(settings: Settings, token: str) -> dict[str, Any]:
     """The claims of a valid token; :class:`InvalidToken` otherwise."""
     try:
         return jwt.decode(
-            token, jwt_secret(settings), algorithms=[_ALGORITHM], options={"require": ["exp", "sub"]}
+            token, jwt_secret(settings), algorithms=[_ALGORITHM], options={"require": ["exp", "sub", "gen"]}
         )
     except jwt.ExpiredSignatureError as exc:
         raise InvalidToken("The access token has expired; sign in again.") from exc

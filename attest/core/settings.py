@@ -132,8 +132,51 @@ class Settings(BaseSettings):
         default=1024 * 1024, ge=1024, description="Largest request body besides uploads."
     )
     cors_origins: list[str] = Field(default_factory=list, description="Origins allowed to call the API.")
+    metrics_token: SecretStr = Field(
+        default=SecretStr(""),
+        description="Bearer token /metrics asks for; empty: /metrics answers loopback clients only.",
+    )
     audit_mask_pii: bool = Field(
         default=True, description="Mask e-mail addresses, phone numbers and card numbers in the audit log."
+    )
+    # Abuse limits (per worker process; issue #17)
+    trusted_proxies: str = Field(
+        default="",
+        description="Comma-separated proxy addresses whose X-Forwarded-For/-Proto are trusted; empty: none.",
+    )
+    signin_max_failures: int = Field(
+        default=5, ge=0, description="Failed sign-ins per username in the window before a lockout (0: off)."
+    )
+    signin_failure_window_s: int = Field(
+        default=900, ge=1, description="Window in which failed sign-ins for one username are counted."
+    )
+    signin_lockout_s: int = Field(
+        default=300, ge=1, description="How long a username is refused after too many failed sign-ins."
+    )
+    audit_denied_interval_s: int = Field(
+        default=60,
+        ge=0,
+        description="At most one audit record per actor, status and route per interval (0: all).",
+    )
+    max_concurrent_answers: int = Field(
+        default=2, ge=0, description="Answers one user or API key may have in progress at once (0: no limit)."
+    )
+    max_question_chars: int = Field(
+        default=1000, ge=1, le=2000, description="Longest question accepted, in characters."
+    )
+    # the audit chain's key and published checkpoints (attest/core/audit.py)
+    audit_key: SecretStr = Field(
+        default=SecretStr(""),
+        description="HMAC key of the audit chain; empty: a random key kept in data_dir; never printed.",
+    )
+    audit_checkpoint_file: Path | None = Field(
+        default=None,
+        description="Where the chain's head is published; empty: data_dir/audit-checkpoints.jsonl.",
+    )
+    audit_checkpoint_every: int = Field(
+        default=100,
+        ge=0,
+        description="Publish the head at every N-th record (0: only on verify and at shutdown).",
     )
 
     query_cache_size: int = Field(

@@ -33,6 +33,7 @@ from attest.core.models import (
     IngestJob,
     JobStatus,
     KnowledgeBase,
+    Source,
     utcnow,
 )
 from attest.core.repository import get_kb, get_or_create_kb
@@ -43,7 +44,7 @@ from attest.ingest.entities import EntityTagger, entities_in
 from attest.ingest.jobs import claim_job, finish_job
 from attest.ingest.loaders import LoadedDocument, load_bytes, page_at
 from attest.ingest.progress import NullProgress, Progress
-from attest.ingest.sources import discover, file_hash
+from attest.ingest.sources import discover, enclosing, file_hash, register_sources
 from attest.retrieval.hybrid import bm25_config, dense_config
 from attest.retrieval.index_store import build_index_version, discard_unfinished, is_current_format
 
@@ -69,6 +70,23 @@ class IngestSummary:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class _Access:
+    """Who may read what a job stores: the ACL and tags given to the job, if any, and the
+    sources' own for documents the job creates."""
+
+    acl: list[str] | None
+    tags: list[str] | None
+    sources: list[Source]
+
+    def for_new(self, path: Path) -> tuple[list[str], list[str]]:
+        """A new document's ACL and tags: the job's, else those of the source it lies under."""
+        source = enclosing(self.sources, path)
+        acl = self.acl if self.acl is not None else list(source.acl) if source else []
+        tags = self.tags if self.tags is not None else list(source.tags) if source else []
+        return acl, tags
 
 
 @dataclass(frozen=True)
@@ -191,7 +209,14 @@ class IngestPipeline:
             summary = IngestSummary(knowledge_base=kb.name, job_id=job.id)
             try:
                 files = discover(paths)
-                self._run_job(session, kb, job, files, roots, summary, sync=sync, acl=acl, tags=tags)
+                sources = register_sources(
+                    session, kb.id, roots, acl=acl, tags=tags, created_by=job.started_by
+                )
+                session.commit()
+                access = _Access(
+                    None if acl is None else list(acl), None if tags is None else list(tags), sources
+                )
+                self._run_job(session, kb, job, files, roots, summary, sync=sync, access=access)
             except BaseException as exc:
                 session.rollback()
                 if isinstance(exc, JobCancelled):
@@ -256,8 +281,7 @@ class IngestPipeline:
         summary: IngestSummary,
         *,
         sync: bool,
-        acl: Sequence[str] | None,
-        tags: Sequence[str] | None,
+        access: _Access,
     ) -> None:
         discard_unfinished(session, kb.id, self.settings.index_dir)
         existing = {d.source_uri: d for d in session.scalars(select(Document).where(Document.kb_id == kb.id))}
@@ -272,12 +296,12 @@ class IngestPipeline:
                 digest = file_hash(path) if size <= self.settings.max_file_bytes else ""
             except OSError as exc:
                 error = f"{path.name}: cannot be read ({exc.strerror or exc})."
-                self._record_failure(session, kb, doc, path, 0, error, summary)
+                self._record_failure(session, kb, doc, path, 0, error, summary, access)
                 self.progress.advance(1, 0)
                 continue
             if size > self.settings.max_file_bytes:
                 self._record_failure(
-                    session, kb, doc, path, size, _too_large(path, size, self.settings), summary
+                    session, kb, doc, path, size, _too_large(path, size, self.settings), summary, access
                 )
                 self.progress.advance(1, 0)
                 continue
@@ -288,7 +312,7 @@ class IngestPipeline:
                 and (doc.pipeline_signature == self.signature)
             ):
                 summary.documents_unchanged += 1
-                self._update_access(session, kb, doc, acl, tags)
+                self._update_access(session, kb, doc, access)
                 self.progress.advance(1, 0)
             elif doc and doc.status == DocumentStatus.FAILED and _failed_before(doc, digest, self.signature):
                 summary.documents_failed += 1
@@ -309,9 +333,7 @@ class IngestPipeline:
                     prepared = upcoming.result()
                     if i + 1 < len(batches):
                         upcoming = worker.submit(self._prepare_batch, batches[i + 1], chunker, tagger)
-                    self._process_batch(
-                        session, kb, job, batch, prepared, existing, summary, acl=acl, tags=tags
-                    )
+                    self._process_batch(session, kb, job, batch, prepared, existing, summary, access)
         if sync:
             self._delete_missing(session, kb, existing, set(map(str, files)), roots, summary)
         _check_cancelled(session, job)
@@ -326,9 +348,7 @@ class IngestPipeline:
         outcomes: list[_Prepared | LoadError],
         existing: dict[str, Document],
         summary: IngestSummary,
-        *,
-        acl: Sequence[str] | None,
-        tags: Sequence[str] | None,
+        access: _Access,
     ) -> None:
         """Embed and store one prepared batch; record the files that failed to load."""
         _check_cancelled(session, job)
@@ -336,7 +356,7 @@ class IngestPipeline:
         for (path, digest, size), outcome in zip(batch, outcomes, strict=True):
             if isinstance(outcome, LoadError):
                 self._record_failure(
-                    session, kb, existing.get(str(path)), path, size, str(outcome), summary, digest
+                    session, kb, existing.get(str(path)), path, size, str(outcome), summary, access, digest
                 )
                 self.progress.advance(1, 0)
             else:
@@ -357,8 +377,7 @@ class IngestPipeline:
                 existing.get(str(item.path)),
                 item,
                 vectors[offset : offset + count],
-                acl=acl,
-                tags=tags,
+                access,
             )
             offset += count
             if is_new:
@@ -408,9 +427,7 @@ class IngestPipeline:
         doc: Document | None,
         item: _Prepared,
         vectors: np.ndarray,
-        *,
-        acl: Sequence[str] | None,
-        tags: Sequence[str] | None,
+        access: _Access,
     ) -> Document:
         """Replace one document's chunks in a single transaction."""
         loaded = item.loaded
@@ -431,15 +448,16 @@ class IngestPipeline:
             for w, ents, vector in zip(item.windows, item.chunk_entities, vectors, strict=True)
         ]
         if doc is None:
-            doc = Document(kb_id=kb.id, source_uri=str(item.path), acl=list(acl or []), tags=list(tags or []))
+            acl, tags = access.for_new(item.path)
+            doc = Document(kb_id=kb.id, source_uri=str(item.path), acl=acl, tags=tags)
             session.add(doc)
         else:
             doc = session.merge(doc)
             session.execute(delete(Chunk).where(Chunk.document_id == doc.id))
-            if acl is not None:
-                doc.acl = list(acl)
-            if tags is not None:
-                doc.tags = list(tags)
+            if access.acl is not None:
+                doc.acl = list(access.acl)
+            if access.tags is not None:
+                doc.tags = list(access.tags)
         doc.title = loaded.title[:512]
         doc.media_type = loaded.media_type
         doc.content_hash = item.content_hash
@@ -466,14 +484,18 @@ class IngestPipeline:
         size: int,
         error: str,
         summary: IngestSummary,
+        access: _Access,
         digest: str = "",
     ) -> None:
         """Note the error on the document; an indexed older version keeps its chunks.
 
         The hash of the failing content is kept so that an unchanged failing file is not
-        loaded again on every run; it is reported as failed with the same error.
+        loaded again on every run; it is reported as failed with the same error. A new
+        failed document gets its source's ACL like any other: its name, size and error are
+        no more public than its text will be.
         """
         if doc is None:
+            acl, tags = access.for_new(path)
             doc = Document(
                 kb_id=kb.id,
                 source_uri=str(path),
@@ -481,8 +503,8 @@ class IngestPipeline:
                 media_type="",
                 content_hash="",
                 size_bytes=size,
-                acl=[],
-                tags=[],
+                acl=acl,
+                tags=tags,
                 metadata_={"file_name": path.name},
                 text="",
             )
@@ -505,16 +527,15 @@ class IngestPipeline:
         session: Session,
         kb: KnowledgeBase,
         doc: Document,
-        acl: Sequence[str] | None,
-        tags: Sequence[str] | None,
+        access: _Access,
     ) -> None:
         """Apply new ACL or tags to an unchanged document without re-embedding it."""
         changed = False
-        if acl is not None and list(acl) != list(doc.acl):
-            doc.acl = list(acl)
+        if access.acl is not None and access.acl != list(doc.acl):
+            doc.acl = list(access.acl)
             changed = True
-        if tags is not None and list(tags) != list(doc.tags):
-            doc.tags = list(tags)
+        if access.tags is not None and access.tags != list(doc.tags):
+            doc.tags = list(access.tags)
             changed = True
         if changed:
             session.merge(doc)

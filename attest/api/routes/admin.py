@@ -16,6 +16,7 @@ from attest.core.accounts import (
     create_group,
     create_user,
     delete_group,
+    delete_user,
     get_user,
     group_names,
     revoke_api_key,
@@ -78,9 +79,12 @@ def update_user(user_id: Id, body: UserUpdate, caller: AdminDep, session: Sessio
     if body.groups is not None:
         user.groups = group_names(body.groups)
     if body.active is not None:
+        if user.active and not body.active:
+            user.token_generation += 1  # its tokens stop working now, and stay invalid if re-enabled
         user.active = body.active
     if body.password is not None:
         user.password_hash = hash_password(body.password)
+        user.token_generation += 1
     changes = body.model_dump(exclude_none=True)
     if "password" in changes:
         changes["password"] = "(changed)"
@@ -99,7 +103,7 @@ def remove_user(user_id: Id, caller: AdminDep, session: SessionDep) -> None:
     user = get_user(session, user_id)
     if user.id == caller.id and caller.kind == "user":
         raise ApiError(409, "Admins cannot delete themselves; ask another admin.")
-    session.delete(user)
+    delete_user(session, user)
     audit.append(
         session,
         actor=caller.label,

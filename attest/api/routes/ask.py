@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Generator
+from contextlib import closing
+from dataclasses import replace
+from pathlib import PurePath
 from typing import Any
 
+import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
+from starlette.types import Receive, Scope, Send
 
-from attest.answers import Answer, Delta
-from attest.api.deps import Access, Id, ServicesDep, SessionDep, UserDep, rule
+from attest.answers import Answer, Delta, Started
+from attest.api.deps import Access, AnswerSlot, Id, ServicesDep, SessionDep, UserDep, rule
 from attest.api.errors import DATABASE_DOWN, status_of
 from attest.api.schemas import AskRequest
 from attest.api.services import Services
@@ -29,7 +34,7 @@ from attest.generation.chat import Turn
 router = APIRouter(tags=["ask"])
 
 
-@router.post("/ask", **rule(Access.KB_VIEWER))
+@router.post("/ask", dependencies=[AnswerSlot], **rule(Access.KB_VIEWER))
 def ask(
     body: AskRequest, caller: UserDep, session: SessionDep, services: ServicesDep, request: Request
 ) -> dict[str, Any]:
@@ -41,29 +46,43 @@ def ask(
     return _record(services, request, caller, kb, body.conversation_id, answer, began)
 
 
-@router.post("/ask/stream", **rule(Access.KB_VIEWER))
+@router.post("/ask/stream", dependencies=[AnswerSlot], **rule(Access.KB_VIEWER))
 def ask_stream(
     body: AskRequest, caller: UserDep, session: SessionDep, services: ServicesDep, request: Request
 ) -> StreamingResponse:
     """The answer as server-sent events: ``token`` (text as generated, provisional), then one
     ``answer`` (the checked answer with sources and verdict, which replaces the tokens), or
-    ``error``; ``done`` ends the stream."""
+    ``error``; ``done`` ends the stream.
+
+    A client that goes away stops the model; the text it had been sent is recorded, in its
+    conversation and in the audit log, as an abandoned answer."""
     kb, history = _prepare(session, caller, body, services)
     session.commit()  # give the connection back while the answer is computed (see _prepare)
 
-    def events() -> Iterator[str]:
+    def events() -> Generator[str, None, None]:
         began = time.perf_counter()
+        started: Answer | None = None  # the answer as it stands while the model writes it
+        pieces: list[str] = []
+        answers = services.answerer.stream(
+            kb.name, body.question, groups=caller.reading_groups, history=history
+        )
         try:
-            for event in services.answerer.stream(
-                kb.name, body.question, groups=caller.reading_groups, history=history
-            ):
-                if isinstance(event, Delta):
-                    yield _sse("token", {"text": event.text})
-                else:
-                    yield _sse(
-                        "answer",
-                        _record(services, request, caller, kb, body.conversation_id, event.answer, began),
-                    )
+            with closing(answers):  # closed with this stream: the model stops and is free again
+                for event in answers:
+                    if isinstance(event, Started):
+                        started = event.partial
+                    elif isinstance(event, Delta):
+                        pieces.append(event.text)
+                        yield _sse("token", {"text": event.text})
+                    else:
+                        started, answer = None, event.answer
+                        recorded = _record(services, request, caller, kb, body.conversation_id, answer, began)
+                        yield _sse("answer", recorded)
+        except GeneratorExit:  # the client went away before the answer
+            if started is not None:
+                partial = replace(started, text="".join(pieces))
+                _record(services, request, caller, kb, body.conversation_id, partial, began, abandoned=True)
+            raise
         except AttestError as exc:
             yield _sse("error", {"status": status_of(exc), "detail": str(exc)})
         except (OperationalError, PoolTimeout):
@@ -72,8 +91,38 @@ def ask_stream(
             yield _sse("error", {"status": 422, "detail": str(exc)})
         yield _sse("done", {})
 
-    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
-    return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
+    return _EventStream(request, events())
+
+
+class _EventStream(StreamingResponse):
+    """Server-sent events from a sync generator, which is closed however the response ends.
+
+    Starlette runs a sync iterator in the threadpool and stops iterating it when the client
+    disconnects, but leaves it suspended; an answer suspended halfway holds the in-process
+    model until the garbage collector happens to find it. Closing it runs its ``finally``
+    blocks (the model stops, the abandoned answer is recorded), in a worker thread since
+    they write to the database.
+    """
+
+    def __init__(self, request: Request, events: Generator[str, None, None]) -> None:
+        self.events = events
+        headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+        super().__init__(self._until_disconnected(request), media_type="text/event-stream", headers=headers)
+
+    async def _until_disconnected(self, request: Request) -> AsyncIterator[str]:
+        # Servers speaking ASGI 2.4 leave noticing the disconnect to the app: look between events.
+        while not await request.is_disconnected():
+            chunk = await anyio.to_thread.run_sync(next, self.events, None)
+            if chunk is None:
+                return
+            yield chunk
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:  # no worker thread runs the generator now: a cancelled one is waited for
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(self.events.close)
 
 
 def _sse(event: str, data: dict[str, Any]) -> str:
@@ -117,7 +166,20 @@ def public_answer(answer: Answer) -> dict[str, Any]:
     data["answer"] = data.pop("text")
     data.pop("draft")
     data.pop("retrieved")
-    return data
+    return _file_names(data)
+
+
+def _file_names(value: Any) -> Any:
+    """``value`` with every ``source_uri`` cut to the file's name: where a file lies on the
+    server is none of the asker's business (sources, citations and sentences all carry one)."""
+    if isinstance(value, dict):
+        return {
+            k: PurePath(v).name if k == "source_uri" and isinstance(v, str) else _file_names(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_file_names(v) for v in value]
+    return value
 
 
 def _record(
@@ -128,8 +190,14 @@ def _record(
     conversation_id: Id | None,
     answer: Answer,
     began: float,
+    *,
+    abandoned: bool = False,
 ) -> dict[str, Any]:
-    """Store the turn in its conversation, write the audit record and count the metrics."""
+    """Store the turn in its conversation, write the audit record and count the metrics.
+
+    An ``abandoned`` answer is one whose stream the client left before the end: its text is
+    what the model had written by then, sent but never checked.
+    """
     latency_ms = round((time.perf_counter() - began) * 1000, 1)
     payload = public_answer(answer)
     with write_gate(services.engine), Session(services.engine, expire_on_commit=False) as session:
@@ -145,7 +213,8 @@ def _record(
             question=answer.question,
             answer=answer.text,
             answered=answer.answered,
-            payload={k: v for k, v in payload.items() if k not in ("question", "answer", "answered")},
+            payload={k: v for k, v in payload.items() if k not in ("question", "answer", "answered")}
+            | ({"abandoned": True} if abandoned else {}),
         )
         session.add(message)
         session.flush()
@@ -173,10 +242,13 @@ def _record(
                 "index_version": answer.index_version,
                 "latency_ms": latency_ms,
                 "timings_ms": answer.timings_ms,
+                "abandoned": abandoned,
             },
             mask=services.settings.audit_mask_pii,
         )
         session.commit()
+    if abandoned:
+        return payload
     metrics = request.app.state.metrics
     metrics.answers.labels(outcome=_outcome(answer)).inc()
     if answer.answered:

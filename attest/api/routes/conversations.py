@@ -79,9 +79,13 @@ def delete_conversation(conversation_id: Id, caller: UserDep, session: SessionDe
 def feedback(body: FeedbackCreate, caller: UserDep, session: SessionDep) -> dict[str, Any]:
     """Rate one of the caller's answers (+1 or -1), with an optional comment."""
     message = session.get(Message, body.message_id)
-    if message is None:
-        raise NotFound(f"Unknown message {body.message_id}.")
-    _visible_conversation(session, caller, message.conversation_id)  # only one's own answers
+    try:
+        if message is None:
+            raise NotFound("no such message")
+        _visible_conversation(session, caller, message.conversation_id)  # only one's own answers
+    except NotFound:
+        # One answer for a missing message and for someone else's: nothing tells them apart.
+        raise NotFound(f"Unknown message {body.message_id}.") from None
     row = Feedback(message_id=message.id, owner=caller.owner, rating=body.rating, comment=body.comment)
     session.add(row)
     session.flush()

@@ -31,6 +31,7 @@ from attest.ingest.loaders import load_bytes
 router = APIRouter(prefix="/kbs/{kb}/documents", tags=["documents"])
 _UNSAFE = re.compile(r"[^A-Za-z0-9._ -]+")
 _READ_BLOCK = 1 << 20
+MAX_NAME = 200
 
 
 def describe(doc: Document, chunks: int | None = None) -> dict[str, Any]:
@@ -50,8 +51,14 @@ def describe(doc: Document, chunks: int | None = None) -> dict[str, Any]:
 
 
 def _readable_document(session: Session, caller: Principal, kb: KnowledgeBase, document_id: Id) -> Document:
-    doc = session.get(Document, document_id)
-    if doc is None or doc.kb_id != kb.id or not may_read(caller, doc.acl):
+    """The document if the caller may read it; NotFound, the same as for a missing one, if not.
+
+    The ACL is checked before the row and its text are loaded, so that a hidden document
+    costs no more time to refuse than a missing one.
+    """
+    acl = session.scalar(select(Document.acl).where(Document.id == document_id, Document.kb_id == kb.id))
+    doc = session.get(Document, document_id) if acl is not None and may_read(caller, acl) else None
+    if doc is None:
         raise NotFound(f"Unknown document {document_id} in {kb.name!r}.")
     return doc
 
@@ -113,7 +120,7 @@ def upload(
             raise ApiError(
                 413, f"{file.filename}: larger than the {limit / 2**20:.1f} MB limit (ATTEST_MAX_FILE_BYTES)."
             )
-    name = _UNSAFE.sub("_", Path(file.filename or "upload").name).strip(" .") or "upload"
+    name = stored_name(file.filename or "")
     loaded = load_bytes(bytes(data), filename=name, max_bytes=limit)  # LoadError: 415 or 422, named
     groups, tag_list = _groups(acl), sorted({t.strip() for t in tags.split(",") if t.strip()})
     path, doc = _upload_target(session, caller, row, services.settings.upload_dir / str(row.id), name)
@@ -244,6 +251,16 @@ def _upload_target(
     if session.scalar(taken) is not None:
         path = (folder / uuid.uuid4().hex[:12] / name).resolve()
     return path, None
+
+
+def stored_name(filename: str) -> str:
+    """The name an upload is kept under: safe characters only, at most :data:`MAX_NAME` long
+    (file systems refuse names over 255 bytes), keeping its extension, which the loaders use."""
+    name = _UNSAFE.sub("_", Path(filename or "upload").name).strip(" .") or "upload"
+    if len(name) > MAX_NAME:
+        stem, suffix = Path(name).stem, Path(name).suffix[:16]
+        name = stem[: MAX_NAME - len(suffix)].rstrip(" .") + suffix
+    return name
 
 
 def _write_atomically(path: Path, data: bytes) -> None:

@@ -12,14 +12,47 @@ from sqlalchemy.orm import Session
 from attest.api.deps import Access, EditorDep, Id, ServicesDep, SessionDep, rule
 from attest.api.schemas import JobCreate
 from attest.core import audit
-from attest.core.accounts import visible_kb
+from attest.core.accounts import Principal, may_read, visible_kb
 from attest.core.errors import Conflict, NotFound
-from attest.core.models import IngestJob, JobStatus, KnowledgeBase, utcnow
+from attest.core.models import Document, IngestJob, JobStatus, KnowledgeBase, Source, utcnow
 
 router = APIRouter(prefix="/kbs/{kb}/jobs", tags=["jobs"])
 
 
-def describe(job: IngestJob) -> dict[str, Any]:
+COUNTS = (
+    "documents_added",
+    "documents_updated",
+    "documents_unchanged",
+    "documents_deleted",
+    "documents_failed",
+    "chunks",
+    "embeddings_computed",
+)
+
+
+def describe(job: IngestJob, hidden: set[str] | None = None) -> dict[str, Any]:
+    """A job as the API shows it. ``hidden``: the sources of documents the caller may not
+    read; when there are any, the job's counts (which include them) give way to its
+    progress as a fraction, and their errors are left out."""
+    data = _describe(job)
+    if hidden:
+        data.update(documents_total=None, documents_done=None, chunks_done=None)
+        summary = {k: v for k, v in (job.summary or {}).items() if k not in COUNTS}
+        if "errors" in summary:
+            summary["errors"] = [e for e in summary["errors"] if e.get("source") not in hidden]
+        data["summary"] = summary
+    return data
+
+
+def hidden_sources(session: Session, caller: Principal, kb: KnowledgeBase) -> set[str]:
+    """Where the documents of ``kb`` that the caller may not read come from (empty for admins)."""
+    if caller.reading_groups is None:
+        return set()
+    rows = session.execute(select(Document.source_uri, Document.acl).where(Document.kb_id == kb.id))
+    return {uri for uri, acl in rows if not may_read(caller, acl or [])}
+
+
+def _describe(job: IngestJob) -> dict[str, Any]:
     total, done = job.documents_total, job.documents_done
     status = job.status.value if hasattr(job.status, "value") else job.status
     eta = None
@@ -45,12 +78,10 @@ def describe(job: IngestJob) -> dict[str, Any]:
 
 
 def sources(session: Session, kb: KnowledgeBase, upload_dir: Path) -> list[Path]:
-    """What a re-index reads: the knowledge base's uploads and every folder it was ingested from."""
+    """What a re-index reads: the knowledge base's uploads and every source it was ingested
+    from (each keeps the ACL and tags it was ingested with; see ``models.Source``)."""
     found = {upload_dir / str(kb.id)}
-    for job_sources in session.scalars(
-        select(IngestJob.sources).where(IngestJob.kb_id == kb.id, IngestJob.status == JobStatus.SUCCEEDED)
-    ):
-        found.update(Path(s) for s in job_sources or [])
+    found.update(Path(p) for p in session.scalars(select(Source.path).where(Source.kb_id == kb.id)))
     return sorted(p for p in found if p.exists())
 
 
@@ -74,7 +105,7 @@ def start(
     )
     job = session.get(IngestJob, job_id)
     assert job is not None
-    return describe(job)
+    return describe(job, hidden_sources(session, caller, row))
 
 
 @router.get("", **rule(Access.KB_EDITOR))
@@ -85,25 +116,28 @@ def list_jobs(
     jobs = session.scalars(
         select(IngestJob).where(IngestJob.kb_id == row.id).order_by(IngestJob.id.desc()).limit(limit)
     )
-    return {"items": [describe(j) for j in jobs]}
+    hidden = hidden_sources(session, caller, row)
+    return {"items": [describe(j, hidden) for j in jobs]}
 
 
 @router.get("/{job_id}", **rule(Access.KB_EDITOR))
 def get_job(kb: str, job_id: Id, caller: EditorDep, session: SessionDep) -> dict[str, Any]:
-    return describe(_job(session, visible_kb(session, caller, kb), job_id))
+    row = visible_kb(session, caller, kb)
+    return describe(_job(session, row, job_id), hidden_sources(session, caller, row))
 
 
 @router.post("/{job_id}/cancel", status_code=202, **rule(Access.KB_EDITOR))
 def cancel(kb: str, job_id: Id, caller: EditorDep, session: SessionDep) -> dict[str, Any]:
     """Ask a running job to stop; it stops after its current batch and activates nothing."""
-    job = _job(session, visible_kb(session, caller, kb), job_id)
+    row = visible_kb(session, caller, kb)
+    job = _job(session, row, job_id)
     if job.status != JobStatus.RUNNING:
         raise Conflict(f"Job {job_id} is already {job.status}.")
     job.cancel_requested = True
     audit.append(
         session, actor=caller.label, action="reindex.cancel", kb=kb, status=202, details={"job_id": job_id}
     )
-    return describe(job)
+    return describe(job, hidden_sources(session, caller, row))
 
 
 def _job(session: Session, kb: KnowledgeBase, job_id: Id) -> IngestJob:

@@ -13,32 +13,50 @@ from sqlalchemy.orm import Session
 from attest.api.deps import Access, AdminDep, Id, ServicesDep, SessionDep, UserDep, rule
 from attest.api.schemas import GrantCreate, KbCreate, KbUpdate
 from attest.core import audit
-from attest.core.accounts import grant, visible_kb, visible_kbs
+from attest.core.accounts import Principal, grant, may_read, visible_kb, visible_kbs
 from attest.core.errors import Conflict, NotFound
-from attest.core.models import Document, Grant, IndexVersion, KnowledgeBase, User
+from attest.core.models import Chunk, Document, Grant, IndexVersion, KnowledgeBase, User
 from attest.core.repository import create_kb
 
 router = APIRouter(prefix="/kbs", tags=["knowledge bases"])
 
 
-def describe(session: Session, kb: KnowledgeBase) -> dict[str, Any]:
+def describe(session: Session, kb: KnowledgeBase, caller: Principal) -> dict[str, Any]:
     version = session.get(IndexVersion, kb.active_index_id) if kb.active_index_id else None
-    documents = session.scalar(select(func.count(Document.id)).where(Document.kb_id == kb.id))
+    documents, chunks = readable_sizes(session, kb, caller)
+    if documents is None:
+        documents = session.scalar(select(func.count(Document.id)).where(Document.kb_id == kb.id))
+        chunks = version.chunk_count if version else 0
     return {
         "name": kb.name,
         "description": kb.description,
         "verify_policy": kb.verify_policy,
         "documents": documents,
         "index_version": version.version if version else None,
-        "chunks": version.chunk_count if version else 0,
+        "chunks": chunks,
         "created_at": kb.created_at,
     }
+
+
+def readable_sizes(session: Session, kb: KnowledgeBase, caller: Principal) -> tuple[int | None, int]:
+    """The documents and chunks of ``kb`` the caller may read; (None, 0) for admins, who may
+    read them all. Counting everything would tell a viewer that hidden documents exist."""
+    if caller.reading_groups is None:
+        return None, 0
+    acls = session.execute(select(Document.id, Document.acl).where(Document.kb_id == kb.id)).all()
+    readable = {doc_id for doc_id, acl in acls if may_read(caller, acl or [])}
+    per_document = session.execute(
+        select(Chunk.document_id, func.count(Chunk.id))
+        .where(Chunk.kb_id == kb.id)
+        .group_by(Chunk.document_id)
+    ).all()
+    return len(readable), sum(n for doc_id, n in per_document if doc_id in readable)
 
 
 @router.get("", **rule(Access.USER))
 def list_kbs(caller: UserDep, session: SessionDep) -> dict[str, Any]:
     """The knowledge bases the caller may use."""
-    return {"items": [describe(session, kb) for kb in visible_kbs(session, caller)]}
+    return {"items": [describe(session, kb, caller) for kb in visible_kbs(session, caller)]}
 
 
 @router.post("", status_code=201, **rule(Access.ADMIN))
@@ -47,12 +65,12 @@ def create(body: KbCreate, caller: AdminDep, session: SessionDep) -> dict[str, A
     audit.append(
         session, actor=caller.label, action="kb.create", kb=kb.name, status=201, details=body.model_dump()
     )
-    return describe(session, kb)
+    return describe(session, kb, caller)
 
 
 @router.get("/{kb}", **rule(Access.KB_VIEWER))
 def get(kb: str, caller: UserDep, session: SessionDep) -> dict[str, Any]:
-    return describe(session, visible_kb(session, caller, kb))
+    return describe(session, visible_kb(session, caller, kb), caller)
 
 
 @router.patch("/{kb}", **rule(Access.ADMIN))
@@ -76,7 +94,7 @@ def update(kb: str, body: KbUpdate, caller: AdminDep, session: SessionDep) -> di
         details=body.model_dump(exclude_none=True),
     )
     session.flush()
-    return describe(session, row)
+    return describe(session, row, caller)
 
 
 @router.delete("/{kb}", status_code=204, **rule(Access.ADMIN))

@@ -9,6 +9,7 @@ from typing import Any
 import streamlit as st
 
 from attest.ui.client import ApiClient, ApiError, SessionExpired
+from attest.ui.render import md_text, table
 from attest.ui.views.forms import attempt, flash, split
 
 POLL_S = 1.0
@@ -37,7 +38,7 @@ def render(client: ApiClient, me: dict[str, Any]) -> None:
     b.metric("Chunks in the active index", kb["chunks"])
     c.metric("Index version", kb["index_version"] or "none")
     if kb["description"]:
-        st.caption(kb["description"])
+        st.caption(md_text(kb["description"]))
     titles = ["Documents", "Upload and re-index"] + (["Settings"] if admin else [])
     tabs = st.tabs(titles)
     with tabs[0]:
@@ -79,7 +80,7 @@ def _documents(client: ApiClient, kb: str) -> None:
         }
         for d in documents
     ]
-    st.dataframe(rows, hide_index=True, width="stretch")
+    st.dataframe(table(rows), hide_index=True, width="stretch")
     failed = [d for d in documents if d["status"] == "failed"]
     if failed:
         st.warning(f"{len(failed)} document(s) failed to index; see the error column.")
@@ -98,7 +99,7 @@ def _documents(client: ApiClient, kb: str) -> None:
                 lambda: client.update_document(kb, doc["id"], acl=split(acl), tags=split(tags)),
                 f"Saved access groups and tags of {choice}.",
             )
-    confirm = st.checkbox(f"Yes, delete {choice}", key=f"confirm-doc-{doc['id']}")
+    confirm = st.checkbox(f"Yes, delete {md_text(choice)}", key=f"confirm-doc-{doc['id']}")
     if st.button("Delete document", key=f"delete-doc-{doc['id']}", disabled=not confirm):
         attempt(lambda: client.delete_document(kb, doc["id"]), f"Deleted {choice}.")
 
@@ -113,7 +114,7 @@ def _upload(client: ApiClient, kb: str) -> None:
     )
     acl = st.text_input("Access groups for these files", key=f"upload-acl-{kb}", help="Empty: everyone")
     for line in state.pop("upload-report", []):
-        (st.error if line.startswith("✗") else st.success)(line)
+        (st.error if line.startswith("✗") else st.success)(md_text(line))
     if st.button("Upload", key=f"upload-{kb}", disabled=not files):
         report = []
         for file in files or []:
@@ -149,7 +150,10 @@ def _reindex(client: ApiClient, kb: str) -> None:
 
 
 def _progress_text(job: dict[str, Any]) -> str:
-    text = f"{job['documents_done']} of {job['documents_total']} documents · {job['chunks_done']} chunks"
+    if job.get("documents_total") is None:  # the API leaves counts out when they include hidden documents
+        text = f"{float(job['progress']):.0%} of the documents"
+    else:
+        text = f"{job['documents_done']} of {job['documents_total']} documents · {job['chunks_done']} chunks"
     if job.get("eta_seconds") is not None:
         text += f" · about {job['eta_seconds']:.0f} s left"
     return text
@@ -176,21 +180,24 @@ def _last_job(client: ApiClient, kb: str) -> None:
 def _outcome(job: dict[str, Any], last: bool = False) -> None:
     summary = job.get("summary") or {}
     when = f"Last re-index (job {job['id']})" if last else f"Re-index (job {job['id']})"
-    if job["status"] == "succeeded":
+    if job["status"] == "succeeded" and "documents_added" not in summary:
+        st.success(f"{when} finished; index version {summary.get('index_version')}.")
+    elif job["status"] == "succeeded":
         st.success(
             f"{when} finished: {summary.get('documents_added', 0)} added, "
             f"{summary.get('documents_updated', 0)} updated, {summary.get('documents_deleted', 0)} removed, "
             f"{summary.get('documents_unchanged', 0)} unchanged, "
             f"{summary.get('documents_failed', 0)} failed; "
-            f"index version {summary.get('index_version')}."
+            f"index version {md_text(summary.get('index_version'))}."
         )
         for error in summary.get("errors") or []:
-            st.warning(f"{error.get('source', '')}: {error.get('error', '')}")
+            st.warning(f"{md_text(error.get('source', ''))}: {md_text(error.get('error', ''))}")
     elif job["status"] == "cancelled":
         st.info(f"{when} was cancelled; the previous index stays active.")
     else:
         st.error(
-            f"{when} failed: {job.get('error') or 'see the server log'}. The previous index stays active."
+            f"{when} failed: {md_text(job.get('error') or 'see the server log')}. "
+            "The previous index stays active."
         )
 
 
@@ -213,7 +220,7 @@ def _settings(client: ApiClient, kb: dict[str, Any]) -> None:
             attempt(lambda: client.update_kb(kb["name"], **changes), "Saved.")
     st.subheader("Delete")
     typed = st.text_input(
-        f"Type {kb['name']} to delete it with all its documents", key=f"delete-kb-{kb['name']}"
+        f"Type {md_text(kb['name'])} to delete it with all its documents", key=f"delete-kb-{kb['name']}"
     )
     if st.button("Delete knowledge base", disabled=typed != kb["name"], key=f"delete-kb-button-{kb['name']}"):
         attempt(lambda: client.delete_kb(kb["name"]), f"Deleted {kb['name']}.")

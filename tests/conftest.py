@@ -35,21 +35,21 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     if not ON_POSTGRES:
         yield from shared_server(tmp_path_factory)
         return
-    url = _new_postgres_database()
+    url = new_postgres_database()
     try:
         yield from shared_server(tmp_path_factory, database_url=url)
     finally:
-        _drop_postgres_database(url)
+        drop_postgres_database(url)
 
 
 @pytest.fixture(scope="session")
 def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """The same server over PostgreSQL, with two worker processes."""
-    url = _new_postgres_database()
+    url = new_postgres_database()
     try:
         yield from shared_server(tmp_path_factory, database_url=url, workers=2)
     finally:
-        _drop_postgres_database(url)
+        drop_postgres_database(url)
 
 
 @pytest.fixture(scope="session")
@@ -70,7 +70,7 @@ def llama() -> LlamaCppGenerator:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Iterator[Settings]:
-    url = _new_postgres_database() if ON_POSTGRES else None
+    url = new_postgres_database() if ON_POSTGRES else None
     yield Settings(
         data_dir=tmp_path / "data",
         database_url=url,
@@ -79,7 +79,7 @@ def settings(tmp_path: Path) -> Iterator[Settings]:
         chunk_boundary_slack=10,
     )
     if url:
-        _drop_postgres_database(url)
+        drop_postgres_database(url)
 
 
 @pytest.fixture
@@ -94,12 +94,12 @@ def engine(settings: Settings) -> Iterator[Engine]:
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A fresh, empty database on the test PostgreSQL server (started by scripts/test.sh)."""
-    url = _new_postgres_database()
+    url = new_postgres_database()
     yield url
-    _drop_postgres_database(url)
+    drop_postgres_database(url)
 
 
-def _new_postgres_database() -> str:
+def new_postgres_database() -> str:
     if not POSTGRES_URL:
         pytest.skip(
             "PostgreSQL is not available: ATTEST_TEST_POSTGRES_URL is not set (scripts/test.sh sets it)"
@@ -107,7 +107,7 @@ def _new_postgres_database() -> str:
     return db.create_database(POSTGRES_URL, "attest_test_")
 
 
-def _drop_postgres_database(url: str) -> None:
+def drop_postgres_database(url: str) -> None:
     assert POSTGRES_URL
     db.drop_database(POSTGRES_URL, url)
 

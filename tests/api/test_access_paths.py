@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from tests.api.test_workflow import wait_for
+from tests.conftest import ON_POSTGRES, drop_postgres_database, new_postgres_database
 from tests.live import PASSWORD, Server, attest, sign_in, start_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -51,6 +52,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     )
     env = {**os.environ, "ATTEST_DATA_DIR": str(data_dir)}
     env.pop("DATABASE_URL", None)
+    database_url = new_postgres_database() if ON_POSTGRES else None
+    if database_url:
+        env["DATABASE_URL"] = database_url
     for args in (
         ("ingest", "--kb", KB, str(public)),
         ("ingest", "--kb", KB, "--acl", "hr", str(folder)),
@@ -82,7 +86,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     ):
         done = attest(env, *args)
         assert done.returncode == 0, done.stderr
-    srv = start_server(data_dir, ATTEST_METRICS_TOKEN=METRICS_TOKEN)
+    srv = start_server(data_dir, database_url=database_url, ATTEST_METRICS_TOKEN=METRICS_TOKEN)
     srv.env["HR_FOLDER"] = str(folder)
     try:
         for name in ("admin", "vic", "eddie"):
@@ -95,6 +99,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     finally:
         srv.process.terminate()
         srv.process.wait(timeout=30)
+        if database_url:
+            drop_postgres_database(database_url)
 
 
 def _documents(client: httpx.Client) -> list[dict]:
@@ -194,7 +200,7 @@ def test_a_deleted_accounts_token_does_not_pass_to_the_next_account(site: Server
     for path in ("/auth/me", "/users", "/conversations"):
         reply = httpx.get(f"{site.api}{path}", headers={"Authorization": f"Bearer {token}"})
         assert reply.status_code == 401, (path, reply.text)
-    engine = create_engine(f"sqlite:///{site.data_dir / 'attest.db'}")
+    engine = create_engine(site.env.get("DATABASE_URL") or f"sqlite:///{site.data_dir / 'attest.db'}")
     with engine.connect() as conn:
         owned = conn.execute(
             text("SELECT count(*) FROM conversations WHERE owner = :o"), {"o": f"user:{old_id}"}
@@ -261,7 +267,8 @@ def test_metrics_need_the_operator_token(site: Server) -> None:
 def test_data_directory_and_files_are_private(site: Server) -> None:
     data_dir = site.data_dir
     assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
-    for path in (data_dir / "attest.db", data_dir / "jwt-secret"):
+    database = [] if ON_POSTGRES else [data_dir / "attest.db"]
+    for path in (*database, data_dir / "jwt-secret"):
         assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, path
     index_files = [p for p in (data_dir / "indexes").rglob("*") if p.is_file()]
     assert index_files and all(stat.S_IMODE(p.stat().st_mode) & 0o077 == 0 for p in index_files)

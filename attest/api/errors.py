@@ -81,6 +81,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(AttestError)
     async def _attest_error(request: Request, exc: AttestError) -> JSONResponse:
+        _audit_refused(request, exc)
         return problem(status_of(exc), str(exc), instance=request.url.path)
 
     @app.exception_handler(ValueError)
@@ -135,6 +136,32 @@ def _audit_denied(request: Request, status: int, detail: str) -> None:
         )
     except Exception:  # the refusal itself must still reach the caller
         log.exception("could not write the audit record of a denied request")
+
+
+def _audit_refused(request: Request, exc: AttestError) -> None:
+    """A 404 (or 403) raised by the access rules or the repositories leaves a ``denied`` record.
+
+    A thing the caller may not see answers exactly like a missing one (404, same detail), and
+    at this point the two are not told apart, on purpose: a record is written for both, so
+    the denied path and the missing path cost the caller the same time. Unknown endpoints
+    are not AttestErrors and are not recorded.
+    """
+    if not isinstance(exc, NotFound | PermissionDenied):
+        return
+    services = getattr(request.app.state, "services", None)
+    principal = getattr(request.state, "principal", None)
+    if services is None or principal is None:
+        return
+    try:
+        audit.write(
+            services.engine,
+            actor=principal.label,
+            action="denied",
+            status=status_of(exc),
+            details={"method": request.method, "path": request.url.path, "reason": str(exc)},
+        )
+    except Exception:  # the refusal itself must still reach the caller
+        log.exception("could not write the audit record of a refused request")
 
 
 def _client(request: Request) -> str:

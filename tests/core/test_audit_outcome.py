@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select
@@ -11,8 +13,19 @@ from sqlalchemy.orm import Session
 from attest.core import audit, db
 from attest.core.dashboard import OUTCOMES, ask_from_details, outcome_filter
 from attest.core.models import AuditRecord
+from attest.core.settings import get_settings
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(autouse=True)
+def _audit_key_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The audit key and checkpoints go to this test's folder, not the working directory."""
+    monkeypatch.setenv("ATTEST_DATA_DIR", str(tmp_path / "data"))
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
 
 RECORDS = [
     ("ask", {"answered": True, "verdict": {"unsupported": 0, "supported": 2}}),

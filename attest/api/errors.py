@@ -18,6 +18,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from attest.api.limits import limits_of
 from attest.core import audit
 from attest.core.errors import (
     AttestError,
@@ -118,7 +119,12 @@ def install(app: FastAPI) -> None:
 
 
 def _audit_denied(request: Request, status: int, detail: str) -> None:
-    """Every request refused for authentication, permission or rate reasons leaves a record."""
+    """Every request refused for authentication, permission or rate reasons leaves a record.
+
+    Repeats are aggregated, so that a flood cannot fill the log: per actor, status and route
+    at most one record per ``ATTEST_AUDIT_DENIED_INTERVAL_S``, the next one carrying in
+    ``suppressed`` how many were left out since.
+    """
     if status not in (401, 403, 429):
         return
     services = getattr(request.app.state, "services", None)
@@ -126,14 +132,15 @@ def _audit_denied(request: Request, status: int, detail: str) -> None:
         return
     principal = getattr(request.state, "principal", None)
     actor = principal.label if principal is not None else f"anonymous@{_client(request)}"
+    route = getattr(request.scope.get("route"), "path", request.url.path)
+    suppressed = limits_of(request).denials.admit((actor, status, request.method, route))
+    if suppressed is None:
+        return
+    details: dict[str, Any] = {"method": request.method, "path": request.url.path, "reason": detail}
+    if suppressed:
+        details["suppressed"] = suppressed
     try:
-        audit.write(
-            services.engine,
-            actor=actor,
-            action="denied",
-            status=status,
-            details={"method": request.method, "path": request.url.path, "reason": detail},
-        )
+        audit.write(services.engine, actor=actor, action="denied", status=status, details=details)
     except Exception:  # the refusal itself must still reach the caller
         log.exception("could not write the audit record of a denied request")
 

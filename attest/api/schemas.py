@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from attest.core.settings import get_settings
 
 Name = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]*$")
 KbName = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -20,6 +22,18 @@ class AskRequest(Strict):
     kb: str = KbName
     question: str = Field(min_length=1, max_length=2000)
     conversation_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+
+    @field_validator("question")
+    @classmethod
+    def _bounded(cls, question: str) -> str:
+        # The cost of an answer grows with the question, so the installation bounds it.
+        limit = get_settings().max_question_chars
+        if len(question) > limit:
+            raise ValueError(
+                f"the question is {len(question)} characters long; the limit is {limit} "
+                "(ATTEST_MAX_QUESTION_CHARS)"
+            )
+        return question
 
 
 class KbCreate(Strict):

@@ -10,6 +10,7 @@ they carry enough entropy that a slow hash would only cost latency.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import os
@@ -51,10 +52,8 @@ def check_password(stored_hash: str | None, password: str) -> bool:
         return False
     except InvalidHashError:
         pass
-    try:
+    with contextlib.suppress(VerificationError, InvalidHashError):
         _hasher.verify(_dummy_hash(), password)
-    except (VerificationError, InvalidHashError):
-        pass
     return False
 
 

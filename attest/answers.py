@@ -7,17 +7,21 @@ retrieved is relevant enough (the best chunk's cosine to the question is below
 When the configured model fails, the extractive backend answers instead and the answer
 says so.
 
-:meth:`Answerer.stream` yields the answer's text as the model produces it (:class:`Delta`)
-and then the checked, final :class:`Answer` (:class:`Final`); :meth:`Answerer.ask` is the
-same without the deltas. Streamed text is provisional: the final answer replaces it, with
-made-up citations removed, or with the decline when the model found no answer.
+:meth:`Answerer.stream` yields :class:`Started` when the model begins, the answer's text as
+the model produces it (:class:`Delta`) and then the checked, final :class:`Answer`
+(:class:`Final`); :meth:`Answerer.ask` is the same without the deltas. Streamed text is
+provisional: the final answer replaces it, with made-up citations removed, or with the
+decline when the model found no answer. Closing the stream early stops the model and
+frees it for the next question; :class:`Started` holds what such an abandoned answer is
+recorded as.
 """
 
 from __future__ import annotations
 
+import collections.abc
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -43,7 +47,15 @@ from attest.verify.checker import FactChecker, Verdict
 from attest.verify.policy import Gated, Policy, apply
 
 NOT_IN_DOCUMENTS = "The knowledge base does not contain the answer to this question."
+ABANDONED = "the stream was closed before the answer was finished; the text is the model's, unchecked"
 ANSWER_WAIT_S = 120.0  # how long a question waits for the same question being answered already
+
+
+@dataclass(frozen=True)
+class Started:
+    """The model has begun to answer; :class:`Delta` events follow."""
+
+    partial: Answer  # the answer as it stands if the stream ends now: no text yet, not checked
 
 
 @dataclass(frozen=True)
@@ -60,7 +72,8 @@ class Final:
     answer: Answer
 
 
-Event = Delta | Final
+Event = Started | Delta | Final
+EventStream = collections.abc.Generator[Event, None, None]  # closing it stops the model
 
 
 @dataclass(frozen=True)
@@ -160,7 +173,7 @@ class Answerer:
         *,
         groups: frozenset[str] | None = None,
         history: Sequence[Turn] = (),
-    ) -> Iterator[Event]:
+    ) -> EventStream:
         """:meth:`ask`, yielding the text as it is generated and then the final answer."""
         question = question.strip()
         if not question:
@@ -183,7 +196,7 @@ class Answerer:
             return
         try:
             yield from self._compute(retriever, question, query, groups, key, policy, timings)
-        finally:
+        finally:  # also when the caller closes the stream early
             if leads:
                 self.in_flight.land(key)
 
@@ -213,7 +226,7 @@ class Answerer:
         key: tuple[object, ...] | None,
         policy: Policy,
         timings: dict[str, float],
-    ) -> Iterator[Event]:
+    ) -> EventStream:
         with _timed(timings, "retrieve"):
             filters = Filters(groups=groups)
             hits = retriever.retrieve(query, k=self.settings.answer_passages, filters=filters)
@@ -221,7 +234,7 @@ class Answerer:
         version = retriever.snapshot.version
         embeddings = retriever.dense.embeddings
         vectors = {hit.chunk["chunk_id"]: np.asarray(embeddings[hit.row]) for hit in hits}
-        events = self.stream_from(
+        stream = self.stream_from(
             query,
             hits,
             relevance=relevance,
@@ -238,14 +251,17 @@ class Answerer:
             }
             for h in hits
         ]
-        for event in events:
-            if isinstance(event, Final):
-                final = replace(event.answer, question=question, retrieved=retrieved)
-                if key and final.backend == self.generator.name:  # a fallback's answer is not kept
-                    self.answers.put(key, final)
-                yield Final(final)
-            else:
-                yield event
+        with closing(stream) as events:  # closed with this one, so the model stops at once
+            for event in events:
+                if isinstance(event, Started):
+                    yield Started(replace(event.partial, question=question, retrieved=retrieved))
+                elif isinstance(event, Final):
+                    final = replace(event.answer, question=question, retrieved=retrieved)
+                    if key and final.backend == self.generator.name:  # a fallback's answer is not kept
+                        self.answers.put(key, final)
+                    yield Final(final)
+                else:
+                    yield event
 
     def _cache_key(
         self, version_id: int, groups: frozenset[str] | None, policy: Policy, question: str
@@ -281,7 +297,7 @@ class Answerer:
         timings: dict[str, float] | None = None,
         policy: Policy | None = None,
         chunk_vectors: Mapping[int, np.ndarray] | None = None,
-    ) -> Iterator[Event]:
+    ) -> EventStream:
         """:meth:`answer_from`, yielding the text as it is generated and then the final answer.
 
         ``policy`` is the verification policy (default: ``ATTEST_VERIFY_POLICY``);
@@ -295,11 +311,14 @@ class Answerer:
         with _timed(timings, "context"):
             context = self._context(hits, question)
         backend, reason, pieces = self.generator.name, "", []
+        yield Started(self._unfinished(question, context, relevance, version, timings))
         began = time.perf_counter()
         try:
-            for piece in self.generator.stream(context, question, self.settings.llm_max_tokens):
-                pieces.append(piece)
-                yield Delta(piece)
+            # Closed when this stream is, so that an abandoned answer stops the model and frees it.
+            with _closing(self.generator.stream(context, question, self.settings.llm_max_tokens)) as model:
+                for piece in model:
+                    pieces.append(piece)
+                    yield Delta(piece)
         except GenerationError as exc:
             backend, reason = self.fallback.name, f"{self.generator.name} failed ({exc}); extractive answer"
             pieces = [self.fallback.answer(context, question)]
@@ -389,14 +408,31 @@ class Answerer:
             citations=checked.citations(),
             sentences=[s.to_dict() for s in checked.sentences],
             invalid_citations=list(checked.invalid_citations),
-            sources=[
-                p.citation() | {"number": p.number, "text": p.text, "score": p.score}
-                for p in context.passages
-            ],
+            sources=_sources(context),
             backend=backend,
             relevance=relevance,
             index_version=version,
             timings_ms=timings,
+        )
+
+    def _unfinished(
+        self, question: str, context: Context, relevance: float, version: int, timings: dict[str, float]
+    ) -> Answer:
+        """What an answer abandoned while the model writes it is, but for the text so far."""
+        return Answer(
+            question=question,
+            query=question,
+            text="",
+            answered=False,
+            reason=ABANDONED,
+            citations=[],
+            sentences=[],
+            invalid_citations=[],
+            sources=_sources(context),
+            backend=self.generator.name,
+            relevance=relevance,
+            index_version=version,
+            timings_ms=dict(timings),
         )
 
     def _declined(
@@ -444,6 +480,11 @@ def answer_context(
     return build_context(hits, max(budget, 0), count)
 
 
+def _sources(context: Context) -> list[dict[str, Any]]:
+    """The passages the model was given, as an answer lists them."""
+    return [p.citation() | {"number": p.number, "text": p.text, "score": p.score} for p in context.passages]
+
+
 def _passage_vectors(context: Context, chunk_vectors: Mapping[int, np.ndarray]) -> np.ndarray | None:
     """Each passage's vector: the normalised mean of its chunks' index vectors, if all are known."""
     rows = []
@@ -461,6 +502,17 @@ def _last(events: Iterator[Event]) -> Answer:
         if isinstance(event, Final):
             return event.answer
     raise RuntimeError("the answer stream ended without a final answer")
+
+
+@contextmanager
+def _closing(pieces: Iterator[str]) -> Iterator[Iterator[str]]:
+    """``pieces``, closed at the end when they can be (a generator's ``finally`` blocks then run)."""
+    try:
+        yield pieces
+    finally:
+        close = getattr(pieces, "close", None)
+        if close is not None:
+            close()
 
 
 @contextmanager

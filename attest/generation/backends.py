@@ -103,8 +103,13 @@ class LlamaCppGenerator:
         next thing the document might hold (a made-up source, another section), which the
         checker then has to flag. Every worked example answers in one paragraph, so a blank
         line after some text ends the answer.
+
+        The model serves one generation at a time: it is held from the first piece until the
+        stream ends or is closed (a caller that stops reading must close it, which stops
+        llama.cpp and frees the model for the next one).
         """
-        with self._lock:
+        with self._lock:  # released on GeneratorExit too, when the caller closes the stream
+            pieces: Any = None
             try:
                 pieces = self.llama.create_completion(
                     prompt.text,
@@ -121,10 +126,13 @@ class LlamaCppGenerator:
                     if end >= 0:
                         if end > sent:
                             yield text[sent:end]
-                        return  # closing the stream stops the generation
+                        return  # ending the stream stops the generation
                     yield text[sent:]
             except ValueError as exc:  # e.g. the prompt does not fit the context window
                 raise GenerationError(f"llama.cpp could not answer: {exc}") from exc
+            finally:
+                if pieces is not None:
+                    pieces.close()  # llama.cpp's own generator: it computes no further token
 
 
 class OpenAIGenerator:

@@ -13,6 +13,11 @@ with no model:
    and check the claim. Word overlap is a cheap first pass: the factuality checker in
    ``verify/`` later scores these spans with a stronger method.
 
+Only the marks the generator placed are citations. Source text may hold bracketed numbers
+of its own (a footnote's ``[2]``); :func:`quote` makes them plain text, for the generator
+to see and to copy, by putting an invisible word joiner after the bracket, so that neither
+this parser nor a reader takes them for a citation of passage 2.
+
 Offsets are exact for passages built from one window or from overlapping windows. Where
 :func:`~attest.retrieval.context.build_context` joined consecutive, non-overlapping windows
 with one space, offsets past that space are off by the length of the real gap less one.
@@ -30,6 +35,7 @@ _NUMBER = r"[0-9]{1,9}"  # longer runs are not citations (and would not parse ch
 _ITEM = rf"(?:sources?\s*:?\s*)?{_NUMBER}(?:\s*[-–—]\s*{_NUMBER})?"
 _MARK_BODY = rf"\[\s*{_ITEM}(?:\s*[,;]\s*{_ITEM})*\s*\](?!\()"  # ``(`` after it: a Markdown link
 _MARK = re.compile(_MARK_BODY, re.IGNORECASE)
+_WORD_JOINER = "\u2060"  # invisible, and not whitespace: ``[\u20602]`` matches no mark
 _RANGE = re.compile(rf"({_NUMBER})(?:\s*[-–—]\s*({_NUMBER}))?")
 MAX_RANGE = 20  # ``[1-500]`` is a slip, not 500 citations
 
@@ -119,6 +125,11 @@ class CheckedAnswer:
     def citations(self) -> list[dict[str, Any]]:
         """One JSON-compatible dict per cited passage: where it comes from, and its number."""
         return [p.citation() | {"number": p.number} for p in self.passages if p.number in self.cited_passages]
+
+
+def quote(text: str) -> str:
+    """``text`` from a source, with every bracketed number in it made plain text (not a mark)."""
+    return _MARK.sub(lambda mark: f"[{_WORD_JOINER}{mark.group()[1:]}", text)
 
 
 def parse_citations(answer: str) -> list[CitationMark]:
@@ -220,8 +231,10 @@ def _rewrite(text: str, mark: CitationMark, kept: list[int]) -> str:
 
 
 def _content_tokens(text: str) -> set[str]:
-    """Lowercased words and numbers of ``text``, stop words and citation marks left out."""
-    return {t for t in _TOKEN.findall(_MARK.sub(" ", text).casefold()) if t not in _STOP_WORDS}
+    """Lowercased words and numbers of ``text``, stop words and citation marks left out
+    (quoted ones too, so that a quote and its source have the same words)."""
+    plain = _MARK.sub(" ", text.replace(_WORD_JOINER, ""))
+    return {t for t in _TOKEN.findall(plain.casefold()) if t not in _STOP_WORDS}
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ import numpy as np
 
 from attest.core import logistic
 from attest.core.errors import ConfigurationError
+from attest.generation.citations import quote
 from attest.generation.prompts import NOT_FOUND
 from attest.ingest.embedder import Embedder
 from attest.retrieval.context import Context
@@ -148,12 +149,16 @@ class ExtractiveGenerator:
         return len(text.split())
 
     def answer(self, context: Context, question: str) -> str:
-        """The best sentences, each with its ``[n]``; ``NOT_FOUND`` when there are none."""
+        """The best sentences, each with its ``[n]``; ``NOT_FOUND`` when there are none.
+
+        A sentence's own bracketed numbers (a footnote's ``[2]``) are quoted as text, so that
+        only the ``[n]`` placed here cites a passage.
+        """
         candidates = shortlist(candidates_of(context, question), question)
         if not candidates:
             return NOT_FOUND
         chosen = self.choose(features(question, candidates, similarity(self.embedder, question, candidates)))
-        return " ".join(f"{candidates[i].text} [{candidates[i].number}]" for i in chosen)
+        return " ".join(f"{quote(candidates[i].text)} [{candidates[i].number}]" for i in chosen)
 
     def choose(self, x: np.ndarray) -> list[int]:
         """Indexes of the chosen candidates (rows of ``x``), in passage order."""

@@ -10,8 +10,9 @@ message (the examples, sources and question).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from attest.generation.citations import quote
 from attest.retrieval.context import Context
 
 
@@ -65,10 +66,12 @@ def build_prompt(context: Context, question: str, *, strict: bool = False) -> Pr
     """The prompt that asks for an answer to ``question`` from ``context``'s passages.
 
     ``strict`` adds an instruction to stay with the sources' own words; the ``regenerate``
-    verification policy uses it for its second try.
+    verification policy uses it for its second try. Bracketed numbers in the sources are
+    quoted as text (:func:`~attest.generation.citations.quote`): copied into the answer,
+    they stay text instead of citing a passage.
     """
     examples = "".join(_block(*example) for example in EXAMPLES)
-    current = _block(context.render(), question.strip())
+    current = _block(render_sources(context), question.strip())
     instructions = INSTRUCTIONS + (STRICT if strict else "")
     return Prompt(
         text=f"{instructions}\n\n{examples}{current}",
@@ -76,6 +79,12 @@ def build_prompt(context: Context, question: str, *, strict: bool = False) -> Pr
         user=f"{examples}{current}",
         stop=(SEPARATOR, "\nQuestion:", "\nSources:"),
     )
+
+
+def render_sources(context: Context) -> str:
+    """The passages as the prompt shows them, their titles' and texts' bracketed numbers quoted."""
+    quoted = (replace(p, title=quote(p.title), text=quote(p.text)) for p in context.passages)
+    return "\n\n".join(p.render() for p in quoted)
 
 
 def prompt_overhead(question: str) -> str:

@@ -16,7 +16,7 @@ import streamlit as st
 
 from attest.core.settings import Settings
 from attest.ui.client import ApiClient, ApiError, SessionExpired
-from attest.ui.render import STYLE
+from attest.ui.render import STYLE, md_text
 from attest.ui.views import access, audit, chat, dashboard, knowledge
 
 View = Callable[[ApiClient, dict[str, Any]], None]
@@ -46,7 +46,7 @@ def sign_in_page() -> None:
     st.title("Attest")
     st.caption("Answers from your company's documents, with sources you can check.")
     if notice := st.session_state.pop("notice", None):
-        st.warning(notice)
+        st.warning(md_text(notice))
     with st.form("sign-in"):
         username = st.text_input("Username")
         password = st.text_input("Password", type="password")
@@ -58,7 +58,7 @@ def sign_in_page() -> None:
         try:
             st.session_state["client"] = ApiClient.sign_in(api_url(), username, password)
         except ApiError as exc:
-            st.error(str(exc))
+            st.error(md_text(exc))
             return
         st.rerun()
 
@@ -74,7 +74,7 @@ def main() -> None:
         me = client.me()
         allowed = [title for title, (_, roles) in PAGES.items() if me["role"] in roles]
         with st.sidebar:
-            st.markdown(f"**{me['name']}** · {me['role']}")
+            st.markdown(f"**{md_text(me['name'])}** · {md_text(me['role'])}")
             page = st.radio("Page", allowed, key="page", label_visibility="collapsed")
             if st.button("Sign out", key="sign-out"):
                 sign_out()
@@ -86,7 +86,7 @@ def main() -> None:
         sign_out(str(exc))
         st.rerun()
     except ApiError as exc:
-        st.error(str(exc))
+        st.error(md_text(exc))
 
 
 main()

@@ -3,12 +3,20 @@
 Pure functions from the API's answer payload to HTML fragments, so that they can be tested
 without Streamlit. Every piece of document or answer text is escaped before it is wrapped
 in markup; the only HTML here is what this module writes.
+
+Text that is not the UI's own (questions, answers, document titles and text, file names,
+user and knowledge base names, the API's error messages) reaches Streamlit only through
+:func:`text_html` (inside this module's HTML), :func:`md_text` (anywhere Streamlit reads
+Markdown: ``st.markdown``, captions, alerts, widget and expander labels) or, for tables,
+:func:`table` (cells a spreadsheet would run as formulas are neutralised for the table's
+"Download as CSV").
 """
 
 from __future__ import annotations
 
 import html
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +45,61 @@ STYLE = """
 """
 
 
+# Inside a line, these start Markdown (emphasis, code, links and images, raw HTML, entities,
+# strikethrough, math, Streamlit's ``:color[...]`` and ``:icon:`` directives, tables); as
+# character references they are plain characters to the parser.
+_INLINE = frozenset("\\`*_{}[]()<>!|~$:@&^")
+# At the start of a line these (after optional spaces) start a block: a heading, a quote,
+# a list, a setext underline, an indented code block.
+_BLOCK_START = re.compile(r"[ \t]*(?:[#>+\-=]|\d{1,9}(?=[.)]))?")
+# GFM turns bare URLs and e-mail addresses in the text it has already decoded into links,
+# so character references do not stop it; an invisible word joiner does.
+_AUTOLINK = re.compile(r"(?i)\b(https?|ftp|mailto|xmpp|www)(?=[:.])|(?=@)")
+WORD_JOINER = "\u2060"
+# What a spreadsheet reads as the start of a formula (OWASP, "CSV Injection").
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+def _reference(char: str) -> str:
+    return f"&#{ord(char)};"
+
+
+def md_text(value: object) -> str:
+    """``value`` as Markdown that Streamlit shows exactly as written: no image is fetched,
+    no link, heading, list, emphasis or raw HTML is made. Line breaks become spaces (the
+    text stays one line, so no later line can start a block)."""
+    text = _AUTOLINK.sub(lambda m: (m.group(1) or "") + WORD_JOINER, str(value))
+    start = _BLOCK_START.match(text)
+    end = start.end() if start else 0
+    head = "".join(_reference(c) for c in text[:end])
+    return head + "".join(_reference(c) if c in _INLINE or c in "\r\n\t" else c for c in text[end:])
+
+
+def text_html(value: object) -> str:
+    """``value`` escaped for this module's HTML fragments. Line breaks become character
+    references, so that a fragment stays one raw-HTML block: Streamlit's Markdown never
+    reads what is inside it, and a blank line in the text cannot end the block early."""
+    escaped = html.escape(str(value))
+    return escaped.replace("\r\n", "&#10;").replace("\r", "&#10;").replace("\n", "&#10;")
+
+
+def csv_cell(value: Any) -> Any:
+    """A cell as a spreadsheet may safely open it: text that would start a formula (``=``,
+    ``+``, ``-``, ``@``, tab, line break) gets a leading apostrophe, as OWASP recommends;
+    lists are treated cell by cell; anything else is returned unchanged."""
+    if isinstance(value, str):
+        return "'" + value if value.startswith(FORMULA_START) else value
+    if isinstance(value, list | tuple):
+        return [csv_cell(v) for v in value]
+    return value
+
+
+def table(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Rows for ``st.dataframe``, every cell through :func:`csv_cell`: Streamlit's own
+    "Download as CSV" of a table writes the cells as they are."""
+    return [{key: csv_cell(value) for key, value in row.items()} for row in rows]
+
+
 @dataclass(frozen=True)
 class Overall:
     """The answer's overall verdict as a label and a kind (``success``, ``warning``, ``info``)."""
@@ -53,7 +116,7 @@ def link_citations(text: str, prefix: str) -> str:
     """Escape ``text`` and turn each ``[n]`` / ``[n, m]`` into links to the source cards."""
     out, last = [], 0
     for match in CITATION.finditer(text):
-        out.append(html.escape(text[last : match.start()]))
+        out.append(text_html(text[last : match.start()]))
         numbers = [int(n) for n in match.group(1).split(",")]
         out.append(
             "".join(
@@ -61,7 +124,7 @@ def link_citations(text: str, prefix: str) -> str:
             )
         )
         last = match.end()
-    out.append(html.escape(text[last:]))
+    out.append(text_html(text[last:]))
     return "".join(out)
 
 
@@ -137,18 +200,17 @@ def highlights(payload: dict[str, Any]) -> dict[int, list[tuple[int, int]]]:
 
 
 def _marked(text: str, spans: list[tuple[int, int]]) -> str:
-    """Escape ``text`` and wrap the spans (offsets into ``text``) in <mark>. Newlines become
-    character references, so that Streamlit's Markdown never reads document text as Markdown."""
+    """Escape ``text`` (:func:`text_html`) and wrap the spans (offsets into ``text``) in <mark>."""
     out, last = [], 0
     for start, end in sorted(spans):
         start = max(start, last)
         if start >= end:
             continue
-        out.append(html.escape(text[last:start]))
-        out.append(f"<mark>{html.escape(text[start:end])}</mark>")
+        out.append(text_html(text[last:start]))
+        out.append(f"<mark>{text_html(text[start:end])}</mark>")
         last = end
-    out.append(html.escape(text[last:]))
-    return "".join(out).replace("\n", "&#10;")
+    out.append(text_html(text[last:]))
+    return "".join(out)
 
 
 def excerpt(
@@ -183,9 +245,9 @@ def source_card(source: dict[str, Any], prefix: str, spans: list[tuple[int, int]
     offset = int(source.get("char_start", 0))
     text, local = excerpt(str(source.get("text", "")), [(s - offset, e - offset) for s, e in spans])
     ident = f' id="{anchor(prefix, int(number))}"' if number is not None else ""
-    title = html.escape(head + str(source.get("title", "")))
+    title = text_html(head + str(source.get("title", "")))
     return (
-        f'<div class="attest-card"{ident}><div class="title">{title}<span class="where">{html.escape(where)}'
+        f'<div class="attest-card"{ident}><div class="title">{title}<span class="where">{text_html(where)}'
         f'</span></div><div class="body">{_marked(text, local)}</div></div>'
     )
 

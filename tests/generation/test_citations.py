@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from attest.generation.citations import parse_citations, sentence_spans, validate
+from attest.generation.citations import parse_citations, quote, sentence_spans, validate
 from attest.retrieval.context import Context, build_context
 
 pytestmark = pytest.mark.unit
@@ -330,3 +330,43 @@ def test_validate_never_raises_and_leaves_no_invalid_citation(answer: str) -> No
         if sentence.support is not None:
             document = DOCUMENTS[sentence.support.document_id]
             assert document[sentence.support.char_start : sentence.support.char_end] == sentence.support.quote
+
+
+# --- bracketed numbers in quoted source text ---------------------------------------------
+
+
+FOOTNOTED = "Hotel costs are reimbursed up to the city limit [2]. Economy class is the default [1, 3]."
+
+
+def test_quoted_source_text_holds_no_citation_and_reads_the_same() -> None:
+    quoted = quote(FOOTNOTED)
+    assert parse_citations(FOOTNOTED) != [] and parse_citations(quoted) == []
+    assert quoted.replace("\u2060", "") == FOOTNOTED  # the word joiner is invisible
+    assert quote("See [text](https://x.org) and [note].") == "See [text](https://x.org) and [note]."
+
+
+def test_a_number_in_a_quoted_sentence_is_text_and_only_the_placed_mark_cites(context: Context) -> None:
+    source = "Hotel costs are reimbursed up to the city limit [2]."
+    checked = validate(f"{quote(source)} [1]", context)
+    assert (checked.cited_passages, checked.invalid_citations) == ((1,), ())
+    assert checked.text.replace("\u2060", "") == f"{source} [1]"  # the quote kept its "[2]"
+    [sentence] = checked.sentences
+    assert sentence.cited == (1,)
+    checked = validate(f"{quote('Carried-over days expire on 31 March [9].')} [1]", context)
+    assert checked.invalid_citations == () and "[\u20609]" in checked.text  # not removed as made up
+
+
+def test_a_quote_has_the_words_of_its_source_sentence() -> None:
+    document = "Carried-over days expire on 31 March [4]. Parental leave is 16 weeks at full pay."
+    one = FakeHit(
+        {
+            "chunk_id": 1, "document_id": 7, "position": 0, "text": document, "char_start": 0,
+            "char_end": len(document), "token_start": 0, "token_end": 0, "page": None, "entities": [],
+            "title": "Leave", "source_uri": "leave.txt", "acl": [], "tags": [],
+        },
+        1.0,
+    )  # fmt: skip
+    checked = validate(f"{quote('Carried-over days expire on 31 March [4].')} [1]", build([one]))
+    support = checked.sentences[0].support
+    assert support is not None and support.quote == "Carried-over days expire on 31 March [4]."
+    assert support.score == 1.0

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from attest.core.errors import ConfigurationError
+from attest.generation.citations import validate
 from attest.generation.extractive import (
     FEATURES,
     MAX_EMBEDDED,
@@ -23,10 +25,18 @@ from attest.generation.extractive import (
     shipped_model,
     shortlist,
 )
+from attest.ingest.embedder import Embedder
+from attest.retrieval.context import Context, build_context
 
 ROOT = Path(__file__).resolve().parents[2]
 SQUAD = ROOT.parent / "shared/data/squad-v2-dev/dev-v2.0.json"
 LEAVE = "How many days of annual leave do full-time employees get?"
+
+
+@dataclass(frozen=True)
+class Hit:
+    chunk: dict[str, Any]
+    score: float
 
 
 def column(name: str) -> int:
@@ -126,3 +136,34 @@ def test_the_calibration_script_reproduces_the_shipped_weights() -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "reproduced" in done.stderr and WEIGHTS.read_text() == before
+
+
+def footnoted_context(*texts: str) -> Context:
+    """One passage per text, numbered in order."""
+    hits = [Hit(chunk(n, text), 1.0 - n / 10) for n, text in enumerate(texts, start=1)]
+    return build_context(hits, 10_000, lambda s: len(s.split()))
+
+
+def chunk(n: int, text: str) -> dict[str, Any]:
+    return {
+        "chunk_id": n, "document_id": n, "position": 0, "text": text, "char_start": 0, "char_end": len(text),
+        "token_start": 0, "token_end": 0, "page": None, "entities": [], "title": f"Document {n}",
+        "source_uri": f"{n}.txt", "acl": [], "tags": [],
+    }  # fmt: skip
+
+
+@pytest.mark.integration
+def test_a_bracketed_number_in_a_copied_sentence_is_not_a_citation(embedder: Embedder) -> None:
+    """The leave sentence carries the document's own footnote ``[2]``; passage 2 is about travel."""
+    context = footnoted_context(
+        "Full-time employees receive 27 days of annual leave each year [2]. The office kitchen is cleaned "
+        "on Fridays by the facilities team.",
+        "Travel is booked through the travel portal. Economy class is the default for short flights.",
+    )
+    answer = ExtractiveGenerator(embedder).answer(context, LEAVE)
+    checked = validate(answer, context)
+    assert "27 days of annual leave each year [2]. [1]" in checked.text.replace("\u2060", "")
+    assert (checked.cited_passages, checked.invalid_citations) == ((1,), ())
+    alone = footnoted_context(context.passages[0].text)  # no passage 2: the footnote is not made up either
+    checked = validate(ExtractiveGenerator(embedder).answer(alone, LEAVE), alone)
+    assert checked.invalid_citations == () and "each year [\u20602]." in checked.text

@@ -36,6 +36,17 @@ NEW_FACT = (
     "and closes at 19:00. Bookings for the garden room go through the facilities desk.\n"
 )
 WAIT_MS = 120_000
+# TEST-NET-3 (RFC 5737): never a real host. Nothing on a page may make the browser fetch it.
+OUTSIDE = "203.0.113.9"
+HOSTILE_QUESTION = (
+    f"What are the Quillmoor garage hours? ![x](http://{OUTSIDE}/question.png) "
+    f"[Session expired, click here](http://{OUTSIDE}/login) http://{OUTSIDE}/bare"
+)
+HOSTILE_DOCUMENT = (
+    f"Garage hours ![t](http://{OUTSIDE}/title.png) [Session expired, click here](http://{OUTSIDE}/title)\n\n"
+    f"The Quillmoor garage opens at 6:15 on weekdays ![b](http://{OUTSIDE}/body.png) and closes at 22:00. "
+    f"Renew a parking badge at the front desk, [Session expired, click here](http://{OUTSIDE}/body).\n"
+)
 
 if not Path(CHROMIUM).exists():
     pytest.skip(
@@ -169,3 +180,67 @@ def test_admin_uploads_reindexes_and_the_new_document_answers(page: Page, ui: st
     expect(page.get_by_text("Questions per day")).to_be_visible(timeout=WAIT_MS)
     settle(page)
     page.screenshot(path=out / "07-dashboard.png")
+
+
+def test_untrusted_text_is_shown_as_text_and_fetches_nothing(page: Page, ui: str, server: Server) -> None:
+    """A viewer's question and a document's title and text, all carrying a Markdown image and
+    a fake "session expired" link to an outside host: in the viewer's chat (question, streamed
+    answer, sources or closest documents) and in the admin's audit record (question, answer,
+    retrieved chunks' titles), no request goes to that host and no <img> or <a> points there."""
+    fetched: list[str] = []
+    page.on("request", lambda request: fetched.append(request.url) if OUTSIDE in request.url else None)
+    page.context.route(f"**://{OUTSIDE}/**", lambda route: route.abort())  # never leaves the machine
+    kb = "md-inject"
+    with server.client("admin") as admin:
+        admin.post("/kbs", json={"name": kb, "description": "Markdown in titles and text"}).raise_for_status()
+        try:
+            files = {"file": ("garage.txt", HOSTILE_DOCUMENT.encode(), "text/plain")}
+            admin.post(f"/kbs/{kb}/documents", files=files).raise_for_status()
+            job = admin.post(f"/kbs/{kb}/jobs").json()
+            deadline = time.monotonic() + 300
+            while job["status"] == "running" and time.monotonic() < deadline:
+                time.sleep(0.5)
+                job = admin.get(f"/kbs/{kb}/jobs/{job['id']}").json()
+            assert job["status"] == "succeeded", job
+            admin.post(f"/kbs/{kb}/grants", json={"user_id": server.ids["viewer_a"]}).raise_for_status()
+            titles = [d["title"] for d in admin.get(f"/kbs/{kb}/documents").json()["items"]]
+            assert titles and f"http://{OUTSIDE}/title" in titles[0]  # the title carries the link
+
+            sign_in(page, ui, "viewer_a")
+            sidebar = page.get_by_test_id("stSidebar")
+            sidebar.get_by_test_id("stSelectbox").click()
+            page.get_by_role("option", name=kb).click()
+            expect(page.get_by_placeholder(f"Ask a question about {kb}")).to_be_visible(timeout=WAIT_MS)
+            ask(page, kb, HOSTILE_QUESTION)
+            expect(page.locator(".attest-answer, .attest-declined").first).to_be_visible(timeout=WAIT_MS)
+            settle(page)
+            question = page.get_by_test_id("stChatMessage").first
+            expect(question).to_contain_text("![x](http")  # the question, as typed
+            expect(question).to_contain_text("[Session expired, click here](http")
+            expect(page.get_by_text("Garage hours ![t](http").first).to_be_visible()  # a title, as text
+            _nothing_points_outside(page, fetched)
+
+            sidebar.get_by_role("button", name="Sign out").click()
+            sign_in(page, ui, "admin")
+            page.get_by_test_id("stSidebar").get_by_text("Audit log", exact=True).click()
+            page.get_by_label("User").fill("user:viewer_a")
+            page.get_by_label("User").press("Enter")
+            page.get_by_label("Action").fill("ask")
+            page.get_by_label("Action").press("Enter")
+            expect(page.get_by_text("Retrieved chunks")).to_be_visible(timeout=WAIT_MS)
+            settle(page)
+            record = page.get_by_test_id("stMarkdownContainer").filter(has_text="Question:")
+            expect(record).to_contain_text("![x](http")
+            expect(record).to_contain_text("[Session expired, click here](http")
+            chunk = page.get_by_test_id("stExpander").get_by_text("Garage hours ![t](http")
+            expect(chunk.first).to_be_visible()
+            _nothing_points_outside(page, fetched)
+        finally:
+            admin.delete(f"/kbs/{kb}")
+
+
+def _nothing_points_outside(page: Page, fetched: list[str]) -> None:
+    assert fetched == [], fetched
+    assert page.locator(f"img[src*='{OUTSIDE}']").count() == 0
+    assert page.locator(f"a[href*='{OUTSIDE}']").count() == 0
+    assert page.get_by_role("link", name="Session expired, click here").count() == 0

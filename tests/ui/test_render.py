@@ -1,12 +1,28 @@
-"""The answer's HTML: verdict badges per sentence, citation links, escaped text, highlighted spans."""
+"""The answer's HTML: verdict badges per sentence, citation links, escaped text, highlighted spans;
+untrusted text as Markdown that shows as written; table cells safe to open in a spreadsheet."""
 
 from __future__ import annotations
 
+import html
+import re
 from typing import Any
 
 import pytest
+from markdown_it import MarkdownIt
 
-from attest.ui.render import answer_html, excerpt, highlights, link_citations, overall, source_card
+from attest.ui.render import (
+    WORD_JOINER,
+    answer_html,
+    csv_cell,
+    excerpt,
+    highlights,
+    link_citations,
+    md_text,
+    overall,
+    source_card,
+    table,
+    text_html,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -100,3 +116,73 @@ def test_excerpt_keeps_short_texts_whole_and_shifts_spans() -> None:
 def test_helpers() -> None:
     assert highlights(payload()) == {1: [(110, 130)]}
     assert link_citations("a [7] b", "p") == 'a <a class="cite" href="#p-src-7" title="source 7">[7]</a> b'
+
+
+# What the security probe typed, and the rest of what Markdown and Streamlit give a meaning to.
+HOSTILE = [
+    "![x](http://203.0.113.9/pixel.png)",
+    "Session expired, [click here](http://203.0.113.9/login) to sign in again",
+    "<img src=http://203.0.113.9/raw.png> <b>bold</b> &amp; &#91;",
+    "**bold** _it_ `code` ~~gone~~ $x^2$ :red[red] :material/lock: [^1]",
+    "# Heading",
+    "> quoted",
+    "- item",
+    "+ item",
+    "1. item",
+    "12) item",
+    "    indented code",
+    "```\nfenced\n```",
+    "line one\n\n# heading\n===\n- item",
+    "a\r\rb",
+    "| a | b |\n|---|---|\n| c | d |",
+    "[ref]: http://203.0.113.9/ref\n[ref]",
+    "<http://203.0.113.9/auto> http://203.0.113.9/bare www.example.org alice@example.org",
+    "\\*not bold\\*",
+]
+
+# CommonMark with GitHub's tables and strikethrough: the parser family Streamlit's
+# react-markdown belongs to (GFM's autolinks literal are checked separately below).
+PARSER = MarkdownIt("commonmark").enable(["table", "strikethrough"])
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_md_text_is_shown_as_written(text: str) -> None:
+    rendered = PARSER.render(md_text(text))
+    inner = re.fullmatch(r"<p>(.*)</p>\n", rendered, re.S)
+    assert inner, rendered  # one paragraph: no heading, list, quote, code block or table
+    assert "<" not in inner.group(1).replace("&lt;", "")  # no element at all: no img, a, em, code
+    shown = html.unescape(inner.group(1)).replace(WORD_JOINER, "")
+    assert shown == text  # line breaks included, as characters: the browser shows them as spaces
+
+
+def test_md_text_breaks_gfm_autolinks_and_keeps_plain_text_as_is() -> None:
+    # GFM links bare URLs and addresses in already decoded text; a word joiner stops it.
+    out = md_text("see http://203.0.113.9/x or www.example.org, mail alice@example.org")
+    assert "http://" not in html.unescape(out) and "www." not in html.unescape(out)
+    assert "e@" not in html.unescape(out)
+    assert md_text("Wrong username or password.") == "Wrong username or password."
+
+
+def test_text_html_keeps_a_fragment_one_raw_html_block() -> None:
+    assert text_html("a\n\nb\r\rc\r\nd <img>") == "a&#10;&#10;b&#10;&#10;c&#10;d &lt;img&gt;"
+    card = source_card({"number": 1, "title": "T\n\n![x](http://203.0.113.9/t.png)", "text": "x"}, "m", [])
+    rendered = PARSER.enable("html_block").render(card)
+    assert "<img" not in rendered and "\n\n" not in card
+
+
+def test_answer_text_cannot_end_the_answer_block() -> None:
+    text = "Leave is 27 days [1].\n\n![x](http://203.0.113.9/a.png)\r\r[click](http://203.0.113.9/l)"
+    out = answer_html({"answer": text, "answered": True}, "m0")
+    rendered = MarkdownIt("commonmark").render(out)  # raw HTML on, as with unsafe_allow_html
+    assert "<img" not in rendered and '203.0.113.9/l"' not in rendered
+    assert "\n" not in out and "\r" not in out
+
+
+def test_table_cells_that_a_spreadsheet_would_run_are_neutralised() -> None:
+    for formula in ("=cmd|' /C calc'!A0", "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1", "\n=1"):
+        assert csv_cell(formula) == "'" + formula
+    assert csv_cell("How many days?") == "How many days?"
+    assert csv_cell(42) == 42 and csv_cell(None) is None
+    assert csv_cell(["staff", "=1+1"]) == ["staff", "'=1+1"]
+    rows = table([{"id": 1, "question": '=HYPERLINK("http://203.0.113.9")', "actor": "user:a"}])
+    assert rows == [{"id": 1, "question": '\'=HYPERLINK("http://203.0.113.9")', "actor": "user:a"}]

@@ -7,6 +7,7 @@ from typing import Any
 import streamlit as st
 
 from attest.ui.client import ApiClient
+from attest.ui.render import md_text, table
 from attest.ui.views.forms import attempt, flash, split
 
 ROLES = ["viewer", "editor", "admin"]
@@ -16,7 +17,7 @@ def render(client: ApiClient, me: dict[str, Any]) -> None:
     st.header("People and access")
     flash()
     if secret := st.session_state.pop("secret", None):  # a generated password or key: shown once
-        st.warning(f"{secret[0]} It is shown only this once:")
+        st.warning(f"{md_text(secret[0])} It is shown only this once:")
         st.code(secret[1], language=None)
     users, groups, grants, keys = st.tabs(["Users", "Groups", "Grants", "API keys"])
     with users:
@@ -31,8 +32,9 @@ def render(client: ApiClient, me: dict[str, Any]) -> None:
 
 def _users(client: ApiClient, me: dict[str, Any]) -> None:
     people = client.users()
+    columns = ("id", "username", "role", "groups", "active", "created_at")
     st.dataframe(
-        [{k: u[k] for k in ("id", "username", "role", "groups", "active", "created_at")} for u in people],
+        table({k: u[k] for k in columns} for u in people),
         hide_index=True,
         width="stretch",
     )
@@ -69,7 +71,7 @@ def _users(client: ApiClient, me: dict[str, Any]) -> None:
 
 def _groups(client: ApiClient) -> None:
     groups = client.groups()
-    st.dataframe(groups, hide_index=True, width="stretch")
+    st.dataframe(table(groups), hide_index=True, width="stretch")
     with st.form("add-group", clear_on_submit=True):
         name = st.text_input("New group")
         description = st.text_input("Description")
@@ -88,7 +90,7 @@ def _grants(client: ApiClient) -> None:
         return
     kb = st.selectbox("Knowledge base", kbs, key="grants-kb")
     grants = client.grants(kb)
-    st.dataframe(grants, hide_index=True, width="stretch")
+    st.dataframe(table(grants), hide_index=True, width="stretch")
     users = {u["username"]: u["id"] for u in client.users()}
     groups = [g["name"] for g in client.groups()]
     with st.form(f"grant-{kb}"):
@@ -108,7 +110,7 @@ def _grants(client: ApiClient) -> None:
 
 def _keys(client: ApiClient) -> None:
     keys = client.apikeys()
-    st.dataframe(keys, hide_index=True, width="stretch")
+    st.dataframe(table(keys), hide_index=True, width="stretch")
     kbs = [k["name"] for k in client.kbs()]
     with st.form("add-key", clear_on_submit=True):
         name = st.text_input("Key name", help="What uses it, e.g. wiki-bot")

@@ -8,6 +8,7 @@ from typing import Any
 import streamlit as st
 
 from attest.ui.client import ApiClient
+from attest.ui.render import md_text, table
 
 PAGE_SIZE = 50
 OUTCOMES = ["", "supported", "unsupported", "declined"]
@@ -21,7 +22,7 @@ def render(client: ApiClient, me: dict[str, Any]) -> None:
     items, total = result["items"], result["total"]
     st.caption(f"{total} record(s); page {page + 1} of {max(1, -(-total // PAGE_SIZE))}")
     st.dataframe(
-        [
+        table(
             {
                 "id": r["id"],
                 "at": r["at"],
@@ -33,7 +34,7 @@ def render(client: ApiClient, me: dict[str, Any]) -> None:
                 "question": (r["details"] or {}).get("question", ""),
             }
             for r in items
-        ],
+        ),
         hide_index=True,
         width="stretch",
     )
@@ -101,29 +102,31 @@ def _detail(client: ApiClient, ids: list[int]) -> None:
     record_id = st.selectbox("Record id", ids, key="audit-record")
     record = client.audit_record(int(record_id))
     st.markdown(
-        f"**#{record['id']}** · {record['at']} · `{record['actor']}` · **{record['action']}**"
-        + (f" · {record['kb']}" if record["kb"] else "")
-        + f" · status {record['status']}"
+        f"**#{record['id']}** · {md_text(record['at'])} · {md_text(record['actor'])} · "
+        f"**{md_text(record['action'])}**"
+        + (f" · {md_text(record['kb'])}" if record["kb"] else "")
+        + f" · status {md_text(record['status'])}"
     )
     details = dict(record["details"] or {})
     if record["action"] == "ask":
-        st.markdown(f"**Question:** {details.get('question', '')}")
-        st.markdown(f"**Answer:** {details.get('answer', '')}")
+        st.markdown(f"**Question:** {md_text(details.get('question', ''))}")
+        st.markdown(f"**Answer:** {md_text(details.get('answer', ''))}")
         verdict = details.get("verdict") or {}
         if verdict:
             st.caption(
                 f"Verdict: {verdict.get('supported', 0)} supported, "
                 f"{verdict.get('unsupported', 0)} unsupported, "
-                f"score {verdict.get('score', 0):.2f} · model {details.get('model')} · "
-                f"index version {details.get('index_version')} · {details.get('latency_ms')} ms"
+                f"score {verdict.get('score', 0):.2f} · model {md_text(details.get('model'))} · "
+                f"index version {md_text(details.get('index_version'))} · "
+                f"{md_text(details.get('latency_ms'))} ms"
             )
     chunks = record.get("chunks") or []
     if chunks:
         st.markdown(f"**Retrieved chunks** ({len(chunks)}, best first)")
         for chunk in chunks:
-            title = chunk["title"] or f"document {chunk['document_id']}"
-            page = f", page {chunk['page']}" if chunk.get("page") else ""
-            with st.expander(f"{chunk['rank']}. {title}{page} · score {chunk['score']}"):
+            title = md_text(chunk["title"] or f"document {chunk['document_id']}")
+            page = f", page {md_text(chunk['page'])}" if chunk.get("page") else ""
+            with st.expander(f"{chunk['rank']}. {title}{page} · score {md_text(chunk['score'])}"):
                 st.text(
                     chunk["text"]
                     if chunk["text"] is not None

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
 import streamlit as st
 
 from attest.ui.client import ApiClient, ApiError, SessionExpired
-from attest.ui.render import answer_html, cited_numbers, highlights, overall, source_card
+from attest.ui.render import (
+    answer_html,
+    cited_numbers,
+    highlights,
+    md_text,
+    overall,
+    source_card,
+    table,
+    text_html,
+)
 
 CURSOR = " ▌"
 
@@ -28,10 +36,10 @@ def render(client: ApiClient, me: dict[str, Any]) -> None:
             st.rerun()
         _history(client, kb)
 
-    st.header(f"Ask {kb}")
+    st.header(f"Ask {md_text(kb)}")
     for index, turn in enumerate(state["messages"]):
         with st.chat_message("user"):
-            st.markdown(turn["question"])
+            st.markdown(md_text(turn["question"]))
         with st.chat_message("assistant"):
             show_answer(client, turn["payload"], prefix=f"m{index}")
     if not state["messages"]:
@@ -50,7 +58,7 @@ def _history(client: ApiClient, kb: str) -> None:
     for conversation in conversations[:30]:
         current = conversation["id"] == st.session_state.get("conversation_id")
         left, right = st.columns([5, 1], vertical_alignment="center")
-        label = conversation["title"][:60] or f"Conversation {conversation['id']}"
+        label = md_text(conversation["title"][:60]) or f"Conversation {conversation['id']}"
         if left.button(
             label,
             key=f"open-{conversation['id']}",
@@ -78,7 +86,7 @@ def _ask(client: ApiClient, kb: str, question: str) -> None:
     """Show the question, stream the answer's text as it comes, then keep the checked answer."""
     state = st.session_state
     with st.chat_message("user"):
-        st.markdown(question)
+        st.markdown(md_text(question))
     with st.chat_message("assistant"):
         placeholder = st.empty()
         placeholder.markdown("_Searching the documents…_")
@@ -86,7 +94,7 @@ def _ask(client: ApiClient, kb: str, question: str) -> None:
         for event, data in client.stream(kb, question, state.get("conversation_id")):
             if event == "token":
                 text += data["text"]
-                placeholder.markdown(text + CURSOR)
+                placeholder.markdown(md_text(text) + CURSOR)
             elif event == "answer":
                 payload = data
         placeholder.empty()
@@ -104,23 +112,23 @@ def show_answer(client: ApiClient, payload: dict[str, Any], prefix: str) -> None
     if not payload.get("answered") or payload.get("withheld"):
         st.markdown(
             f'<div class="attest-declined">📭 <b>{verdict.label.split(":")[0]}.</b> '
-            f"{html.escape(str(payload.get('answer', '')))}</div>",
+            f"{text_html(payload.get('answer', ''))}</div>",
             unsafe_allow_html=True,
         )
         closest = [s for s in payload.get("sources") or [] if s.get("title")]
         if closest:
-            st.caption("Closest documents: " + " · ".join(s["title"] for s in closest))
+            st.caption("Closest documents: " + " · ".join(md_text(s["title"]) for s in closest))
     else:
         st.markdown(answer_html(payload, prefix), unsafe_allow_html=True)
-        getattr(st, verdict.kind)(verdict.label)
+        getattr(st, verdict.kind)(md_text(verdict.label))
         if payload.get("reason"):
-            st.caption(f"Note: {payload['reason']}")
+            st.caption(f"Note: {md_text(payload['reason'])}")
         _sources(payload, prefix)
         _verification(payload)
     timings = payload.get("timings_ms") or {}
     if timings:
         total = timings.get("total", sum(timings.values()))
-        st.caption(f"{payload.get('backend', '')} · {total / 1000:.1f} s")
+        st.caption(f"{md_text(payload.get('backend', ''))} · {total / 1000:.1f} s")
     if payload.get("message_id") and not payload.get("withheld"):
         _feedback(client, int(payload["message_id"]))
 
@@ -158,7 +166,7 @@ def _verification(payload: dict[str, Any]) -> None:
             }
             for c in claims
         ]
-        st.dataframe(rows, hide_index=True, width="stretch")
+        st.dataframe(table(rows), hide_index=True, width="stretch")
         st.caption(f"Answer score {verdict['score']:.2f} (threshold {verdict['threshold']:.2f}).")
 
 
@@ -181,7 +189,7 @@ def _feedback(client: ApiClient, message_id: int) -> None:
             except SessionExpired:
                 raise
             except ApiError as exc:
-                st.error(f"Feedback not saved: {exc}")
+                st.error(f"Feedback not saved: {md_text(exc)}")
                 return
             rated[message_id] = rating
             st.rerun()

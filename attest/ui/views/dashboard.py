@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from attest.ui.client import ApiClient
+from attest.ui.render import table
 
 
 def render(client: ApiClient, me: dict[str, Any]) -> None:
@@ -55,10 +56,10 @@ def render(client: ApiClient, me: dict[str, Any]) -> None:
         st.subheader("Gaps: questions the documents could not answer")
         if data["gaps"]:
             st.dataframe(
-                [
+                table(
                     {"question": g["question"], "times asked": g["count"], "last asked": g["last_asked"]}
                     for g in data["gaps"]
-                ],
+                ),
                 hide_index=True,
                 width="stretch",
             )

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import streamlit as st
 
 from attest.ui.client import ApiError, SessionExpired
+from attest.ui.render import md_text
 
 
 def attempt(action: Callable[[], object], success: str) -> None:
@@ -18,16 +19,17 @@ def attempt(action: Callable[[], object], success: str) -> None:
     except SessionExpired:
         raise
     except ApiError as exc:
-        st.error(str(exc))
+        st.error(md_text(exc))
         return
     st.session_state["flash"] = success
     st.rerun()
 
 
 def flash() -> None:
-    """Show the message the last successful action left."""
+    """Show the message the last successful action left (as text: it names users, documents
+    and knowledge bases)."""
     if message := st.session_state.pop("flash", None):
-        st.success(message)
+        st.success(md_text(message))
 
 
 def split(text: str) -> list[str]:

@@ -47,7 +47,10 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """The same server over PostgreSQL, with two worker processes."""
     url = new_postgres_database()
     try:
-        yield from shared_server(tmp_path_factory, database_url=url, workers=2)
+        # Its tests ask many questions at once as one viewer: the per-caller cap is not what they test.
+        yield from shared_server(
+            tmp_path_factory, database_url=url, workers=2, ATTEST_MAX_CONCURRENT_ANSWERS="16"
+        )
     finally:
         drop_postgres_database(url)
 

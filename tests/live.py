@@ -104,7 +104,11 @@ def sign_in(server: Server, username: str, password: str = PASSWORD) -> str:
 
 
 def shared_server(
-    tmp_path_factory: pytest.TempPathFactory, *, database_url: str | None = None, workers: int = 1
+    tmp_path_factory: pytest.TempPathFactory,
+    *,
+    database_url: str | None = None,
+    workers: int = 1,
+    **settings: str,
 ) -> Iterator[Server]:
     data_dir = tmp_path_factory.mktemp("api-server")
     env = {**os.environ, "ATTEST_DATA_DIR": str(data_dir)}
@@ -150,7 +154,7 @@ def shared_server(
     ):
         done = attest(env, *args)
         assert done.returncode == 0, done.stderr
-    srv = start_server(data_dir, workers=workers, database_url=database_url)
+    srv = start_server(data_dir, workers=workers, database_url=database_url, **settings)
     try:
         for name in ("admin", "viewer_a", "editor_a", "viewer_b"):
             srv.tokens[name] = sign_in(srv, name)

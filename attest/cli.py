@@ -120,6 +120,8 @@ def ask(
             f"\nVerified: {v['supported']} of {v['supported'] + v['unsupported']} statements supported "
             f"(score {v['score']:.2f}, policy {answer.gate['policy']}{note})"
         )
+        if v.get("answers_question") is False:
+            typer.echo(f"Does not answer the question (reader score {v['relevance']:.2f}).")
     typer.echo("\nSources:" if answer.answered else "\nClosest documents:")
     for source in answer.sources:
         number = f"[{source['number']}] " if "number" in source else "- "
@@ -397,14 +399,24 @@ def eval_qa(
     oracle_context: Annotated[
         bool, typer.Option("--oracle-context", help="Answer from the gold paragraph instead of retrieval.")
     ] = False,
+    articles: Annotated[
+        str,
+        typer.Option(
+            help="Ask the questions of 'all' articles, or only the 'even' (tuning) or 'odd' (held-out) ones; "
+            "every paragraph is indexed either way."
+        ),
+    ] = "all",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
 ) -> None:
     """Exact match, F1, contains-gold, declined share, citation precision and latency per stage."""
     from attest.core.settings import get_settings
     from attest.generation.squad import evaluate_squad
 
+    if articles not in ("all", "even", "odd"):
+        _fail(f"--articles is {articles!r}; choose all, even or odd")
+        return
     try:
-        result = evaluate_squad(squad, get_settings(), limit=limit, oracle=oracle_context)
+        result = evaluate_squad(squad, get_settings(), limit=limit, oracle=oracle_context, articles=articles)
     except (AttestError, OSError, ValueError, KeyError) as exc:
         _fail(f"{squad}: {exc}")
         return

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from sklearn.metrics import roc_auc_score
 
-from attest.retrieval.tokenize import ENGLISH_STOPWORDS
+from attest.text.tokenize import ENGLISH_STOPWORDS
 
 SQUAD = Path(__file__).resolve().parents[1].parent / "shared/data/squad-v2-dev/dev-v2.0.json"
 

@@ -10,13 +10,18 @@ users would see under no gate and under each policy. Judged against the gold dat
 * a *correct* answer contains a gold answer; it is *withheld* when the policy's text no
   longer contains it (stripped or refused).
 
-``unmarked`` counts the unsupported answers shown with no claim marked: under ``flag``
-the answer is shown, but the unsupported claims carry ``[unverified]``.
+``unmarked`` counts the unsupported answers shown with nothing marked: under ``flag``
+the answer is shown, but the unsupported claims carry ``[unverified]`` and an answer that
+does not answer the question carries ``[does not answer the question]``.
 
-Every answer is asked once (under ``flag``); its draft is checked again here, against its
-passages' own embeddings rather than the index's chunk vectors, and flag, strip and refuse
-are applied to that draft and verdict with the service's own ``apply``; ``regenerate`` re-asks
-the questions whose answer had an unsupported claim, through the service. Usage:
+"No gate" is what users would see with neither the reader's "not in the documents" gate
+nor the verification policy: each question is asked once with the reader's decline
+threshold at 0, and its draft is shown as written. Then each question is asked once with
+the default gate (under ``flag``); its draft is checked again here, against its passages'
+own embeddings rather than the index's chunk vectors, and flag, strip and refuse are
+applied to that draft and verdict with the service's own ``apply`` (an answer the reader
+gate declined stays declined); ``regenerate`` re-asks the questions whose answer had an
+unsupported claim or did not answer, through the service. Usage:
     python bench/hallucination_gate.py [--limit 200] [--json]
 """
 
@@ -26,6 +31,7 @@ import argparse
 import json
 import sys
 import tempfile
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,7 +43,7 @@ from attest.generation.evaluation import SquadQuestion, contains_gold, sample, s
 from attest.retrieval.beir import index_corpus
 from attest.retrieval.evaluation import CorpusDoc, squad_to_beir
 from attest.verify.checker import Verdict
-from attest.verify.policy import UNVERIFIED_MARK, Policy, apply
+from attest.verify.policy import OFF_TOPIC_MARK, UNVERIFIED_MARK, Policy, apply
 
 SQUAD = Path(__file__).resolve().parents[1].parent / "shared/data/squad-v2-dev/dev-v2.0.json"
 
@@ -82,13 +88,19 @@ def main() -> int:
         settings = settings.model_copy(
             update={"data_dir": Path(tmp) / "data", "database_url": None, "verify_policy": "flag"}
         )
-        answerer = Answerer(db.make_engine(settings.sqlalchemy_url), settings, embedder=retriever.embedder)
-        answers: list[Answer] = []
-        for n, question in enumerate(questions, 1):
-            answers.append(answerer.ask("eval", question.question))
-            if n % 25 == 0:
-                print(f"{n}/{len(questions)} questions", file=sys.stderr)
-        results = {"no gate": [judge(q, a.draft, False) for q, a in zip(questions, answers, strict=True)]}
+        engine = db.make_engine(settings.sqlalchemy_url)
+        answerer = Answerer(engine, settings, embedder=retriever.embedder)
+        ungated = Answerer(
+            engine,
+            settings,
+            embedder=retriever.embedder,
+            answer_model=replace(answerer.answer_model, decline=0.0),
+        )
+        open_answers = ask_all(ungated, questions)
+        answers = ask_all(answerer, questions)
+        results = {
+            "no gate": [judge(q, a.draft, False) for q, a in zip(questions, open_answers, strict=True)]
+        }
         verdicts = [verdict_of(q, a, answerer) for q, a in zip(questions, answers, strict=True)]
         for policy in (Policy.FLAG, Policy.STRIP, Policy.REFUSE):
             results[policy.value] = [
@@ -98,7 +110,7 @@ def main() -> int:
         answerer.settings = regenerate
         results["regenerate"] = [
             judge(q, _shown(answerer.ask("eval", q.question)), False)
-            if a.verdict and a.verdict["unsupported"]
+            if a.verdict and (a.verdict["unsupported"] or a.verdict.get("answers_question") is False)
             else results["no gate"][i]
             for i, (q, a) in enumerate(zip(questions, answers, strict=True))
         ]
@@ -112,6 +124,15 @@ def main() -> int:
     }
     print(json.dumps(report) if args.json else json.dumps(report, indent=2))
     return 0
+
+
+def ask_all(answerer: Answerer, questions: list[SquadQuestion]) -> list[Answer]:
+    answers = []
+    for n, question in enumerate(questions, 1):
+        answers.append(answerer.ask("eval", question.question))
+        if n % 25 == 0:
+            print(f"{n}/{len(questions)} questions", file=sys.stderr)
+    return answers
 
 
 def verdict_of(question: SquadQuestion, answer: Answer, answerer: Answerer) -> Verdict | None:
@@ -130,7 +151,7 @@ def gated(
         return judge(question, None, False)
     result = apply(policy, answer.draft, verdict)
     shown = None if result.action == "refused" else result.text
-    return judge(question, shown, UNVERIFIED_MARK in result.text)
+    return judge(question, shown, UNVERIFIED_MARK in result.text or OFF_TOPIC_MARK in result.text)
 
 
 def _shown(answer: Answer) -> str | None:

@@ -5,7 +5,9 @@ passages; the answer is five sentences, three copied from the passages (lightly 
 the first word dropped) with a citation and two taken from another article, also cited.
 The passages' vectors are embedded beforehand, as the index holds them when Attest
 answers (the answering service passes its chunks' vectors). Each answer is checked once
-to warm up and then timed. Prints p50/p95/p99 in
+to warm up and then timed, as the service checks it: with the question (the first question
+of the article's first paragraph), so the reader also judges whether the answer answers it.
+Prints p50/p95/p99 in
 milliseconds and how many claims were judged unsupported (two per answer expected).
 Usage:
     python bench/verify_latency.py [--answers 50] [--json]
@@ -26,6 +28,8 @@ import numpy as np
 
 from attest.core.settings import get_settings
 from attest.ingest.embedder import SentenceTransformerEmbedder
+from attest.reader.model import shipped_reader
+from attest.reader.reading import shipped_answer_model
 from attest.verify.checker import FactChecker
 
 SQUAD = Path(__file__).resolve().parents[1].parent / "shared/data/squad-v2-dev/dev-v2.0.json"
@@ -36,7 +40,7 @@ def sentences(text: str) -> list[str]:
     return [s for s in _SENTENCE.split(text) if 8 <= len(s.split()) <= 40]
 
 
-def answers(count: int, seed: int = 13) -> list[tuple[str, list[tuple[int, str]]]]:
+def answers(count: int, seed: int = 13) -> list[tuple[str, str, list[tuple[int, str]]]]:
     articles = [a for a in json.loads(SQUAD.read_text())["data"] if len(a["paragraphs"]) >= 8]
     rng = random.Random(seed)
     built = []
@@ -49,7 +53,8 @@ def answers(count: int, seed: int = 13) -> list[tuple[str, list[tuple[int, str]]
             continue
         picked = [f"{' '.join(s.split()[1:])} [{n}]" for n, s in rng.sample(own, 3)]
         picked += [f"{s} [{rng.randint(1, 8)}]" for s in rng.sample(foreign, 2)]
-        built.append((" ".join(picked), passages))
+        question = article["paragraphs"][0]["qas"][0]["question"]
+        built.append((question, " ".join(picked), passages))
     return built
 
 
@@ -63,13 +68,14 @@ def main() -> int:
     if not SQUAD.is_file():
         print(f"skipped: {SQUAD} is missing", file=sys.stderr)
         return 0
-    checker = FactChecker(SentenceTransformerEmbedder(get_settings().embedding_model))
+    embedder = SentenceTransformerEmbedder(get_settings().embedding_model)
+    checker = FactChecker(embedder, reader=shipped_reader(), relevant=shipped_answer_model().relevant)
     timings, unsupported, claims = [], [], []
-    for answer, passages in answers(args.answers):
+    for question, answer, passages in answers(args.answers):
         vectors = checker.embedder.embed([text for _, text in passages])  # in the index already
-        checker.check(answer, passages, passage_vectors=vectors)  # warm-up
+        checker.check(answer, passages, question, passage_vectors=vectors)  # warm-up
         began = time.perf_counter()
-        verdict = checker.check(answer, passages, passage_vectors=vectors)
+        verdict = checker.check(answer, passages, question, passage_vectors=vectors)
         timings.append((time.perf_counter() - began) * 1000)
         unsupported.append(verdict.unsupported)
         claims.append(len(verdict.claims))

@@ -30,26 +30,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from attest.retrieval.context import Context, Passage
+from attest.text.sentences import MARK, MAX_RANGE, RANGE, WORD_JOINER, sentence_spans
 
-_NUMBER = r"[0-9]{1,9}"  # longer runs are not citations (and would not parse cheaply)
-_ITEM = rf"(?:sources?\s*:?\s*)?{_NUMBER}(?:\s*[-–—]\s*{_NUMBER})?"
-_MARK_BODY = rf"\[\s*{_ITEM}(?:\s*[,;]\s*{_ITEM})*\s*\](?!\()"  # ``(`` after it: a Markdown link
-_MARK = re.compile(_MARK_BODY, re.IGNORECASE)
-_WORD_JOINER = "\u2060"  # invisible, and not whitespace: ``[\u20602]`` matches no mark
-_RANGE = re.compile(rf"({_NUMBER})(?:\s*[-–—]\s*({_NUMBER}))?")
-MAX_RANGE = 20  # ``[1-500]`` is a slip, not 500 citations
-
-# A sentence may end at .!? (and closing quotes), taking any citation marks right after it.
-_END = re.compile(rf"(?P<stop>[.!?]+)[\"'”’)]*(?:[^\S\n]*{_MARK_BODY})*", re.IGNORECASE)
-# ...and always ends at a blank line or before a list item on its own line.
-_BREAK = re.compile(r"\n[^\S\n]*\n|\n(?=[^\S\n]*(?:[-*•]|[0-9]+[.)])\s)")
-_OPENERS = "\"'“‘("
-_WORD_BEFORE = re.compile(r"[\w.]+$")
-_NON_SPACE = re.compile(r"\S")
-_INITIALS = re.compile(r"(?:[^\W\d_]\.)+[^\W\d_]")  # e.g, i.e, u.s
 # fmt: off
-_ABBREVIATIONS = frozenset({"dr", "mr", "mrs", "ms", "prof", "st", "vs", "cf", "approx", "inc", "ltd", "jr"})
-_BEFORE_NUMBER = frozenset({"no", "nr", "art", "fig", "p", "pp", "vol", "sec", "ch"})  # "No. 5"; "No. Then"
 _TOKEN = re.compile(r"[0-9]+(?:[.,][0-9]+)*|[^\W\d_]+")
 _STOP_WORDS = frozenset({
     "a", "an", "the", "and", "or", "but", "if", "of", "to", "in", "on", "at", "by", "for", "with", "from",
@@ -129,33 +112,19 @@ class CheckedAnswer:
 
 def quote(text: str) -> str:
     """``text`` from a source, with every bracketed number in it made plain text (not a mark)."""
-    return _MARK.sub(lambda mark: f"[{_WORD_JOINER}{mark.group()[1:]}", text)
+    return MARK.sub(lambda mark: f"[{WORD_JOINER}{mark.group()[1:]}", text)
 
 
 def parse_citations(answer: str) -> list[CitationMark]:
     """The citation marks in ``answer``: ``[2]``, ``[1, 3]``, ``[1-3]``, ``[Source 2]``."""
     marks = []
-    for match in _MARK.finditer(answer):
+    for match in MARK.finditer(answer):
         numbers: dict[int, None] = {}
-        for first, last in _RANGE.findall(match.group()):
+        for first, last in RANGE.findall(match.group()):
             low, high = sorted((int(first), int(last or first)))
             numbers.update(dict.fromkeys(range(low, min(high, low + MAX_RANGE - 1) + 1)))
         marks.append(CitationMark(tuple(numbers), match.start(), match.end()))
     return marks
-
-
-def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """``(start, end)`` of each sentence of ``text``, surrounding whitespace left out."""
-    cuts = {m.end() for m in _END.finditer(text) if _ends_sentence(text, m)}
-    cuts.update(m.start() for m in _BREAK.finditer(text))
-    spans, start = [], 0
-    for cut in [*sorted(cuts), len(text)]:
-        piece = text[start:cut]
-        if piece.strip():
-            lead = len(piece) - len(piece.lstrip())
-            spans.append((start + lead, start + len(piece.rstrip())))
-        start = cut
-    return spans
 
 
 def validate(answer: str, context: Context, *, min_support: float = 0.3) -> CheckedAnswer:
@@ -181,26 +150,6 @@ def validate(answer: str, context: Context, *, min_support: float = 0.3) -> Chec
         uncited_sentences=sum(1 for s in sentences if not s.cited and _content_tokens(s.text)),
         passages=context.passages,
     )
-
-
-def _ends_sentence(text: str, match: re.Match[str]) -> bool:
-    """Whether the end punctuation in ``match`` closes a sentence."""
-    after = _NON_SPACE.search(text, match.end())
-    if after is None:
-        return True
-    following = after.group()
-    capital = following.isupper() or following.isdigit() or following in _OPENERS
-    if after.start() == match.end() or not capital:
-        return False
-    return match.group("stop") != "." or not _is_abbreviation(text, match.start(), following)
-
-
-def _is_abbreviation(text: str, dot: int, next_char: str) -> bool:
-    word = _WORD_BEFORE.search(text, max(0, dot - 12), dot)  # abbreviations are short
-    token = word.group().lower() if word else ""
-    if _INITIALS.fullmatch(token) or token in _ABBREVIATIONS:
-        return True
-    return token in _BEFORE_NUMBER and next_char.isdigit()
 
 
 def _remove_invalid(answer: str, valid: set[int]) -> tuple[str, set[int]]:
@@ -233,7 +182,7 @@ def _rewrite(text: str, mark: CitationMark, kept: list[int]) -> str:
 def _content_tokens(text: str) -> set[str]:
     """Lowercased words and numbers of ``text``, stop words and citation marks left out
     (quoted ones too, so that a quote and its source have the same words)."""
-    plain = _MARK.sub(" ", text.replace(_WORD_JOINER, ""))
+    plain = MARK.sub(" ", text.replace(WORD_JOINER, ""))
     return {t for t in _TOKEN.findall(plain.casefold()) if t not in _STOP_WORDS}
 
 

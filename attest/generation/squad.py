@@ -17,12 +17,22 @@ from attest.retrieval.evaluation import CorpusDoc, squad_to_beir
 from attest.retrieval.hybrid import HybridRetriever, RetrievedChunk
 
 
-def evaluate_squad(path: Path, settings: Settings, *, limit: int | None, oracle: bool) -> dict[str, Any]:
-    """Metrics of the configured backend on a fixed sample of ``path``'s questions."""
+def evaluate_squad(
+    path: Path, settings: Settings, *, limit: int | None, oracle: bool, articles: str = "all"
+) -> dict[str, Any]:
+    """Metrics of the configured backend on a fixed sample of ``path``'s questions.
+
+    ``articles`` ``"even"`` or ``"odd"`` keeps the questions of those articles only (the
+    tuning and the held-out half of SQuAD 2.0 dev); all paragraphs are indexed regardless.
+    """
     squad = json.loads(path.read_text(encoding="utf-8"))
     corpus_rows, _queries, _qrels = squad_to_beir(squad)
     corpus = [CorpusDoc(r["_id"], r.get("title", ""), r["text"]) for r in corpus_rows]
-    questions = sample(squad_questions(squad), limit)
+    parity = {"even": 0, "odd": 1}.get(articles)
+    asked = [
+        q for q in squad_questions(squad) if parity is None or int(q.paragraph_id.split("-")[0]) % 2 == parity
+    ]
+    questions = sample(asked, limit)
     with tempfile.TemporaryDirectory(prefix="attest-qa-") as tmp:
         retriever, id_of = index_corpus(corpus, Path(tmp), settings)
         settings = settings.model_copy(update={"data_dir": Path(tmp) / "data", "database_url": None})
@@ -36,6 +46,7 @@ def evaluate_squad(path: Path, settings: Settings, *, limit: int | None, oracle:
     result = report(outcomes)
     result["backend"] = answerer.generator.name
     result["oracle_context"] = oracle
+    result["articles"] = articles
     return result
 
 

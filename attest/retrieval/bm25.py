@@ -35,7 +35,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from attest.core.errors import ConfigurationError, RetrievalError
-from attest.retrieval.tokenize import Tokenizer, TokenizerConfig
+from attest.text.tokenize import Tokenizer, TokenizerConfig
 
 FORMAT = 2
 MANIFEST_FILE = "bm25.json"

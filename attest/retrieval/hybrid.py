@@ -25,7 +25,7 @@ from attest.retrieval.evaluation import Mode
 from attest.retrieval.filters import Filters, FilterTables, Restriction
 from attest.retrieval.fusion import FusionMode, Ranking, reciprocal_rank_fusion, weighted_fusion
 from attest.retrieval.index_store import IndexSnapshot
-from attest.retrieval.tokenize import TokenizerConfig
+from attest.text.tokenize import TokenizerConfig
 
 STATS_CACHE_SIZE = 256  # readable sets whose BM25 statistics are kept per version
 

@@ -22,6 +22,7 @@ from typing import Any
 
 CITATION = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 UNVERIFIED_MARK = " [unverified]"  # what the flag policy writes after an unsupported claim
+OFF_TOPIC_MARK = " [does not answer the question]"  # what it writes after an answer that does not answer
 CONTEXT_CHARS = 300  # of a source shown around its cited spans
 
 STYLE = """
@@ -142,7 +143,7 @@ def answer_html(payload: dict[str, Any], prefix: str) -> str:
     claims = verdict.get("claims") or []
     as_written = payload.get("answered") and gate.get("action", "shown") in ("shown", "flagged")
     if not (as_written and sentences and claims):
-        text = str(payload.get("answer", "")).replace(UNVERIFIED_MARK, "")
+        text = str(payload.get("answer", "")).replace(UNVERIFIED_MARK, "").replace(OFF_TOPIC_MARK, "")
         return f'<div class="attest-answer">{link_citations(text, prefix)}</div>'
     parts = []
     for sentence in sentences:
@@ -176,6 +177,13 @@ def overall(payload: dict[str, Any]) -> Overall:
         return Overall("Not verified.", "warning")
     total = verdict["supported"] + verdict["unsupported"]
     note = f" {gate['note'][0].upper()}{gate['note'][1:]}." if gate.get("note") else ""
+    if verdict.get("answers_question") is False:
+        if gate.get("action") == "refused":
+            return Overall("Not answered: the documents found do not answer this question.", "info")
+        return Overall(
+            "Does not answer the question: the text comes from the sources but answers something else.",
+            "warning",
+        )
     if gate.get("action") == "refused":
         return Overall(f"Could not verify this answer against the documents.{note}", "warning")
     if verdict["unsupported"] == 0:

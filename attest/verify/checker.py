@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 
 from attest.ingest.embedder import Embedder
+from attest.reader.reading import Scorer, sigmoid
+from attest.text.sentences import MARK
 from attest.verify.claims import Claim, split_claims
 from attest.verify.model import SupportModel
 from attest.verify.signals import CANDIDATES, SIGNALS, Evidence, Span, content_words, lexical_signals, vector
@@ -72,6 +74,15 @@ class Verdict:
     score: float  # the weakest claim's score; 1.0 for an answer without claims
     threshold: float
     latency_ms: float
+    relevance: float | None = None  # the reader's P(the answer answers the question); None: not checked
+    relevance_threshold: float | None = None
+
+    @property
+    def answers_question(self) -> bool | None:
+        """Whether the answer answers the question (``None`` when that was not checked)."""
+        if self.relevance is None or self.relevance_threshold is None:
+            return None
+        return self.relevance >= self.relevance_threshold
 
     @property
     def supported(self) -> int:
@@ -93,6 +104,9 @@ class Verdict:
             "unsupported": self.unsupported,
             "wrong_citations": self.wrong_citations,
             "claims": [c.to_dict() for c in self.claims],
+            "answers_question": self.answers_question,
+            "relevance": None if self.relevance is None else round(self.relevance, 4),
+            "relevance_threshold": self.relevance_threshold,
             "latency_ms": round(self.latency_ms, 2),
         }
 
@@ -101,11 +115,21 @@ class FactChecker:
     """Scores claims against evidence passages; safe to share between threads."""
 
     def __init__(
-        self, embedder: Embedder, model: SupportModel | None = None, candidates: int = CANDIDATES
+        self,
+        embedder: Embedder,
+        model: SupportModel | None = None,
+        candidates: int = CANDIDATES,
+        *,
+        reader: Scorer | None = None,
+        relevant: float | None = None,
     ) -> None:
+        """``reader`` and ``relevant`` (its threshold) check that an answer answers its
+        question; without them only faithfulness is checked."""
         self.embedder = embedder
         self._model = model
         self.candidates = candidates
+        self.reader = reader
+        self.relevant = relevant
 
     @property
     def model(self) -> SupportModel:
@@ -130,16 +154,25 @@ class FactChecker:
         """
         began = time.perf_counter()
         claims = split_claims(answer)
+        relevance = self._relevance(answer, question)
         if not claims:
-            return Verdict((), 1.0, self.model.threshold, _ms(began))
+            return Verdict((), 1.0, self.model.threshold, _ms(began), relevance, self.relevant)
         evidence = Evidence.of(passages)
         if not evidence.spans:
             verdicts = tuple(ClaimVerdict(c, 0.0, False, None, {}, c.citations, None) for c in claims)
-            return Verdict(verdicts, 0.0, self.model.threshold, _ms(began))
+            return Verdict(verdicts, 0.0, self.model.threshold, _ms(began), relevance, self.relevant)
         vectors = self._passage_vectors(passages, passage_vectors)
         judged = self._signals(claims, evidence, question, vectors)
         verdicts = tuple(self._judge(claim, rows) for claim, rows in judged)
-        return Verdict(verdicts, min(v.score for v in verdicts), self.model.threshold, _ms(began))
+        weakest = min(v.score for v in verdicts)
+        return Verdict(verdicts, weakest, self.model.threshold, _ms(began), relevance, self.relevant)
+
+    def _relevance(self, answer: str, question: str | None) -> float | None:
+        """The reader's probability that ``answer`` (without its citation marks) answers ``question``."""
+        if self.reader is None or self.relevant is None or not question or not answer.strip():
+            return None
+        text = " ".join(MARK.sub(" ", answer).split())
+        return float(sigmoid(self.reader.logits(question, [text]))[0])
 
     def signals(
         self, answer: str, passages: Sequence[tuple[int, str]], question: str | None = None

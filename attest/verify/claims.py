@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from attest.generation.citations import parse_citations, sentence_spans
+from attest.generation.citations import parse_citations
+from attest.text.sentences import sentence_spans
 
 _CLAUSE_BREAK = re.compile(r";\s+|,\s+(?=(?:and|but|while|whereas)\s)")
 _MARKER = re.compile(r"\s*\[[^\]]*\d[^\]]*\]")

@@ -8,6 +8,11 @@
   answer is replaced by :data:`COULD_NOT_VERIFY` and the sources are shown instead.
 * ``regenerate``: the answering service asks the model once more with a stricter prompt,
   checks that answer, and applies ``strip`` to it (see :mod:`attest.answers`).
+
+An answer that the verdict finds does not answer the question (however faithful) is
+treated like an unsupported claim: ``flag`` shows it followed by
+:data:`OFF_TOPIC_MARK` with a note, ``strip`` and ``refuse`` replace it with
+:data:`DOES_NOT_ANSWER`.
 """
 
 from __future__ import annotations
@@ -23,6 +28,12 @@ if TYPE_CHECKING:  # the settings import this module; keep it free of the checke
 
 UNVERIFIED_MARK = "[unverified]"
 COULD_NOT_VERIFY = "Attest could not verify this answer against the documents; please read the sources below."
+OFF_TOPIC_MARK = "[does not answer the question]"
+DOES_NOT_ANSWER = (
+    "The documents found do not answer this question; Attest will not show an answer that does not "
+    "answer it. Please read the sources below."
+)
+OFF_TOPIC_NOTE = "the answer does not answer the question"
 
 
 class Policy(StrEnum):
@@ -53,6 +64,17 @@ class Gated:
 
 def apply(policy: Policy, text: str, verdict: Verdict, refuse_below: float | None = None) -> Gated:
     """Apply ``policy`` to ``text`` (the answer ``verdict`` was computed on)."""
+    if verdict.answers_question is False:
+        if policy is Policy.FLAG:
+            flagged = _apply_claims(policy, text, verdict, refuse_below)
+            note = "; ".join(n for n in (OFF_TOPIC_NOTE, flagged.note) if n)
+            return Gated(f"{flagged.text} {OFF_TOPIC_MARK}", "flagged", 0, note)
+        return Gated(DOES_NOT_ANSWER, "refused", 0, OFF_TOPIC_NOTE)
+    return _apply_claims(policy, text, verdict, refuse_below)
+
+
+def _apply_claims(policy: Policy, text: str, verdict: Verdict, refuse_below: float | None) -> Gated:
+    """The policy for the answer's unsupported claims."""
     unsupported = [c for c in verdict.claims if not c.supported]
     if policy is Policy.REFUSE:
         threshold = verdict.threshold if refuse_below is None else refuse_below

@@ -33,19 +33,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from attest.retrieval.tokenize import ENGLISH_STOPWORDS, Tokenizer, TokenizerConfig
+from attest.text.words import content_words, names, numbers
 
 SIGNALS = ("coverage", "context_coverage", "novel", "semantic", "numbers", "names", "negation")
 
 # Sentence ends: . ! ? followed by space, or glued to a capital ("century.First"), or a blank line.
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[a-z0-9][.!?])(?=[A-Z])|\n\s*\n")
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-_NAME = re.compile(r"\b[A-Z][\w'-]*")
 _WORD = re.compile(r"\w+(?:['-]\w+)*")
 _NEGATION = re.compile(r"\b(?:not|no|never|none|neither|nor|cannot|without)\b|n't\b", re.IGNORECASE)
 CANDIDATES = 3  # spans per claim that get signals, chosen by coverage
-
-_content = Tokenizer(TokenizerConfig(lowercase=True, stopwords=True, stemming=True))
 
 
 @dataclass(frozen=True)
@@ -68,21 +64,6 @@ def sentence_bounds(text: str) -> list[tuple[int, int]]:
     if text[start:].strip():
         bounds.append((start, len(text)))
     return bounds
-
-
-def content_words(text: str) -> set[str]:
-    """Stemmed, lowercased words of ``text`` without stop words."""
-    return set(_content(text))
-
-
-def numbers(text: str) -> set[str]:
-    """Numbers in ``text``, with thousands separators removed ("1,200" and "1200" match)."""
-    return {n.replace(",", "") for n in _NUMBER.findall(text)}
-
-
-def names(text: str) -> set[str]:
-    """Capitalised words of ``text`` that are not stop words, lowercased."""
-    return {name.lower() for name in _NAME.findall(text)} - ENGLISH_STOPWORDS
 
 
 def negated(text: str) -> bool:

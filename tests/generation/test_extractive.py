@@ -1,35 +1,21 @@
-"""The extractive backend: a lexical shortlist of sentences, scored by the shipped sentence model,
-whose weights the calibration script reproduces."""
+"""The extractive backend: the passages' answer units that the reader model finds answer the
+question, cited; never a heading or a table header; nothing when no unit answers."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pytest
 
-from attest.core.errors import ConfigurationError
 from attest.generation.citations import validate
-from attest.generation.extractive import (
-    FEATURES,
-    MAX_EMBEDDED,
-    WEIGHTS,
-    Candidate,
-    ExtractiveGenerator,
-    SentenceModel,
-    features,
-    shipped_model,
-    shortlist,
-)
-from attest.ingest.embedder import Embedder
+from attest.generation.extractive import ExtractiveGenerator
+from attest.generation.prompts import NOT_FOUND
+from attest.reader.model import shipped_reader
 from attest.retrieval.context import Context, build_context
 
-ROOT = Path(__file__).resolve().parents[2]
-SQUAD = ROOT.parent / "shared/data/squad-v2-dev/dev-v2.0.json"
+pytestmark = pytest.mark.integration
+
 LEAVE = "How many days of annual leave do full-time employees get?"
 
 
@@ -39,106 +25,7 @@ class Hit:
     score: float
 
 
-def column(name: str) -> int:
-    return FEATURES.index(name)
-
-
-@pytest.mark.unit
-def test_the_shortlist_keeps_the_sentences_that_share_words_with_the_question_in_order() -> None:
-    filler = [Candidate(1, f"Filler sentence number {i} about the office kitchen rota.") for i in range(40)]
-    answer = Candidate(2, "Full-time employees receive 27 days of annual leave each year.")
-    also = Candidate(3, "Annual leave requests go through the HR portal.")
-    candidates = [*filler[:20], answer, *filler[20:], also]
-    kept = shortlist(candidates, LEAVE)
-    assert len(kept) == MAX_EMBEDDED and answer in kept and also in kept
-    assert kept == [c for c in candidates if c in kept]  # passage order is kept
-
-
-@pytest.mark.unit
-def test_short_lists_are_left_alone() -> None:
-    candidates = [Candidate(1, "One sentence here."), Candidate(2, "Another sentence there.")]
-    assert shortlist(candidates, "anything?") == candidates
-
-
-@pytest.mark.unit
-def test_a_question_asking_for_a_number_prefers_a_sentence_that_has_one() -> None:
-    with_number = Candidate(1, "Full-time employees receive 27 days of annual leave.")
-    without = Candidate(1, "Full-time employees receive annual leave.")
-    x = features(LEAVE, [with_number, without], np.array([0.5, 0.5]))
-    assert x[0, column("number_found")] == 1 and x[0, column("number_missing")] == 0
-    assert x[1, column("number_found")] == 0 and x[1, column("number_missing")] == 1
-    model = shipped_model()
-    assert model.probability(x)[0] > model.probability(x)[1]
-
-
-@pytest.mark.unit
-def test_a_number_the_question_already_gives_is_not_an_answer() -> None:
-    repeats = Candidate(1, "The 2019 policy covers annual leave.")
-    x = features("When was the 2019 policy on annual leave replaced?", [repeats], np.array([0.5]))
-    assert x[0, column("number_missing")] == 1
-
-
-@pytest.mark.unit
-def test_coverage_weighs_the_rare_question_words_more() -> None:
-    """'leave' is in two of the three candidates, 'contractors' in one: the rare word counts more."""
-    rare = Candidate(1, "Contractors are paid monthly and arrange their own time off.")
-    common = Candidate(2, "Leave must be approved by a manager before it is taken.")
-    other = Candidate(3, "Annual leave is booked in the HR portal.")
-    x = features("How much leave do contractors get?", [rare, common, other], np.zeros(3))
-    assert x[0, column("coverage")] > x[1, column("coverage")] > 0
-
-
-@pytest.mark.unit
-def test_the_better_passage_ranks_higher() -> None:
-    x = features(LEAVE, [Candidate(1, "Same words here."), Candidate(4, "Same words here.")], np.zeros(2))
-    assert x[0, column("passage_rank")] == 1.0 and x[1, column("passage_rank")] == 0.25
-
-
-def model(second_within: float) -> SentenceModel:
-    """P = sigmoid(10 * similarity - 5): only the similarity counts."""
-    coef = tuple(10.0 if name == "similarity" else 0.0 for name in FEATURES)
-    zeros, ones = (0.0,) * len(FEATURES), (1.0,) * len(FEATURES)
-    return SentenceModel(zeros, ones, coef, -5.0, second_within=second_within)
-
-
-@pytest.mark.unit
-def test_a_second_sentence_joins_only_within_the_margin() -> None:
-    x = np.zeros((3, len(FEATURES)))
-    x[:, column("similarity")] = [0.85, 0.1, 0.9]  # P 0.971, 0.018, 0.982
-    assert ExtractiveGenerator(None, model(0.1)).choose(x) == [0, 2]  # type: ignore[arg-type]
-    assert ExtractiveGenerator(None, model(0.005)).choose(x) == [2]  # type: ignore[arg-type]
-
-
-@pytest.mark.unit
-def test_a_broken_weights_file_says_how_to_fix_it(tmp_path: Path) -> None:
-    broken = tmp_path / "weights.json"
-    broken.write_text('{"mean": [1]}')
-    with pytest.raises(ConfigurationError, match="calibrate_extractive.py"):
-        SentenceModel.load(broken)
-
-
-@pytest.mark.unit
-def test_weights_for_other_features_are_refused() -> None:
-    with pytest.raises(ConfigurationError, match="re-run bench/calibrate_extractive.py"):
-        replace(shipped_model(), features=("similarity", "coverage"))
-
-
-@pytest.mark.integration
-@pytest.mark.slow
-@pytest.mark.skipif(not SQUAD.is_file(), reason="../shared/data is not beside the repository")
-def test_the_calibration_script_reproduces_the_shipped_weights() -> None:
-    before = WEIGHTS.read_text()
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "bench/calibrate_extractive.py"), "--check"],
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert "reproduced" in done.stderr and WEIGHTS.read_text() == before
-
-
-def footnoted_context(*texts: str) -> Context:
+def context_of(*texts: str) -> Context:
     """One passage per text, numbered in order."""
     hits = [Hit(chunk(n, text), 1.0 - n / 10) for n, text in enumerate(texts, start=1)]
     return build_context(hits, 10_000, lambda s: len(s.split()))
@@ -152,18 +39,60 @@ def chunk(n: int, text: str) -> dict[str, Any]:
     }  # fmt: skip
 
 
-@pytest.mark.integration
-def test_a_bracketed_number_in_a_copied_sentence_is_not_a_citation(embedder: Embedder) -> None:
+def extractive() -> ExtractiveGenerator:
+    return ExtractiveGenerator(shipped_reader())
+
+
+def test_the_answer_is_the_sentence_that_answers_not_the_heading() -> None:
+    context = context_of(
+        "# Annual leave\n\nManagers should respond to leave requests within 3 working days. Full-time "
+        "employees receive 27 days of annual leave each year. The office kitchen is cleaned on Fridays."
+    )
+    answer = extractive().answer(context, LEAVE)
+    assert "27 days" in answer and "# Annual leave" not in answer and "kitchen" not in answer
+    assert answer.endswith("[1]")
+
+
+def test_a_table_question_gets_the_row_with_its_column_names() -> None:
+    context = context_of(
+        "# Hotels\n\nLocation | Maximum nightly rate\nDomestic | $180\nInternational | $260\n"
+        "High-cost cities | $320\n\nRates include taxes but exclude breakfast."
+    )
+    answer = extractive().answer(context, "What is the maximum nightly hotel rate for international travel?")
+    assert "Location: International; Maximum nightly rate: $260" in answer
+    assert "Location | Maximum nightly rate" not in answer
+
+
+def test_a_two_part_question_gets_both_parts_in_passage_order() -> None:
+    context = context_of(
+        "Parental leave is requested in the HR portal at least eight weeks before the expected due date. "
+        "The office is closed on public holidays.",
+        "Birth parents receive 26 weeks of paid parental leave; other parents receive 12 weeks.",
+    )
+    answer = extractive().answer(context, "How do I request parental leave and how long is it?")
+    assert "HR portal" in answer and "26 weeks" in answer
+    assert answer.index("[1]") < answer.index("[2]")
+
+
+def test_passages_that_do_not_answer_give_no_answer() -> None:
+    context = context_of(
+        "The office kitchen is cleaned every Friday afternoon by the facilities team.",
+        "Visitors sign in at the front desk and wear a badge at all times.",
+    )
+    assert extractive().answer(context, LEAVE) == NOT_FOUND
+
+
+def test_a_bracketed_number_in_a_copied_sentence_is_not_a_citation() -> None:
     """The leave sentence carries the document's own footnote ``[2]``; passage 2 is about travel."""
-    context = footnoted_context(
+    context = context_of(
         "Full-time employees receive 27 days of annual leave each year [2]. The office kitchen is cleaned "
         "on Fridays by the facilities team.",
         "Travel is booked through the travel portal. Economy class is the default for short flights.",
     )
-    answer = ExtractiveGenerator(embedder).answer(context, LEAVE)
+    answer = extractive().answer(context, LEAVE)
     checked = validate(answer, context)
     assert "27 days of annual leave each year [2]. [1]" in checked.text.replace("\u2060", "")
     assert (checked.cited_passages, checked.invalid_citations) == ((1,), ())
-    alone = footnoted_context(context.passages[0].text)  # no passage 2: the footnote is not made up either
-    checked = validate(ExtractiveGenerator(embedder).answer(alone, LEAVE), alone)
+    alone = context_of(context.passages[0].text)  # no passage 2: the footnote is not made up either
+    checked = validate(extractive().answer(alone, LEAVE), alone)
     assert checked.invalid_citations == () and "each year [\u20602]." in checked.text

@@ -12,7 +12,7 @@ from rank_bm25 import BM25Okapi
 
 from attest.core.errors import ConfigurationError, RetrievalError
 from attest.retrieval.bm25 import BM25Config, BM25Index, select_top_k
-from attest.retrieval.tokenize import Tokenizer, TokenizerConfig
+from attest.text.tokenize import Tokenizer, TokenizerConfig
 
 pytestmark = pytest.mark.unit
 

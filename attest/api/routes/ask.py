@@ -262,7 +262,12 @@ def _verdict_summary(answer: Answer) -> dict[str, Any] | None:
     v = answer.verdict
     if v is None:
         return None
-    return {"score": v["score"], "supported": v["supported"], "unsupported": v["unsupported"]}
+    return {
+        "score": v["score"],
+        "supported": v["supported"],
+        "unsupported": v["unsupported"],
+        "answers_question": v.get("answers_question"),
+    }
 
 
 def _outcome(answer: Answer) -> str:

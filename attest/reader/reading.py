@@ -1,0 +1,202 @@
+"""Reading the retrieved passages: which of their answer units answer the question.
+
+Each shortlisted unit (:mod:`attest.text.units`) gets the reader's logit, and the answer
+model, a logistic regression over that logit and a few cheap signals
+(:mod:`attest.reader.features`), turns it into P(the unit answers the question). One
+:func:`read` per answer serves three decisions, with the weights and thresholds in
+``calibration.json`` fitted by ``bench/calibrate_reader.py`` on the tuning half of SQuAD
+2.0 dev (on paragraphs the reader was not trained on):
+
+* **decline** when no unit reaches ``decline``: the documents do not hold the answer,
+  whichever backend would have written it;
+* **answer** (the extractive backend) with the best unit and every other one reaching
+  ``answer``, up to ``cap``, in passage order, so a two-part question gets both parts;
+* **relevant**: the verdict's check that an answer, whatever wrote it, answers the
+  question: the reader's own probability for (question, answer) against ``relevant``.
+
+Only the units sharing most content words with the question are read (:data:`SHORTLIST`):
+the cross-encoder costs a forward pass per unit.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from attest.core import logistic
+from attest.core.errors import ConfigurationError
+from attest.reader.features import FEATURES, features
+from attest.text.units import Unit, answer_units
+from attest.text.words import content_words
+
+CALIBRATION = Path(__file__).with_name("calibration.json")
+SHORTLIST = 24
+
+
+class Scorer(Protocol):
+    def logits(self, question: str, texts: Sequence[str]) -> np.ndarray: ...
+
+
+def sigmoid(logits: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(np.asarray(logits, dtype=float), -50, 50)))
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An answer unit of a passage, and the probability that it answers."""
+
+    number: int  # the passage's citation number
+    unit: Unit
+    score: float  # the answer model's probability
+    reader: float  # the reader's own probability
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The shortlisted units of the passages, scored, in passage order."""
+
+    candidates: tuple[Candidate, ...]
+
+    @property
+    def best(self) -> float:
+        return max((c.score for c in self.candidates), default=0.0)
+
+    def answer(self, threshold: float, cap: int) -> list[Candidate]:
+        """The units scoring at least ``threshold`` (the best one always), at most ``cap``,
+        in passage order."""
+        if not self.candidates:
+            return []
+        ranked = sorted(self.candidates, key=lambda c: -c.score)
+        chosen = [ranked[0], *(c for c in ranked[1:cap] if c.score >= threshold)]
+        return sorted(chosen, key=lambda c: (c.number, c.unit.start))
+
+
+@dataclass(frozen=True)
+class AnswerModel:
+    """The answer model's weights and the calibrated decision points."""
+
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    coef: tuple[float, ...]
+    intercept: float
+    decline: float  # below this best unit probability, the passages do not answer
+    answer: float  # units at or above this join the extractive answer
+    relevant: float  # an answer the reader scores below this does not answer the question
+    cap: int = 3  # most units in an extractive answer
+    features: tuple[str, ...] = FEATURES
+    about: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if tuple(self.features) != FEATURES:
+            raise ConfigurationError(
+                f"the answer model is for features {list(self.features)}, this version computes "
+                f"{list(FEATURES)}; re-run bench/calibrate_reader.py"
+            )
+        if not len(self.mean) == len(self.scale) == len(self.coef) == len(FEATURES):
+            raise ConfigurationError("the answer model has the wrong number of weights")
+        limits = (self.decline, self.answer, self.relevant)
+        if not all(0.0 <= v <= 1.0 for v in limits) or self.cap < 1 or not math.isfinite(self.intercept):
+            raise ConfigurationError("the answer model's thresholds are out of range")
+
+    def probability(self, x: np.ndarray) -> np.ndarray:
+        return logistic.probability(x, self.mean, self.scale, self.coef, self.intercept)
+
+    def save(self, path: Path = CALIBRATION) -> None:
+        path.write_text(json.dumps(asdict(self) | {"features": list(self.features)}, indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: Path = CALIBRATION) -> AnswerModel:
+        try:
+            data = json.loads(path.read_text())
+            mean, scale, coef = (tuple(float(v) for v in data[name]) for name in ("mean", "scale", "coef"))
+            return cls(
+                mean,
+                scale,
+                coef,
+                float(data["intercept"]),
+                decline=float(data["decline"]),
+                answer=float(data["answer"]),
+                relevant=float(data["relevant"]),
+                cap=int(data.get("cap", 3)),
+                features=tuple(data["features"]),
+                about=data.get("about", {}),
+            )
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ConfigurationError(
+                f"cannot read the answer model {path}: {exc}; re-run bench/calibrate_reader.py"
+            ) from exc
+
+
+@cache
+def shipped_answer_model() -> AnswerModel:
+    return AnswerModel.load()
+
+
+def shortlist(
+    question: str, passages: Sequence[tuple[int, str]], limit: int = SHORTLIST
+) -> list[tuple[int, Unit]]:
+    """The ``limit`` units of ``passages`` (``(number, text)``) sharing most content words
+    with ``question``, in passage order."""
+    units = [(number, unit) for number, text in passages for unit in answer_units(text)]
+    if len(units) <= limit:
+        return units
+    asked = content_words(question)
+    overlap = [len(asked & content_words(unit.text)) for _, unit in units]
+    keep = sorted(sorted(range(len(units)), key=lambda i: -overlap[i])[:limit])
+    return [units[i] for i in keep]
+
+
+def unit_features(
+    scorer: Scorer, question: str, passages: Sequence[tuple[int, str]]
+) -> tuple[list[tuple[int, Unit]], np.ndarray, np.ndarray]:
+    """The shortlisted units, the reader's logits and the answer model's feature rows."""
+    units = shortlist(question, passages)
+    texts = [unit.text for _, unit in units]
+    logits = scorer.logits(question, texts) if texts else np.zeros(0)
+    return units, logits, features(question, texts, [n for n, _ in units], passages, logits)
+
+
+def read(scorer: Scorer, model: AnswerModel, question: str, passages: Sequence[tuple[int, str]]) -> Reading:
+    """Every shortlisted unit of ``passages`` with the answer model's probability."""
+    units, logits, x = unit_features(scorer, question, passages)
+    if not units:
+        return Reading(())
+    scores, readers = model.probability(x), sigmoid(logits)
+    return Reading(
+        tuple(
+            Candidate(n, u, float(s), float(r)) for (n, u), s, r in zip(units, scores, readers, strict=True)
+        )
+    )
+
+
+class RecentScores:
+    """A scorer that remembers its last few calls: the answer path reads the same units for
+    the decline gate and for the extractive backend."""
+
+    def __init__(self, scorer: Scorer, size: int = 32) -> None:
+        self.scorer = scorer
+        self.size = size
+        self._kept: OrderedDict[tuple[str, tuple[str, ...]], np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def logits(self, question: str, texts: Sequence[str]) -> np.ndarray:
+        key = (question, tuple(texts))
+        with self._lock:
+            if key in self._kept:
+                self._kept.move_to_end(key)
+                return self._kept[key].copy()
+        logits = self.scorer.logits(question, texts)
+        with self._lock:
+            self._kept[key] = logits
+            while len(self._kept) > self.size:
+                self._kept.popitem(last=False)
+        return logits.copy()

@@ -1,0 +1,1 @@
+"""Text primitives at the bottom of the layers: sentences and citation marks, answer units."""

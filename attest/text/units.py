@@ -1,0 +1,127 @@
+"""Answer units: the pieces of a passage that can answer a question on their own.
+
+A passage is prose, list items, Markdown headings and tables (the loaders write a table as
+one line per row, cells joined by ``|``). Its units are:
+
+* each sentence of the prose (:func:`attest.text.sentences.sentence_spans`);
+* each list item, without its bullet or number;
+* each table body row, rendered with its column names ("Location: Domestic; Maximum
+  nightly rate: $180"), because a bare row ("Domestic | $180") says nothing on its own.
+
+Headings and table header rows are never units: they name a topic without answering
+anything about it. Every unit keeps the offsets of the source text it comes from.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+from attest.text.sentences import sentence_spans
+
+MIN_WORDS = 3  # shorter pieces ("See below.", "Yes.") answer nothing alone
+_LINE = re.compile(r"[^\n]*\n?")
+_HEADING = re.compile(r"^[^\S\n]*#{1,6}\s")
+_TABLE_SEPARATOR = re.compile(r"^[\s|:\-]+$")
+_BULLET = re.compile(r"^\s*(?:[-*•]|[0-9]{1,3}[.)])\s+")
+_ITEM_START = re.compile(r"\n(?=[^\S\n]*(?:[-*•]|[0-9]{1,3}[.)])\s)")  # a list item on a line of its own
+
+
+class UnitKind(StrEnum):
+    SENTENCE = "sentence"
+    ITEM = "item"
+    ROW = "row"
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A piece of a passage that can answer a question alone."""
+
+    kind: UnitKind
+    text: str  # whitespace collapsed; a table row rendered with its column names
+    start: int  # offsets of the source text in the passage
+    end: int  # exclusive
+
+
+def answer_units(text: str) -> list[Unit]:
+    """The units of ``text`` in order, each of at least :data:`MIN_WORDS` words."""
+    units: list[Unit] = []
+    prose_start = 0
+    table: list[tuple[int, int]] = []  # (start, end) of the current table's lines
+    offset = 0
+    for match in _LINE.finditer(text):
+        line = match.group()
+        if not line:
+            break
+        start, end = offset, offset + len(line.rstrip("\n"))
+        offset += len(line)
+        if _is_table_line(line) or _HEADING.match(line):
+            units.extend(_prose_units(text, prose_start, start))
+            if _HEADING.match(line):
+                units.extend(_table_units(text, table))
+                table = []
+            else:
+                table.append((start, end))
+            prose_start = offset
+        elif table:
+            units.extend(_table_units(text, table))
+            table = []
+    units.extend(_table_units(text, table))
+    units.extend(_prose_units(text, prose_start, len(text)))
+    units.sort(key=lambda u: u.start)
+    return [u for u in units if len(u.text.split()) >= MIN_WORDS]
+
+
+def _is_table_line(line: str) -> bool:
+    stripped = line.strip()
+    return stripped.count("|") >= 1 and (stripped.startswith("|") or " | " in stripped)
+
+
+def _cells(line: str) -> list[str]:
+    stripped = line.strip()
+    if stripped.startswith("|"):
+        stripped = stripped[1:]
+    if stripped.endswith("|"):
+        stripped = stripped[:-1]
+    return [" ".join(cell.replace("**", "").split()) for cell in stripped.split("|")]
+
+
+def _table_units(text: str, lines: list[tuple[int, int]]) -> list[Unit]:
+    """A unit per body row; the first row is the header."""
+    rows = [(s, e) for s, e in lines if not _TABLE_SEPARATOR.match(text[s:e])]
+    if len(rows) < 2:
+        return []
+    header = _cells(text[rows[0][0] : rows[0][1]])
+    units = []
+    for start, end in rows[1:]:
+        cells = _cells(text[start:end])
+        parts = []
+        for i, cell in enumerate(cells):
+            if not cell:
+                continue
+            name = header[i] if i < len(header) else ""
+            parts.append(f"{name}: {cell}" if name and name != cell else cell)
+        if parts:
+            units.append(Unit(UnitKind.ROW, "; ".join(parts), start, end))
+    return units
+
+
+def _prose_units(text: str, start: int, end: int) -> list[Unit]:
+    """A unit per list item (the whole item, without its bullet) and per sentence of the rest."""
+    units = []
+    cuts = [start, *(start + m.start() + 1 for m in _ITEM_START.finditer(text[start:end])), end]
+    for block_start, block_end in zip(cuts, cuts[1:], strict=False):
+        block = text[block_start:block_end]
+        bullet = _BULLET.match(block)
+        if bullet:
+            item_start = block_start + bullet.end()
+            item = text[item_start:block_end]
+            units.append(
+                Unit(UnitKind.ITEM, " ".join(item.split()), item_start, item_start + len(item.rstrip()))
+            )
+            continue
+        for s, e in sentence_spans(block):
+            piece = text[block_start + s : block_start + e]
+            units.append(Unit(UnitKind.SENTENCE, " ".join(piece.split()), block_start + s, block_start + e))
+    return units

@@ -1,0 +1,265 @@
+"""Fit the answer model and its thresholds (``attest/reader/calibration.json``); report held out.
+
+Data, public only: SQuAD 2.0 dev. Every paragraph is indexed through the normal ingestion
+code and each question is read as the service reads it: retrieve ``answer_passages`` chunks
+over all paragraphs, pack the context, cut the passages into answer units, shortlist them,
+score them with the reader and compute the answer model's features. A unit is labelled 1
+when it contains a gold answer (SQuAD normalisation); every unit of an unanswerable
+question is labelled 0.
+
+* **Calibration**: the questions of the tuning half (even-numbered articles) whose
+  paragraph is in the calibration fifth that ``bench/train_reader.py`` leaves out of
+  training, answerable and unanswerable, so the reader's scores here are not ones it
+  was trained to give.
+* **Held out**: questions of the odd-numbered articles, which neither training nor
+  calibration saw; every reported figure comes from them.
+
+Fitted on the calibration questions:
+
+* the answer model: a logistic regression of the label on the unit's features
+  (:mod:`attest.reader.features`);
+* ``answer``: units at or above it join the best one in an extractive answer (at most
+  ``cap``); the threshold that finds the most gold answers with answers no longer on
+  average than ``--max-units`` units;
+* ``decline``: the best unit's probability below which Attest says the documents do not
+  hold the answer; among the thresholds that wrongly decline at most
+  ``--max-wrongly-declined`` of the answerable questions (the embedding relevance gate's
+  declines included), the one that separates them from the unanswerable ones best
+  (Youden's J);
+* ``relevant``: an answer the reader alone scores below it "does not answer the question";
+  the highest threshold that flags at most ``--max-flagged-correct`` of the answers that
+  hold the gold (each answerable question's best gold unit): a verdict that often calls a
+  right answer off-topic would teach users to ignore it.
+
+Usage:
+    python bench/calibrate_reader.py [--held-out 600] [--max-wrongly-declined 0.08]
+                                     [--max-units 1.5] [--max-flagged-correct 0.05] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from attest.answers import answer_context
+from attest.core import logistic
+from attest.core.settings import Settings, get_settings
+from attest.generation.evaluation import SquadQuestion, contains_gold, squad_questions
+from attest.generation.extractive import ExtractiveGenerator
+from attest.reader.features import FEATURES
+from attest.reader.model import Reader
+from attest.reader.reading import CALIBRATION, AnswerModel, sigmoid, unit_features
+from attest.retrieval.beir import index_corpus
+from attest.retrieval.evaluation import CorpusDoc, squad_to_beir
+
+sys.path.insert(0, str(Path(__file__).parent))
+from train_reader import calibration_paragraph  # noqa: E402
+
+SQUAD = Path(__file__).resolve().parents[2] / "shared/data/squad-v2-dev/dev-v2.0.json"
+SEED = 13
+GRID = tuple(round(t, 3) for t in np.arange(0.0, 1.0001, 0.005))
+CAP = 3
+
+
+@dataclass
+class Read:
+    """One question as the service reads it."""
+
+    answerable: bool
+    relevance: float  # the best chunk's cosine (the older, embedding gate)
+    x: np.ndarray  # the answer model's features, one row per shortlisted unit
+    reader: np.ndarray  # the reader's own probability for each unit
+    labels: np.ndarray  # 1 where the unit contains a gold answer
+    scores: np.ndarray = field(default_factory=lambda: np.zeros(0))  # the answer model's, once fitted
+
+
+def collect(
+    halves: list[list[SquadQuestion]], settings: Settings, tmp: Path, reader: Reader
+) -> list[list[Read]]:
+    squad = json.loads(SQUAD.read_text(encoding="utf-8"))
+    corpus_rows, _queries, _qrels = squad_to_beir(squad)
+    corpus = [CorpusDoc(r["_id"], r.get("title", ""), r["text"]) for r in corpus_rows]
+    retriever, _id_of = index_corpus(corpus, tmp, settings)
+    collected: list[list[Read]] = [[] for _ in halves]
+    began = time.perf_counter()
+    for half, questions in zip(collected, halves, strict=True):
+        for question in questions:
+            asked = question.question
+            hits = retriever.retrieve(asked, k=settings.answer_passages)
+            if not hits:
+                empty = np.zeros(0)
+                half.append(
+                    Read(question.answerable, 0.0, np.zeros((0, len(FEATURES))), empty, empty.astype(bool))
+                )
+                continue
+            vector = retriever.embedder.embed([asked])[0]
+            relevance = float(np.max(np.asarray(retriever.dense.embeddings[[h.row for h in hits]]) @ vector))
+            context = answer_context(hits, asked, settings, ExtractiveGenerator.count_tokens)
+            units, logits, x = unit_features(reader, asked, [(p.number, p.text) for p in context.passages])
+            labels = np.asarray([contains_gold(u.text, question.answers) for _, u in units], dtype=bool)
+            half.append(Read(question.answerable, relevance, x, sigmoid(logits), labels))
+        print(f"{len(questions)} questions read ({time.perf_counter() - began:.0f} s)", file=sys.stderr)
+    return collected
+
+
+def declined(item: Read, decline: float, min_relevance: float) -> bool:
+    return item.relevance < min_relevance or not len(item.scores) or float(item.scores.max()) < decline
+
+
+def chosen(item: Read, answer: float) -> np.ndarray:
+    ranked = np.argsort(-item.scores, kind="stable")
+    keep = [ranked[0], *(i for i in ranked[1:CAP] if item.scores[i] >= answer)]
+    return np.asarray(keep)
+
+
+def outcome(items: list[Read], decline: float, answer: float, min_relevance: float) -> dict[str, float]:
+    """The figures of one setting: gold found, declines, answer length."""
+    answerable = [i for i in items if i.answerable]
+    unanswerable = [i for i in items if not i.answerable]
+    found, units = [], []
+    for item in answerable:
+        if declined(item, decline, min_relevance):
+            found.append(False)
+            continue
+        keep = chosen(item, answer)
+        found.append(bool(item.labels[keep].any()))
+        units.append(len(keep))
+    return {
+        "contains_gold": round(float(np.mean(found)), 4) if found else 0.0,
+        "answerable_declined": _share([declined(i, decline, min_relevance) for i in answerable]),
+        "unanswerable_declined": _share([declined(i, decline, min_relevance) for i in unanswerable]),
+        "units_per_answer": round(float(np.mean(units)), 3) if units else 0.0,
+    }
+
+
+def fit(items: list[Read]) -> tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...], float]:
+    x = np.concatenate([i.x for i in items if len(i.x)])
+    y = np.concatenate([i.labels for i in items if len(i.x)])
+    return logistic.fit(x, y.astype(int))
+
+
+def score(
+    items: list[Read], weights: tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...], float]
+) -> None:
+    mean, scale, coef, intercept = weights
+    for item in items:
+        item.scores = (
+            logistic.probability(item.x, mean, scale, coef, intercept) if len(item.x) else np.zeros(0)
+        )
+
+
+def calibrate(
+    items: list[Read], settings: Settings, max_wrong: float, max_units: float, max_flagged: float
+) -> AnswerModel:
+    weights = fit(items)
+    score(items, weights)
+    floor = settings.answer_min_relevance
+    answerable = [i for i in items if i.answerable and len(i.scores)]
+    # answer: the most gold with answers no longer than max_units on average (decline off)
+    lengths = {t: outcome(answerable, 0.0, t, floor) for t in GRID}
+    allowed = [t for t in GRID if lengths[t]["units_per_answer"] <= max_units]
+    answer = max(allowed, key=lambda t: (lengths[t]["contains_gold"], t))
+    # decline: Youden's J among thresholds that decline few answerable questions
+    rows = {t: outcome(items, t, answer, floor) for t in GRID}
+    ok = [t for t in GRID if rows[t]["answerable_declined"] <= max_wrong]
+    decline = max(ok, key=lambda t: (rows[t]["unanswerable_declined"] - rows[t]["answerable_declined"], -t))
+    # relevant: flags at most max_flagged of the answers that hold the gold (the best gold unit)
+    good = np.sort([float(i.reader[i.labels].max()) for i in answerable if i.labels.any()])
+    relevant = max([t for t in GRID if np.mean(good < t) <= max_flagged], default=0.0)
+    about = {
+        "script": "bench/calibrate_reader.py",
+        "calibration": f"{len(items)} SQuAD 2.0 dev questions of even-numbered articles' calibration "
+        "paragraphs (left out of the reader's training)",
+        "max_wrongly_declined": max_wrong,
+        "max_units": max_units,
+        "max_flagged_correct": max_flagged,
+        "calibrated_at": datetime.now(UTC).strftime("%Y-%m-%d"),
+    }
+    mean, scale, coef, intercept = weights
+    return AnswerModel(mean, scale, coef, intercept, decline, answer, relevant, cap=CAP, about=about)
+
+
+def _share(values: list[bool]) -> float:
+    return round(float(np.mean(values)), 4) if values else 0.0
+
+
+def _article(question: SquadQuestion) -> int:
+    return int(question.paragraph_id.split("-")[0])
+
+
+def main() -> int:
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=formatter)
+    parser.add_argument("--held-out", type=int, default=600, help="answerable and as many unanswerable")
+    parser.add_argument("--max-wrongly-declined", type=float, default=0.08)
+    parser.add_argument("--max-units", type=float, default=1.5)
+    parser.add_argument("--max-flagged-correct", type=float, default=0.05)
+    parser.add_argument(
+        "--calibration-limit", type=int, default=None, help="a smaller run, to try the script"
+    )
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    if not SQUAD.is_file():
+        print(f"skipped: {SQUAD} is missing (see ../shared/data/README.md)", file=sys.stderr)
+        return 0
+    squad = json.loads(SQUAD.read_text())
+    contexts = {
+        f"{a}-{p}": paragraph["context"]
+        for a, article in enumerate(squad["data"])
+        for p, paragraph in enumerate(article["paragraphs"])
+    }
+    questions = squad_questions(squad)
+    random.Random(SEED).shuffle(questions)
+    tuning = [
+        q for q in questions if _article(q) % 2 == 0 and calibration_paragraph(contexts[q.paragraph_id])
+    ]
+    tuning = tuning[: args.calibration_limit]
+    size = args.held_out
+    held_out = [q for q in questions if _article(q) % 2 == 1 and q.answerable][:size]
+    held_out += [q for q in questions if _article(q) % 2 == 1 and not q.answerable][:size]
+    settings = get_settings()
+    reader = Reader()
+    with tempfile.TemporaryDirectory(prefix="attest-calibrate-reader-") as tmp:
+        calibration, evaluation = collect([tuning, held_out], settings, Path(tmp), reader)
+    model = calibrate(
+        calibration, settings, args.max_wrongly_declined, args.max_units, args.max_flagged_correct
+    )
+    floor = settings.answer_min_relevance
+    report: dict[str, object] = {
+        "date": datetime.now(UTC).date().isoformat(),
+        "questions": {"calibration": len(calibration), "held_out": len(evaluation)},
+        "thresholds": {
+            "decline": model.decline,
+            "answer": model.answer,
+            "relevant": model.relevant,
+        },
+        "calibration": outcome(calibration, model.decline, model.answer, floor),
+    }
+    report["coef"] = dict(zip(FEATURES, model.coef, strict=True))
+    if evaluation:
+        score(evaluation, (model.mean, model.scale, model.coef, model.intercept))
+        report["held_out"] = outcome(evaluation, model.decline, model.answer, floor)
+        report["held_out_no_reader_gate"] = outcome(evaluation, 0.0, model.answer, floor)
+        reader_alone = [replace(i, scores=i.reader) for i in evaluation]
+        report["held_out_reader_alone_best_unit"] = outcome(reader_alone, 0.0, 1.01, floor)
+        report["held_out_answer_model_best_unit"] = outcome(evaluation, 0.0, 1.01, floor)
+        report["held_out_curve"] = [
+            {"decline": t, **outcome(evaluation, t, model.answer, floor)} for t in GRID[::10]
+        ]
+    print(json.dumps(report, indent=None if args.json else 2))
+    model.save(CALIBRATION)
+    print(f"wrote {CALIBRATION}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

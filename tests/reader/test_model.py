@@ -1,0 +1,84 @@
+"""The shipped reader model: the file its manifest records, the score it recorded on a fixed
+slice, and the ranking it exists for. The training script is reproducible (``--check``)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from attest.core.errors import ConfigurationError
+from attest.reader.model import (
+    MANIFEST_FILE,
+    MODEL_DIR,
+    WEIGHTS_FILE,
+    Reader,
+    sha256,
+    shipped_reader,
+    slice_scores,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+SLICE = Path(__file__).with_name("slice.jsonl")
+SQUAD = ROOT.parent / "shared/data/squad-v2-dev/dev-v2.0.json"
+
+pytestmark = pytest.mark.integration
+
+
+def test_the_shipped_weights_are_the_recorded_ones_and_small() -> None:
+    manifest = shipped_reader().manifest
+    weights = MODEL_DIR / WEIGHTS_FILE
+    assert sha256(weights) == manifest["sha256"]
+    assert weights.stat().st_size < 50 * 1024 * 1024
+
+
+def test_the_shipped_model_reproduces_its_recorded_score_on_the_fixed_slice() -> None:
+    recorded = shipped_reader().manifest["slice"]
+    measured = slice_scores(shipped_reader(), SLICE)
+    assert measured["ranked_right"] == pytest.approx(recorded["ranked_right"], abs=1e-3)
+    assert measured["mean_probability"] == pytest.approx(recorded["mean_probability"], abs=1e-3)
+    assert measured["ranked_right"] >= 0.9  # what the slice is for: answers above the rest
+
+
+def test_an_answer_ranks_above_a_heading_a_table_header_and_an_unrelated_sentence() -> None:
+    question = "What is the maximum nightly hotel rate for international travel?"
+    answer, heading, header, unrelated = shipped_reader().score(
+        question,
+        [
+            "Hotels abroad may cost at most $260 a night, taxes included.",
+            "# Hotel Rates for International Travel",
+            "Location | Maximum nightly rate",
+            "The office kitchen is cleaned every Friday afternoon.",
+        ],
+    )
+    assert answer > max(heading, header, unrelated)
+    assert answer > 0.5 > max(heading, header, unrelated)
+
+
+def test_a_changed_weights_file_is_refused_with_a_readable_message(tmp_path: Path) -> None:
+    copy = tmp_path / "model"
+    shutil.copytree(MODEL_DIR, copy)
+    data = bytearray((copy / WEIGHTS_FILE).read_bytes())
+    data[-1] ^= 0xFF
+    (copy / WEIGHTS_FILE).write_bytes(bytes(data))
+    with pytest.raises(ConfigurationError, match="differs from the one recorded"):
+        Reader(copy).score("a question?", ["a text"])
+    (copy / MANIFEST_FILE).unlink()
+    with pytest.raises(ConfigurationError, match="manifest"):
+        Reader(copy).warm_up()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not SQUAD.is_file(), reason="../shared/data is not beside the repository")
+def test_the_training_script_is_reproducible_on_a_tiny_subset() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench/train_reader.py"), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert '"reproducible": true' in done.stdout

@@ -1,0 +1,93 @@
+"""Reading passages: the shortlist, the answer model's file, the choice of units and the kept
+scores. A scripted scorer stands in for the reader here: these tests are about the code around
+it (the model itself is tested in test_model.py and end to end in test_demo_questions.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from attest.core.errors import ConfigurationError
+from attest.reader.features import FEATURES
+from attest.reader.reading import AnswerModel, RecentScores, read, shipped_answer_model, shortlist
+
+pytestmark = pytest.mark.unit
+
+
+class Scripted:
+    """Gives each text the logit of the first keyword it contains."""
+
+    def __init__(self, logits: dict[str, float]) -> None:
+        self.table = logits
+        self.calls = 0
+
+    def logits(self, question: str, texts: Sequence[str]) -> np.ndarray:
+        self.calls += 1
+        return np.asarray([next((v for k, v in self.table.items() if k in t), -5.0) for t in texts])
+
+
+def reader_only(**thresholds: float) -> AnswerModel:
+    """An answer model that is the reader's probability alone."""
+    n = len(FEATURES)
+    coef = tuple(1.0 if name == "reader" else 0.0 for name in FEATURES)
+    values = {"decline": 0.5, "answer": 0.5, "relevant": 0.5} | thresholds
+    return AnswerModel((0.0,) * n, (1.0,) * n, coef, 0.0, **values)
+
+
+PASSAGES = [
+    (1, "Requests go through the HR portal at least eight weeks ahead. The kitchen is cleaned on Fridays."),
+    (2, "# Parental leave\n\nBirth parents receive 26 weeks of paid leave. Other parents receive 12 weeks."),
+]
+
+
+def test_the_best_unit_and_those_above_the_threshold_are_chosen_in_passage_order() -> None:
+    scorer = Scripted({"26 weeks": 3.0, "HR portal": 1.0, "12 weeks": -1.0})
+    reading = read(scorer, reader_only(), "How do I request parental leave and how long is it?", PASSAGES)
+    chosen = reading.answer(threshold=0.5, cap=3)
+    assert [c.unit.text for c in chosen] == [
+        "Requests go through the HR portal at least eight weeks ahead.",
+        "Birth parents receive 26 weeks of paid leave.",
+    ]
+    assert reading.best == pytest.approx(1 / (1 + np.exp(-3.0)))
+    assert "# Parental leave" not in {c.unit.text for c in reading.candidates}
+    assert [c.unit.text for c in reading.answer(threshold=0.99, cap=3)] == [chosen[1].unit.text]
+
+
+def test_the_shortlist_keeps_the_units_sharing_most_words_with_the_question_in_order() -> None:
+    filler = " ".join(f"Filler sentence number {i} about the kitchen rota." for i in range(40))
+    passages = [
+        (1, filler + " Full-time employees receive 27 days of annual leave."),
+        (2, "Annual leave is booked in Helm."),
+    ]
+    kept = shortlist("How many days of annual leave do employees get?", passages, limit=5)
+    texts = [u.text for _, u in kept]
+    assert len(kept) == 5 and "Full-time employees receive 27 days of annual leave." in texts
+    assert texts[-1] == "Annual leave is booked in Helm."  # passage order is kept
+
+
+def test_the_same_units_are_scored_once() -> None:
+    scorer = Scripted({"26 weeks": 3.0})
+    kept = RecentScores(scorer, size=2)
+    first = kept.logits("q?", ["a", "26 weeks"])
+    first[0] = 99.0  # a caller changing its copy changes nothing kept
+    assert kept.logits("q?", ["a", "26 weeks"])[0] == -5.0 and scorer.calls == 1
+    kept.logits("other?", ["a"]), kept.logits("third?", ["a"])
+    kept.logits("q?", ["a", "26 weeks"])
+    assert scorer.calls == 4  # the oldest was dropped
+
+
+def test_the_shipped_answer_model_loads_and_a_broken_one_is_refused(tmp_path: Path) -> None:
+    shipped = shipped_answer_model()
+    assert 0 < shipped.decline < 1 and 0 < shipped.relevant < 1 and shipped.cap >= 1
+    broken = tmp_path / "calibration.json"
+    broken.write_text("{}")
+    with pytest.raises(ConfigurationError, match="re-run bench/calibrate_reader.py"):
+        AnswerModel.load(broken)
+    with pytest.raises(ConfigurationError, match="re-run bench/calibrate_reader.py"):
+        replace(shipped, features=("reader",))
+    with pytest.raises(ConfigurationError, match="out of range"):
+        replace(shipped, decline=1.5)

@@ -1,0 +1,56 @@
+"""Answer units: sentences, list items and table rows with their column names; never a
+heading or a header row; offsets into the passage kept."""
+
+from __future__ import annotations
+
+import pytest
+
+from attest.text.units import UnitKind, answer_units
+
+pytestmark = pytest.mark.unit
+
+PASSAGE = """# Hotels
+
+Location | Maximum nightly rate
+Domestic | $180
+High-cost cities (list in Lantern) | $320
+
+Rates include taxes but exclude breakfast. Book early, e.g. two weeks ahead.
+- Flights of under 6 hours are booked in economy class.
+1. Book at least 14 days in advance.
+
+| Tool | Used for |
+|------|----------|
+| **Ledgerline** | expense claims |
+"""
+
+
+def test_units_are_sentences_items_and_rendered_rows_in_order() -> None:
+    units = answer_units(PASSAGE)
+    assert [(u.kind, u.text) for u in units] == [
+        (UnitKind.ROW, "Location: Domestic; Maximum nightly rate: $180"),
+        (UnitKind.ROW, "Location: High-cost cities (list in Lantern); Maximum nightly rate: $320"),
+        (UnitKind.SENTENCE, "Rates include taxes but exclude breakfast."),
+        (UnitKind.SENTENCE, "Book early, e.g. two weeks ahead."),
+        (UnitKind.ITEM, "Flights of under 6 hours are booked in economy class."),
+        (UnitKind.ITEM, "Book at least 14 days in advance."),
+        (UnitKind.ROW, "Tool: Ledgerline; Used for: expense claims"),
+    ]
+
+
+def test_offsets_name_the_source_text() -> None:
+    for unit in answer_units(PASSAGE):
+        source = PASSAGE[unit.start : unit.end]
+        if unit.kind is UnitKind.ROW:
+            assert "|" in source and source.split("|")[-1].strip() in unit.text or source.endswith("|")
+        else:
+            assert " ".join(source.split()) == unit.text
+
+
+def test_headings_header_rows_and_fragments_are_never_units() -> None:
+    texts = [u.text for u in answer_units("# Parental Leave Policy\n\nTool | Owner\n\nSee below.\n")]
+    assert texts == []
+
+
+def test_a_table_of_one_row_is_a_header_and_gives_nothing() -> None:
+    assert answer_units("Location | Maximum nightly rate\n") == []

@@ -131,8 +131,7 @@ def principal(
     if wait > 0:
         raise ApiError(
             429,
-            "Too many requests without valid credentials from this address; "
-            f"retry in {math.ceil(wait)} s.",
+            f"Too many requests without valid credentials from this address; retry in {math.ceil(wait)} s.",
             headers={"Retry-After": str(math.ceil(wait))},
         )
     key = request.headers.get("x-api-key") or (token if token and token.startswith(KEY_PREFIX) else None)

@@ -44,6 +44,8 @@ _STOP_WORDS = frozenset({
 })
 # fmt: on
 _CLOSING = ".,;:!?)]}"
+COPIED_WORDS = 3  # words before a mark that, found before the same mark in a source, make it a copy
+_WORDS_BEFORE = re.compile(r"[^\s\[\]]+")
 _SPACES = " \t\f\v\u00a0\u2009\u202f\u3000"  # not line breaks: a removed mark keeps the lines apart
 
 
@@ -127,6 +129,25 @@ def parse_citations(answer: str) -> list[CitationMark]:
     return marks
 
 
+def requote(answer: str, sources: list[str]) -> str:
+    """``answer`` with the marks it copied from a source's own text made text again.
+
+    :func:`quote` already marks a source's ``[2]`` as text for the generator, but a language
+    model may drop the invisible character on the way. A mark counts as copied when it
+    follows the same :data:`COPIED_WORDS` words in a source (whitespace aside).
+    """
+    out, last = [], 0
+    for match in MARK.finditer(answer):
+        words = _WORDS_BEFORE.findall(answer[max(0, match.start() - 80) : match.start()])[-COPIED_WORDS:]
+        if len(words) < COPIED_WORDS:
+            continue
+        pattern = r"\s*".join([*(re.escape(w) for w in words), re.escape(match.group())])
+        if any(re.search(pattern, source) for source in sources):
+            out.append(f"{answer[last : match.start()]}[{WORD_JOINER}{match.group()[1:]}")
+            last = match.end()
+    return "".join(out) + answer[last:]
+
+
 def validate(answer: str, context: Context, *, min_support: float = 0.3) -> CheckedAnswer:
     """Remove citations of passages not in ``context`` and find each sentence's support.
 
@@ -136,7 +157,7 @@ def validate(answer: str, context: Context, *, min_support: float = 0.3) -> Chec
     if not 0.0 <= min_support <= 1.0:
         raise ValueError(f"min_support must be between 0 and 1, got {min_support}.")
     valid = {p.number for p in context.passages}
-    text, invalid = _remove_invalid(answer, valid)
+    text, invalid = _remove_invalid(requote(answer, [p.text for p in context.passages]), valid)
     marks = parse_citations(text)
     index = _SourceIndex(context.passages)
     sentences = tuple(

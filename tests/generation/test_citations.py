@@ -26,7 +26,8 @@ TRAVEL = (
     "Travel is booked through the travel portal. Economy class is the default for flights under "
     "six hours. Hotel costs are reimbursed up to the city limit."
 )
-DOCUMENTS = {1: LEAVE, 2: TRAVEL}
+FOOTNOTED = LEAVE.replace("for full-time staff.", "for full-time staff [2].")  # the document's own footnote
+DOCUMENTS = {1: LEAVE, 2: TRAVEL, 3: FOOTNOTED}
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ def hit(
             "token_end": 0,
             "page": page,
             "entities": [],
-            "title": {1: "Leave policy", 2: "Travel policy"}[document_id],
+            "title": {1: "Leave policy", 2: "Travel policy", 3: "Leave policy"}[document_id],
             "source_uri": f"file:///kb/{document_id}.txt",
             "acl": [],
             "tags": [],
@@ -370,3 +371,19 @@ def test_a_quote_has_the_words_of_its_source_sentence() -> None:
     support = checked.sentences[0].support
     assert support is not None and support.quote == "Carried-over days expire on 31 March [4]."
     assert support.score == 1.0
+
+
+@pytest.mark.unit
+def test_a_sources_own_mark_copied_without_its_quoting_stays_text() -> None:
+    """A model may drop the invisible word joiner that :func:`quote` put in a source's ``[2]``."""
+    context = build_context(
+        [hit(3, 0, (0, len(FOOTNOTED)), 0.9), hit(2, 0, (0, len(TRAVEL)), 0.8)],
+        10_000,
+        lambda t: len(t.split()),
+    )
+    answer = "Annual leave is 25 days per year for full-time staff [2]. [1]"
+    checked = validate(answer, context)
+    assert checked.cited_passages == (1,) and checked.invalid_citations == ()
+    assert "full-time staff [\u20602]." in checked.text
+    own = validate("Travel is booked through the portal [2].", context)  # the model's own citation stays one
+    assert own.cited_passages == (2,)

@@ -41,7 +41,7 @@ from attest.generation.extractive import ExtractiveGenerator
 from attest.generation.prompts import build_prompt, declines, prompt_overhead
 from attest.ingest.embedder import Embedder, SentenceTransformerEmbedder
 from attest.reader.model import shipped_reader
-from attest.reader.reading import AnswerModel, RecentScores, Scorer, read, shipped_answer_model
+from attest.reader.reading import AnswerModel, PassageReader, Scorer, shipped_answer_model
 from attest.retrieval.cache import LRU, CachingEmbedder, SingleFlight, permission_key, question_key
 from attest.retrieval.context import Context, build_context
 from attest.retrieval.filters import Filters
@@ -107,7 +107,7 @@ class Answer:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
 
-def make_generator(settings: Settings, reader: Scorer, model: AnswerModel | None = None) -> Generator:
+def make_generator(settings: Settings, reader: PassageReader) -> Generator:
     """The backend ``ATTEST_GENERATOR`` names."""
     name = settings.generator
     if name == "llama_cpp":
@@ -125,7 +125,7 @@ def make_generator(settings: Settings, reader: Scorer, model: AnswerModel | None
             max_retries=settings.openai_max_retries,
         )
     if name == "extractive":
-        return ExtractiveGenerator(reader, model)
+        return ExtractiveGenerator(reader)
     raise ConfigurationError(f"ATTEST_GENERATOR is {name!r}; choose llama_cpp, openai or extractive.")
 
 
@@ -153,11 +153,11 @@ class Answerer:
         self.answers: LRU[Answer] = LRU(settings.answer_cache_size)
         self.in_flight = SingleFlight()  # answers being computed, which the same question waits for
         self.retrievers = Retrievers(engine, self.query_embedder, settings)
-        # The decline gate and the extractive backend read the same units: the scores are kept.
-        self.reader = RecentScores(reader or shipped_reader())
+        self.reader = reader or shipped_reader()
         self.answer_model = answer_model or shipped_answer_model()
-        self.generator = generator or make_generator(settings, self.reader, self.answer_model)
-        self.fallback = ExtractiveGenerator(self.reader, self.answer_model)
+        self.passage_reader = PassageReader(self.reader, self.query_embedder, self.answer_model)
+        self.generator = generator or make_generator(settings, self.passage_reader)
+        self.fallback = ExtractiveGenerator(self.passage_reader)
         self.condense = Condenser(self.generator, settings.chat_history_turns)
         self.checker = FactChecker(self.embedder, reader=self.reader, relevant=self.answer_model.relevant)
 
@@ -322,7 +322,7 @@ class Answerer:
             context = self._context(hits, question)
         with _timed(timings, "read"):
             passages = [(p.number, p.text) for p in context.passages]
-            reading = read(self.reader, self.answer_model, question, passages)
+            reading = self.passage_reader.read(question, passages)
         if reading.best < self.answer_model.decline:
             reason = "no passage answers the question"
             yield Final(self._declined(question, hits, relevance, version, timings, reason))

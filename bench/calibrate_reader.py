@@ -104,7 +104,8 @@ def collect(
             vector = retriever.embedder.embed([asked])[0]
             relevance = float(np.max(np.asarray(retriever.dense.embeddings[[h.row for h in hits]]) @ vector))
             context = answer_context(hits, asked, settings, ExtractiveGenerator.count_tokens)
-            units, logits, x = unit_features(reader, asked, [(p.number, p.text) for p in context.passages])
+            passages = [(p.number, p.text) for p in context.passages]
+            units, logits, x = unit_features(reader, retriever.embedder, asked, passages)
             labels = np.asarray([contains_gold(u.text, question.answers) for _, u in units], dtype=bool)
             half.append(Read(question.answerable, relevance, x, sigmoid(logits), labels))
         print(f"{len(questions)} questions read ({time.perf_counter() - began:.0f} s)", file=sys.stderr)

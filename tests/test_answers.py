@@ -23,10 +23,9 @@ from attest.generation.extractive import ExtractiveGenerator
 from attest.generation.prompts import INSTRUCTIONS, NOT_FOUND, Prompt, build_prompt
 from attest.ingest.embedder import SentenceTransformerEmbedder
 from attest.ingest.pipeline import IngestPipeline
-from attest.reader.model import shipped_reader
 from attest.retrieval.context import OMITTED, Context, build_context
 from attest.verify.policy import COULD_NOT_VERIFY, UNVERIFIED_MARK
-from tests.conftest import write_corpus
+from tests.conftest import extractive, write_corpus
 from tests.llama_server import API_KEY, start_llama_server
 
 pytestmark = pytest.mark.integration
@@ -77,7 +76,7 @@ def answerer(
 def test_extractive_answer_cites_the_right_document(
     kb: Path, settings: Settings, engine: Engine, embedder: SentenceTransformerEmbedder
 ) -> None:
-    answer = answerer(settings, engine, embedder, ExtractiveGenerator(shipped_reader())).ask("hr", LEAVE)
+    answer = answerer(settings, engine, embedder, extractive(embedder)).ask("hr", LEAVE)
     assert answer.answered and "27 days" in answer.text
     assert [c["title"] for c in answer.citations] == ["Annual leave"]
     leave_text = (kb / "leave.txt").read_text()
@@ -93,7 +92,7 @@ def test_extractive_answer_cites_the_right_document(
 def test_irrelevant_question_is_declined_with_the_closest_documents(
     kb: Path, settings: Settings, engine: Engine, embedder: SentenceTransformerEmbedder
 ) -> None:
-    answer = answerer(settings, engine, embedder, ExtractiveGenerator(shipped_reader())).ask(
+    answer = answerer(settings, engine, embedder, extractive(embedder)).ask(
         "hr", "What is the orbital period of Neptune?"
     )
     assert not answer.answered and answer.text == NOT_IN_DOCUMENTS
@@ -135,7 +134,7 @@ def test_a_failing_endpoint_falls_back_to_extractive_with_a_note(
 def test_answers_come_only_from_what_the_asker_may_read(
     kb: Path, settings: Settings, engine: Engine, embedder: SentenceTransformerEmbedder
 ) -> None:
-    service = answerer(settings, engine, embedder, ExtractiveGenerator(shipped_reader()))
+    service = answerer(settings, engine, embedder, extractive(embedder))
     question = "How large is the executive bonus pool?"
     board = service.ask("hr", question, groups=frozenset({"board"}))
     assert board.answered and "4.2 million" in board.text
@@ -147,7 +146,7 @@ def test_answers_come_only_from_what_the_asker_may_read(
 def test_bad_requests_name_the_problem(
     kb: Path, settings: Settings, engine: Engine, embedder: SentenceTransformerEmbedder
 ) -> None:
-    service = answerer(settings, engine, embedder, ExtractiveGenerator(shipped_reader()))
+    service = answerer(settings, engine, embedder, extractive(embedder))
     with pytest.raises(ValueError, match="empty"):
         service.ask("hr", "   ")
     with pytest.raises(NotFound, match="nope"):
@@ -157,7 +156,7 @@ def test_bad_requests_name_the_problem(
 def test_a_follow_up_is_made_standalone_from_the_conversation(
     kb: Path, settings: Settings, engine: Engine, embedder: SentenceTransformerEmbedder
 ) -> None:
-    service = answerer(settings, engine, embedder, ExtractiveGenerator(shipped_reader()))
+    service = answerer(settings, engine, embedder, extractive(embedder))
     history = [Turn(LEAVE, "Full-time employees receive 27 days of annual leave each year [1].")]
     answer = service.ask("hr", "and how many unused days carry over?", history=history)
     assert answer.query == f"{LEAVE} and how many unused days carry over?"
@@ -292,7 +291,7 @@ def test_a_wrong_citation_is_caught_and_the_right_source_named(
 def test_repeated_questions_come_from_the_cache_until_the_index_changes(
     kb: Path, settings: Settings, engine: Engine, embedder: SentenceTransformerEmbedder
 ) -> None:
-    service = answerer(settings, engine, embedder, ExtractiveGenerator(shipped_reader()))
+    service = answerer(settings, engine, embedder, extractive(embedder))
     first = service.ask("hr", LEAVE)
     again = service.ask("hr", "  how many days of annual leave do full-time employees receive ")
     assert not first.cached and again.cached and again.text == first.text
@@ -342,8 +341,8 @@ def test_a_prompt_injection_in_a_document_is_content_to_the_local_model(
 class Counting(ExtractiveGenerator):
     """The real extractive backend, counting the answers it writes."""
 
-    def __init__(self) -> None:
-        super().__init__(shipped_reader())
+    def __init__(self, embedder: SentenceTransformerEmbedder) -> None:
+        super().__init__(extractive(embedder).reader)
         self.calls = 0
 
     def stream(self, context: Context, question: str, max_tokens: int) -> Iterator[str]:
@@ -355,7 +354,7 @@ class Counting(ExtractiveGenerator):
 def test_the_same_question_asked_at_once_is_answered_once(
     kb: Path, settings: Settings, engine: Engine, embedder: SentenceTransformerEmbedder
 ) -> None:
-    generator = Counting()
+    generator = Counting(embedder)
     service = answerer(settings, engine, embedder, generator)
     with ThreadPoolExecutor(max_workers=8) as pool:
         answers = list(pool.map(lambda _: service.ask("hr", LEAVE), range(8)))

@@ -71,8 +71,9 @@ class Services:
         return services
 
     def warm_up(self) -> None:
-        """Load every active index and run the model once, so the first question is not slow."""
+        """Load every active index and run the models once, so the first question is not slow."""
         self.answerer.embedder.embed(["warm up"])
+        self.answerer.reader.logits("warm up?", ["warm up"])  # also checks the reader's hashes
         with Session(self.engine) as session:
             names = list(
                 session.scalars(select(KnowledgeBase.name).where(KnowledgeBase.active_index_id.is_not(None)))

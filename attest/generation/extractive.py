@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 from attest.generation.citations import quote
 from attest.generation.prompts import NOT_FOUND
-from attest.reader.reading import AnswerModel, Scorer, read, shipped_answer_model
+from attest.reader.reading import PassageReader
 from attest.retrieval.context import Context
 
 
@@ -24,9 +24,8 @@ class ExtractiveGenerator:
 
     name = "extractive"
 
-    def __init__(self, reader: Scorer, model: AnswerModel | None = None) -> None:
+    def __init__(self, reader: PassageReader) -> None:
         self.reader = reader
-        self.model = model or shipped_answer_model()
 
     @staticmethod
     def count_tokens(text: str) -> int:
@@ -38,10 +37,11 @@ class ExtractiveGenerator:
         A unit's own bracketed numbers (a footnote's ``[2]``) are quoted as text, so that
         only the ``[n]`` placed here cites a passage.
         """
-        reading = read(self.reader, self.model, question, [(p.number, p.text) for p in context.passages])
-        if reading.best < self.model.decline:
+        reading = self.reader.read(question, [(p.number, p.text) for p in context.passages])
+        model = self.reader.model
+        if reading.best < model.decline:
             return NOT_FOUND
-        chosen = reading.answer(self.model.answer, self.model.cap)
+        chosen = reading.answer(model.answer, model.cap)
         return " ".join(f"{quote(c.unit.text)} [{c.number}]" for c in chosen)
 
     def stream(self, context: Context, question: str, max_tokens: int) -> Iterator[str]:

@@ -5,6 +5,8 @@ English text has, correct it where it is unsure (:data:`FEATURES`):
 
 * ``reader``: the reader's logit for (question, unit);
 * ``reader_gap``: how far the unit is behind the question's best unit on it (0 for the best);
+* ``similarity`` / ``similarity_gap``: the cosine of the unit's and the question's
+  embeddings (the retrieval model's), and how far it is behind the best unit's;
 * ``coverage``: the share of the question's content words the unit contains, each word
   weighted by how rare it is among the candidate units;
 * ``passage_coverage``: the same for the unit's whole passage (a sentence often answers
@@ -32,6 +34,8 @@ from attest.text.words import content_words, numbers
 FEATURES = (
     "reader",
     "reader_gap",
+    "similarity",
+    "similarity_gap",
     "coverage",
     "passage_coverage",
     "passage_rank",
@@ -61,12 +65,14 @@ def features(
     numbers_of_passages: Sequence[int],
     passages: Sequence[tuple[int, str]],
     logits: np.ndarray,
+    similarity: np.ndarray,
 ) -> np.ndarray:
     """One row of :data:`FEATURES` per unit; ``numbers_of_passages`` holds each unit's
     passage number, ``passages`` every ``(number, text)``."""
     if not len(units):
         return np.zeros((0, len(FEATURES)))
     logits = np.asarray(logits, dtype=float)
+    similarity = np.asarray(similarity, dtype=float)
     coverage = _blend(question, lambda asked: _coverages(asked, units))
     texts = dict(passages)
     order = list(texts)
@@ -86,6 +92,8 @@ def features(
     columns = [
         logits,
         logits - logits.max(),
+        similarity,
+        similarity - similarity.max(),
         coverage,
         np.asarray([covered[n] for n in numbers_of_passages]),
         np.asarray([1.0 / n for n in numbers_of_passages]),
@@ -94,6 +102,16 @@ def features(
         coverage - coverage.max(),
     ]
     return np.column_stack([np.asarray(c, dtype=float) for c in columns])
+
+
+def question_vector(embed: Callable[[list[str]], np.ndarray], question: str) -> np.ndarray:
+    """The question's embedding; for "earlier question? follow-up?" the follow-up's own
+    embedding weighs :data:`LAST_QUESTION_WEIGHT`."""
+    whole = embed([question])[0]
+    questions = _QUESTION_END.split(question.strip())
+    if len(questions) == 1:
+        return np.asarray(whole)
+    return LAST_QUESTION_WEIGHT * embed([questions[-1]])[0] + (1 - LAST_QUESTION_WEIGHT) * whole
 
 
 def _blend(question: str, score: Callable[[str], list[float]]) -> np.ndarray:

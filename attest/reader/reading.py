@@ -34,12 +34,16 @@ import numpy as np
 
 from attest.core import logistic
 from attest.core.errors import ConfigurationError
-from attest.reader.features import FEATURES, features
+from attest.reader.features import FEATURES, features, question_vector
 from attest.text.units import Unit, answer_units
 from attest.text.words import content_words
 
 CALIBRATION = Path(__file__).with_name("calibration.json")
 SHORTLIST = 24
+
+
+class Embedder(Protocol):
+    def embed(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
 class Scorer(Protocol):
@@ -156,47 +160,48 @@ def shortlist(
 
 
 def unit_features(
-    scorer: Scorer, question: str, passages: Sequence[tuple[int, str]]
+    scorer: Scorer, embedder: Embedder, question: str, passages: Sequence[tuple[int, str]]
 ) -> tuple[list[tuple[int, Unit]], np.ndarray, np.ndarray]:
     """The shortlisted units, the reader's logits and the answer model's feature rows."""
     units = shortlist(question, passages)
     texts = [unit.text for _, unit in units]
-    logits = scorer.logits(question, texts) if texts else np.zeros(0)
-    return units, logits, features(question, texts, [n for n, _ in units], passages, logits)
+    if not texts:
+        return units, np.zeros(0), np.zeros((0, len(FEATURES)))
+    logits = scorer.logits(question, texts)
+    similarity = embedder.embed(texts) @ question_vector(embedder.embed, question)
+    return units, logits, features(question, texts, [n for n, _ in units], passages, logits, similarity)
 
 
-def read(scorer: Scorer, model: AnswerModel, question: str, passages: Sequence[tuple[int, str]]) -> Reading:
-    """Every shortlisted unit of ``passages`` with the answer model's probability."""
-    units, logits, x = unit_features(scorer, question, passages)
-    if not units:
-        return Reading(())
-    scores, readers = model.probability(x), sigmoid(logits)
-    return Reading(
-        tuple(
-            Candidate(n, u, float(s), float(r)) for (n, u), s, r in zip(units, scores, readers, strict=True)
-        )
-    )
+class PassageReader:
+    """Reads passages with the reader and the answer model; remembers its last few readings,
+    since the decline gate and the extractive backend read the same passages. Safe to share
+    between threads."""
 
-
-class RecentScores:
-    """A scorer that remembers its last few calls: the answer path reads the same units for
-    the decline gate and for the extractive backend."""
-
-    def __init__(self, scorer: Scorer, size: int = 32) -> None:
+    def __init__(self, scorer: Scorer, embedder: Embedder, model: AnswerModel, kept: int = 32) -> None:
         self.scorer = scorer
-        self.size = size
-        self._kept: OrderedDict[tuple[str, tuple[str, ...]], np.ndarray] = OrderedDict()
+        self.embedder = embedder
+        self.model = model
+        self.size = kept
+        self._kept: OrderedDict[tuple[str, tuple[tuple[int, str], ...]], Reading] = OrderedDict()
         self._lock = threading.Lock()
 
-    def logits(self, question: str, texts: Sequence[str]) -> np.ndarray:
-        key = (question, tuple(texts))
+    def read(self, question: str, passages: Sequence[tuple[int, str]]) -> Reading:
+        """Every shortlisted unit of ``passages`` (``(number, text)``) with its probability."""
+        key = (question, tuple(passages))
         with self._lock:
             if key in self._kept:
                 self._kept.move_to_end(key)
-                return self._kept[key].copy()
-        logits = self.scorer.logits(question, texts)
+                return self._kept[key]
+        units, logits, x = unit_features(self.scorer, self.embedder, question, passages)
+        scores, readers = self.model.probability(x), sigmoid(logits)
+        reading = Reading(
+            tuple(
+                Candidate(n, u, float(s), float(r))
+                for (n, u), s, r in zip(units, scores, readers, strict=True)
+            )
+        )
         with self._lock:
-            self._kept[key] = logits
+            self._kept[key] = reading
             while len(self._kept) > self.size:
                 self._kept.popitem(last=False)
-        return logits.copy()
+        return reading

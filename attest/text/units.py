@@ -21,6 +21,7 @@ from enum import StrEnum
 from attest.text.sentences import sentence_spans
 
 MIN_WORDS = 3  # shorter pieces ("See below.", "Yes.") answer nothing alone
+MAX_WORDS = 60  # a longer "sentence" is lines without end punctuation (PDF headings): cut at its line breaks
 _LINE = re.compile(r"[^\n]*\n?")
 _HEADING = re.compile(r"^[^\S\n]*#{1,6}\s")
 _TABLE_SEPARATOR = re.compile(r"^[\s|:\-]+$")
@@ -114,14 +115,45 @@ def _prose_units(text: str, start: int, end: int) -> list[Unit]:
     for block_start, block_end in zip(cuts, cuts[1:], strict=False):
         block = text[block_start:block_end]
         bullet = _BULLET.match(block)
-        if bullet:
+        if bullet and len(block.split()) <= MAX_WORDS:
             item_start = block_start + bullet.end()
             item = text[item_start:block_end]
             units.append(
                 Unit(UnitKind.ITEM, " ".join(item.split()), item_start, item_start + len(item.rstrip()))
             )
             continue
+        if bullet:  # a long item runs on into the text after it: its sentences are the units
+            block_start += bullet.end()
+            block = text[block_start:block_end]
         for s, e in sentence_spans(block):
-            piece = text[block_start + s : block_start + e]
-            units.append(Unit(UnitKind.SENTENCE, " ".join(piece.split()), block_start + s, block_start + e))
+            for line_start, line_end in _lines(block, s, e):
+                piece = text[block_start + line_start : block_start + line_end]
+                units.append(
+                    Unit(
+                        UnitKind.SENTENCE,
+                        " ".join(piece.split()),
+                        block_start + line_start,
+                        block_start + line_end,
+                    )
+                )
     return units
+
+
+def _lines(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """``(start, end)`` as it is, or cut at its line breaks when it has over :data:`MAX_WORDS` words
+    (into pieces of :data:`MAX_WORDS` words when it has none)."""
+    if len(text[start:end].split()) <= MAX_WORDS:
+        return [(start, end)]
+    if "\n" not in text[start:end]:
+        words = [m.span() for m in re.finditer(r"\S+", text[start:end])]
+        return [
+            (start + words[i][0], start + words[min(i + MAX_WORDS, len(words)) - 1][1])
+            for i in range(0, len(words), MAX_WORDS)
+        ]
+    spans, offset = [], start
+    for line in text[start:end].split("\n"):
+        if line.strip():
+            lead = len(line) - len(line.lstrip())
+            spans.append((offset + lead, offset + len(line.rstrip())))
+        offset += len(line) + 1
+    return spans

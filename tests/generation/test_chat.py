@@ -9,10 +9,9 @@ import pytest
 from attest.core.errors import GenerationError
 from attest.generation.backends import LlamaCppGenerator
 from attest.generation.chat import Condenser, Turn, is_follow_up, standalone_query
-from attest.generation.extractive import ExtractiveGenerator
 from attest.generation.prompts import Prompt
 from attest.ingest.embedder import SentenceTransformerEmbedder
-from attest.reader.model import shipped_reader
+from tests.conftest import extractive
 
 pytestmark = pytest.mark.unit
 
@@ -99,7 +98,7 @@ def test_a_failing_model_falls_back_to_the_heuristic() -> None:
 
 
 def test_without_a_language_model_the_heuristic_rewrites(embedder: SentenceTransformerEmbedder) -> None:
-    condense = Condenser(ExtractiveGenerator(shipped_reader()))
+    condense = Condenser(extractive(embedder))
     assert condense.model is None
     assert condense("and for contractors?", [LEAVE]) == f"{LEAVE.question} and for contractors?"
 

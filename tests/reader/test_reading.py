@@ -13,7 +13,7 @@ import pytest
 
 from attest.core.errors import ConfigurationError
 from attest.reader.features import FEATURES
-from attest.reader.reading import AnswerModel, RecentScores, read, shipped_answer_model, shortlist
+from attest.reader.reading import AnswerModel, PassageReader, shipped_answer_model, shortlist
 
 pytestmark = pytest.mark.unit
 
@@ -28,6 +28,13 @@ class Scripted:
     def logits(self, question: str, texts: Sequence[str]) -> np.ndarray:
         self.calls += 1
         return np.asarray([next((v for k, v in self.table.items() if k in t), -5.0) for t in texts])
+
+
+class Flat:
+    """Embeds every text as the same unit vector: similarity carries no information here."""
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        return np.ones((len(texts), 4)) / 2.0
 
 
 def reader_only(**thresholds: float) -> AnswerModel:
@@ -46,7 +53,9 @@ PASSAGES = [
 
 def test_the_best_unit_and_those_above_the_threshold_are_chosen_in_passage_order() -> None:
     scorer = Scripted({"26 weeks": 3.0, "HR portal": 1.0, "12 weeks": -1.0})
-    reading = read(scorer, reader_only(), "How do I request parental leave and how long is it?", PASSAGES)
+    reading = PassageReader(scorer, Flat(), reader_only()).read(
+        "How do I request parental leave and how long is it?", PASSAGES
+    )
     chosen = reading.answer(threshold=0.5, cap=3)
     assert [c.unit.text for c in chosen] == [
         "Requests go through the HR portal at least eight weeks ahead.",
@@ -69,14 +78,13 @@ def test_the_shortlist_keeps_the_units_sharing_most_words_with_the_question_in_o
     assert texts[-1] == "Annual leave is booked in Helm."  # passage order is kept
 
 
-def test_the_same_units_are_scored_once() -> None:
+def test_the_same_passages_are_read_once() -> None:
     scorer = Scripted({"26 weeks": 3.0})
-    kept = RecentScores(scorer, size=2)
-    first = kept.logits("q?", ["a", "26 weeks"])
-    first[0] = 99.0  # a caller changing its copy changes nothing kept
-    assert kept.logits("q?", ["a", "26 weeks"])[0] == -5.0 and scorer.calls == 1
-    kept.logits("other?", ["a"]), kept.logits("third?", ["a"])
-    kept.logits("q?", ["a", "26 weeks"])
+    reader = PassageReader(scorer, Flat(), reader_only(), kept=2)
+    first = reader.read("q?", PASSAGES)
+    assert reader.read("q?", PASSAGES) is first and scorer.calls == 1
+    reader.read("other?", PASSAGES), reader.read("third?", PASSAGES)
+    reader.read("q?", PASSAGES)
     assert scorer.calls == 4  # the oldest was dropped
 
 

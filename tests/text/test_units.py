@@ -54,3 +54,10 @@ def test_headings_header_rows_and_fragments_are_never_units() -> None:
 
 def test_a_table_of_one_row_is_a_header_and_gives_nothing() -> None:
     assert answer_units("Location | Maximum nightly rate\n") == []
+
+
+def test_a_long_run_of_lines_without_end_punctuation_is_cut_at_its_line_breaks() -> None:
+    """PDF text: headings and wrapped lines with no full stop between them."""
+    lines = [f"Line {i} of a policy page about leave and the days it allows" for i in range(8)]
+    units = answer_units("\n".join(lines))
+    assert [u.text for u in units] == lines

@@ -85,7 +85,7 @@ def test_extractive_answer_cites_the_right_document(
         assert support is not None and support["title"] == "Annual leave"
         assert leave_text[support["char_start"] : support["char_end"]] == support["quote"]
     assert answer.relevance > settings.answer_min_relevance
-    assert set(answer.timings_ms) == {"retrieve", "context", "generate", "citations", "verify"}
+    assert set(answer.timings_ms) == {"retrieve", "context", "read", "generate", "citations", "verify"}
     assert answer.verdict is not None and answer.verdict["unsupported"] == 0  # extracted sentences
 
 

@@ -21,6 +21,22 @@ from tests.live import ROOT, Server, attest
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.postgres]
 
 GARDEN = "Rooftop garden\n\nThe B team's rooftop garden opens at 7:30 on weekdays.\n"
+# Twelve different questions (each answered afresh, not from the answer cache), phrased as people
+# would: a number pasted onto the question ("(3)") changes the reader's answer model.
+GARDEN_QUESTIONS = [
+    "When does the rooftop garden open?",
+    "What time does the rooftop garden open?",
+    "When does the B team's rooftop garden open?",
+    "At what time does the rooftop garden open?",
+    "What is the opening time of the rooftop garden?",
+    "From what time is the rooftop garden open?",
+    "When does the rooftop garden open on weekdays?",
+    "What time does the B team's rooftop garden open?",
+    "When is the rooftop garden open?",
+    "When does the roof garden open?",
+    "What time does the roof garden open?",
+    "At what time does the B team's rooftop garden open?",
+]
 
 
 def ask(server: Server, who: str, kb: str, question: str) -> httpx.Response:
@@ -78,11 +94,9 @@ def test_a_new_index_version_reaches_every_worker(pg_server: Server) -> None:
             time.sleep(0.5)
             job = admin.get(f"/kbs/b/jobs/{job['id']}").json()
     assert job["status"] == "succeeded", job
-    replies = [
-        ask(pg_server, "admin", "b", f"When does the rooftop garden open? ({i})").json() for i in range(12)
-    ]
+    replies = [ask(pg_server, "admin", "b", question).json() for question in GARDEN_QUESTIONS]
     assert {r["index_version"] for r in replies} == {job["summary"]["index_version"]} != {before}
-    assert all("7:30" in r["answer"] for r in replies)
+    assert all("7:30" in r["answer"] for r in replies), [r["answer"] for r in replies]
 
 
 def test_no_leak_and_admin_views_on_postgres(pg_server: Server) -> None:

@@ -111,8 +111,8 @@ def main() -> int:
         results["regenerate"] = [
             judge(q, _shown(answerer.ask("eval", q.question)), False)
             if a.verdict and (a.verdict["unsupported"] or a.verdict.get("answers_question") is False)
-            else results["no gate"][i]
-            for i, (q, a) in enumerate(zip(questions, answers, strict=True))
+            else judge(q, _shown(a), False)
+            for q, a in zip(questions, answers, strict=True)
         ]
     baseline = results["no gate"]
     report = {

@@ -116,12 +116,16 @@ def ask(
     if answer.verdict is not None and answer.gate is not None:
         v = answer.verdict
         note = f"; {answer.gate['note']}" if answer.gate["note"] else ""
+        label = "Verified"
+        if v.get("answers_question") is False:  # faithful or not, it is no answer: "Verified" would mislead
+            typer.echo(f"\nDoes not answer the question (reader score {v['relevance']:.2f}).")
+            label = "Checked"
+        else:
+            typer.echo("")
         typer.echo(
-            f"\nVerified: {v['supported']} of {v['supported'] + v['unsupported']} statements supported "
+            f"{label}: {v['supported']} of {v['supported'] + v['unsupported']} statements supported "
             f"(score {v['score']:.2f}, policy {answer.gate['policy']}{note})"
         )
-        if v.get("answers_question") is False:
-            typer.echo(f"Does not answer the question (reader score {v['relevance']:.2f}).")
     typer.echo("\nSources:" if answer.answered else "\nClosest documents:")
     for source in answer.sources:
         number = f"[{source['number']}] " if "number" in source else "- "

@@ -95,6 +95,19 @@ def test_overall_verdicts() -> None:
     assert overall(refused).label.startswith("Could not verify")
 
 
+def test_an_answer_that_does_not_answer_is_never_shown_as_verified() -> None:
+    off_topic = {"supported": 1, "unsupported": 0, "claims": [], "answers_question": False}
+    flagged = overall(payload(verdict=off_topic, gate={"action": "flagged", "note": "does not answer"}))
+    assert flagged.kind == "warning" and flagged.label.startswith("Does not answer the question")
+    refused = overall(payload(verdict=off_topic, gate={"action": "refused", "note": "does not answer"}))
+    assert refused.label.startswith("Not answered")
+    mark = " [does not answer the question]"
+    shown = payload(
+        answer="Owner: Office of the CEO. [1]" + mark, verdict=off_topic, gate={"action": "refused"}
+    )
+    assert mark.strip() not in answer_html(shown, "m0")  # the line below says it, in words
+
+
 def test_source_card_highlights_the_cited_span_in_context() -> None:
     text = "Intro line.\n# Not a heading\n" + "x " * 200 + "Full-time staff get 27 days. " + "y " * 200
     start = 100 + text.index("Full-time")  # the passage starts at document offset 100

@@ -157,7 +157,9 @@ class Reader:
                     [question] * len(rows),
                     [texts[j] for j in rows],
                     padding=True,
-                    truncation="only_second",
+                    # A long question is cut too (an only_second cut fails when the question alone is
+                    # too long); for ordinary questions only the text is cut, as in training.
+                    truncation="longest_first",
                     max_length=MAX_TOKENS,
                     return_tensors="pt",
                 )

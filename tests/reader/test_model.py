@@ -57,6 +57,13 @@ def test_an_answer_ranks_above_a_heading_a_table_header_and_an_unrelated_sentenc
     assert answer > max(heading, header, unrelated)
 
 
+def test_a_question_longer_than_the_model_reads_is_scored() -> None:
+    """A question of the longest accepted length can hold more tokens than the model reads."""
+    question = " ".join(str(i % 10) for i in range(495)) + "?"  # 990 characters, about 500 tokens
+    scores = shipped_reader().score(question, ["Full-time employees receive 27 days of annual leave."])
+    assert scores.shape == (1,) and 0.0 <= scores[0] <= 1.0
+
+
 def test_a_changed_weights_file_is_refused_with_a_readable_message(tmp_path: Path) -> None:
     copy = tmp_path / "model"
     shutil.copytree(MODEL_DIR, copy)

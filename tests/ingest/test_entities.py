@@ -1,17 +1,34 @@
-"""Tests for attest.ingest.entities: the rule fallback pipeline, knowledge-base terms, offsets."""
+"""Tests for attest.ingest.entities: the trained pipeline, the fallback, knowledge-base terms, offsets."""
 
 from __future__ import annotations
 
+import logging
 import random
 import re
+import shutil
+import sys
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from attest.core.errors import ConfigurationError
 from attest.ingest.chunker import SlidingWindowChunker
-from attest.ingest.entities import PATTERNS, Entity, EntityTagger, _blocks, entities_in
+from attest.ingest.entities import (
+    BLANK,
+    DEFAULT_PIPELINE,
+    KNOWN_PIPELINES,
+    PATTERNS,
+    Entity,
+    EntityTagger,
+    _blocks,
+    entities_in,
+    locate_pipeline,
+    pipeline_digest,
+    verify_pipeline,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -33,9 +50,55 @@ def tagged(tagger: EntityTagger, text: str) -> list[tuple[str, str]]:
     return [(e.label, e.text) for e in entities]
 
 
-def test_fallback_pipeline_is_not_trained(tagger: EntityTagger) -> None:
+def test_fallback_pipeline_is_not_trained(tagger: EntityTagger, caplog: pytest.LogCaptureFixture) -> None:
     assert tagger.trained is False
-    assert EntityTagger("no_such_pipeline_xyz").trained is False
+    with caplog.at_level(logging.WARNING, logger="attest.ingest.entities"):
+        assert EntityTagger("no_such_pipeline_xyz").trained is False
+    assert "'no_such_pipeline_xyz' is not installed" in caplog.text
+    assert EntityTagger(BLANK).trained is False
+
+
+SENTENCE = (
+    "Maren Holloway, CEO of Kestrel Lane Analytics, said on 3 March 2026 that the Millbridge "
+    "office in Leeds costs $320 a night; mail ops@kestrel.example or see v2.1.3."
+)
+
+
+def test_the_shipped_trained_pipeline_is_found_by_path_and_used() -> None:
+    t = EntityTagger(DEFAULT_PIPELINE, terms={"PRODUCT": ["Millbridge"]})
+    assert t.trained is True
+    assert tagged(t, SENTENCE) == [
+        ("PERSON", "Maren Holloway"),
+        ("ORG", "Kestrel Lane Analytics"),
+        ("DATE", "3 March 2026"),
+        ("PRODUCT", "Millbridge"),  # the knowledge base's term beats the model's ORG
+        ("GPE", "Leeds"),
+        ("MONEY", "$320"),  # the pattern widens the model's "320"
+        ("EMAIL", "ops@kestrel.example"),
+        ("VERSION", "v2.1.3"),
+    ]
+    # Loaded as data: the package's own code was never imported, and only NER runs.
+    assert DEFAULT_PIPELINE not in sys.modules
+    t.warm_up()
+    assert t._nlp is not None
+    assert t._nlp.pipe_names == ["tok2vec", "ner", "attest_pattern_entities", "entity_ruler"]
+
+
+def test_bare_numbers_are_not_entities() -> None:
+    assert tagged(EntityTagger(DEFAULT_PIPELINE), "We bought three laptops and the second one broke.") == []
+
+
+def test_a_pipeline_that_differs_from_the_known_hash_is_refused(tmp_path: Path) -> None:
+    directory = locate_pipeline(DEFAULT_PIPELINE)
+    assert directory is not None and pipeline_digest(directory) == KNOWN_PIPELINES[DEFAULT_PIPELINE][1]
+    copy = tmp_path / "pipeline"
+    shutil.copytree(directory, copy)
+    verify_pipeline(copy, DEFAULT_PIPELINE, "3.8.0")  # an exact copy passes
+    with pytest.raises(ConfigurationError, match="3.8.1"):
+        verify_pipeline(copy, DEFAULT_PIPELINE, "3.8.1")
+    (copy / "ner" / "moves").write_bytes((copy / "ner" / "moves").read_bytes() + b" ")
+    with pytest.raises(ConfigurationError, match="not the one Attest was tested with"):
+        verify_pipeline(copy, DEFAULT_PIPELINE, "3.8.0")
 
 
 def test_all_pattern_labels_are_known() -> None:

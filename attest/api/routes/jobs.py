@@ -23,6 +23,7 @@ COUNTS = (
     "documents_added",
     "documents_updated",
     "documents_unchanged",
+    "documents_retagged",
     "documents_deleted",
     "documents_failed",
     "chunks",

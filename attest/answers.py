@@ -40,6 +40,7 @@ from attest.generation.citations import CheckedAnswer, validate
 from attest.generation.extractive import ExtractiveGenerator
 from attest.generation.prompts import build_prompt, declines, prompt_overhead
 from attest.ingest.embedder import Embedder, SentenceTransformerEmbedder
+from attest.ingest.entities import EntityTagger
 from attest.reader.model import shipped_reader
 from attest.reader.reading import AnswerModel, PassageReader, Scorer, shipped_answer_model
 from attest.retrieval.cache import LRU, CachingEmbedder, SingleFlight, permission_key, question_key
@@ -159,7 +160,13 @@ class Answerer:
         self.generator = generator or make_generator(settings, self.passage_reader)
         self.fallback = ExtractiveGenerator(self.passage_reader)
         self.condense = Condenser(self.generator, settings.chat_history_turns)
-        self.checker = FactChecker(self.embedder, reader=self.reader, relevant=self.answer_model.relevant)
+        self.entities = EntityTagger(settings.spacy_pipeline)  # the checker's, without any KB's terms
+        self.checker = FactChecker(
+            self.embedder,
+            reader=self.reader,
+            relevant=self.answer_model.relevant,
+            entities=self.entities.labelled,
+        )
 
     def ask(
         self,

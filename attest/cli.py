@@ -442,17 +442,29 @@ def eval_factuality(
         Path, typer.Option("--data", help="Factuality JSONL (context, question, response, supported).")
     ],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+    half: Annotated[
+        str,
+        typer.Option(
+            "--half",
+            help="Check 'all' items, or only the 'even' (calibration) or 'odd' (held-out) questions' ones.",
+        ),
+    ] = "all",
 ) -> None:
     """ROC AUC, PR AUC, balanced accuracy, F1 and latency of the factuality checker."""
     from attest.core.settings import get_settings
     from attest.ingest.embedder import SentenceTransformerEmbedder
+    from attest.ingest.entities import EntityTagger
     from attest.verify.checker import FactChecker
-    from attest.verify.evaluation import evaluate_factuality, read_items
+    from attest.verify.evaluation import HALVES, evaluate_factuality, read_items
+    from attest.verify.evaluation import half as half_of
 
+    if half not in HALVES:
+        _fail(f"--half is {half!r}; choose all, even or odd")
     try:
-        items = read_items(data)
+        items = [item for item in read_items(data) if half in ("all", half_of(item))]
         settings = get_settings()
-        checker = FactChecker(SentenceTransformerEmbedder(settings.embedding_model))
+        tagger = EntityTagger(settings.spacy_pipeline)
+        checker = FactChecker(SentenceTransformerEmbedder(settings.embedding_model), entities=tagger.labelled)
         result = evaluate_factuality(items, checker, _progress("items"))
     except (AttestError, OSError, ValueError) as exc:
         _fail(f"{data}: {exc}")

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import re
 import sys
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -34,7 +33,9 @@ from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 from attest.core import logistic
 from attest.core.settings import get_settings
 from attest.ingest.embedder import SentenceTransformerEmbedder
+from attest.ingest.entities import EntityTagger
 from attest.verify.checker import FactChecker
+from attest.verify.evaluation import Item, half
 from attest.verify.model import WEIGHTS, SupportModel
 from attest.verify.signals import SIGNALS
 
@@ -50,8 +51,8 @@ def halueval_rows(path: Path = HALUEVAL) -> list[dict[str, Any]]:
 
 def is_training(row: dict[str, Any]) -> bool:
     """HaluEval rows of even-numbered questions train; odd ones are held out."""
-    number = re.search(r"-(\d+)-", row["id"])
-    return number is not None and int(number.group(1)) % 2 == 0
+    item = Item(row["id"], row["context"], row.get("question"), row["response"], row["supported"])
+    return half(item) == "even"
 
 
 def squad_rows(path: Path = SQUAD, sample: int = 1000) -> list[dict[str, Any]]:
@@ -101,7 +102,8 @@ class BatchedEmbedder:
 def features(checker: FactChecker, rows: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
     """One signal row per response (its weakest claim, signal by signal) and the labels."""
     batched = BatchedEmbedder(checker.embedder)  # type: ignore[arg-type]
-    recorder = FactChecker(batched, checker.model if checker._model else None)  # type: ignore[arg-type]
+    model = checker.model if checker._model else None
+    recorder = FactChecker(batched, model, entities=checker.entities)  # type: ignore[arg-type]
     for row in rows:
         recorder.signals(row["response"], [(1, row["context"])], row.get("question"))
     batched.fill()
@@ -143,7 +145,8 @@ def main() -> int:
         print(f"skipped: {DATA} has no HaluEval or SQuAD file", file=sys.stderr)
         return 0
     settings = get_settings()
-    checker = FactChecker(SentenceTransformerEmbedder(settings.embedding_model))
+    tagger = EntityTagger(settings.spacy_pipeline)
+    checker = FactChecker(SentenceTransformerEmbedder(settings.embedding_model), entities=tagger.labelled)
     halueval = halueval_rows()
     train = [row for row in halueval if is_training(row)] + squad_rows(sample=args.squad_sample)
     held_out = [row for row in halueval if not is_training(row)]
@@ -151,6 +154,7 @@ def main() -> int:
     about = {
         "command": f"python bench/calibrate_verifier.py --squad-sample {args.squad_sample}",
         "training": f"{len(y)} responses: HaluEval QA even-numbered questions and SQuAD 2.0 dev gold/swapped",
+        "entities": f"{settings.spacy_pipeline} (trained: {tagger.trained})",
     }
     model = fit(x, y, about)
     x_held, y_held = features(checker, held_out)

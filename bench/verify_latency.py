@@ -28,6 +28,7 @@ import numpy as np
 
 from attest.core.settings import get_settings
 from attest.ingest.embedder import SentenceTransformerEmbedder
+from attest.ingest.entities import EntityTagger
 from attest.reader.model import shipped_reader
 from attest.reader.reading import shipped_answer_model
 from attest.verify.checker import FactChecker
@@ -69,7 +70,13 @@ def main() -> int:
         print(f"skipped: {SQUAD} is missing", file=sys.stderr)
         return 0
     embedder = SentenceTransformerEmbedder(get_settings().embedding_model)
-    checker = FactChecker(embedder, reader=shipped_reader(), relevant=shipped_answer_model().relevant)
+    tagger = EntityTagger(get_settings().spacy_pipeline)
+    checker = FactChecker(
+        embedder,
+        reader=shipped_reader(),
+        relevant=shipped_answer_model().relevant,
+        entities=tagger.labelled,
+    )
     timings, unsupported, claims = [], [], []
     for question, answer, passages in answers(args.answers):
         vectors = checker.embedder.embed([text for _, text in passages])  # in the index already

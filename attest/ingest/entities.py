@@ -31,6 +31,7 @@ import hashlib
 import importlib.metadata
 import logging
 import re
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from functools import cache
@@ -241,7 +242,10 @@ def pipeline_signature(pipeline_name: str, terms: Mapping[str, Sequence[str]] | 
 
 
 class EntityTagger:
-    """Tags entities in whole documents, paragraph block by paragraph block."""
+    """Tags entities in whole documents, paragraph block by paragraph block.
+
+    Safe to share between threads: a spaCy pipeline is not, so calls take turns.
+    """
 
     def __init__(
         self,
@@ -254,29 +258,30 @@ class EntityTagger:
         self.terms = {k: list(v) for k, v in (terms or {}).items()}
         self.block_chars = block_chars
         self._nlp: Language | None = None
+        self._lock = threading.Lock()
 
-    def warm_up(self) -> None:
-        if self._nlp is None:
-            self._nlp = build_pipeline(self.pipeline_name, self.terms)
+    def warm_up(self) -> Language:
+        with self._lock:
+            if self._nlp is None:
+                self._nlp = build_pipeline(self.pipeline_name, self.terms)
+            return self._nlp
 
     @property
     def trained(self) -> bool:
         """Whether a trained statistical pipeline is in use (rather than the rule fallback)."""
-        self.warm_up()
-        assert self._nlp is not None
-        return "ner" in self._nlp.pipe_names
+        return "ner" in self.warm_up().pipe_names
 
     def tag(self, text: str) -> list[Entity]:
         """All entities of ``text``, in order, with offsets into ``text``."""
-        self.warm_up()
-        assert self._nlp is not None
+        nlp = self.warm_up()
         blocks = list(_blocks(text, self.block_chars))
         # Each block is tagged with a margin past its end, so that an entity crossing the
         # cut is seen whole; the next block skips what overlaps an entity already kept.
         margin = _BLOCK_MARGIN
         entities: list[Entity] = []
         kept_until = 0
-        docs = self._nlp.pipe(text[s : e + margin] for s, e in blocks)
+        with self._lock:
+            docs = list(nlp.pipe(text[s : e + margin] for s, e in blocks))
         for (start, end), doc in zip(blocks, docs, strict=True):
             for ent in doc.ents:
                 ent_start, ent_end = start + ent.start_char, start + ent.end_char
@@ -284,6 +289,14 @@ class EntityTagger:
                     entities.append(Entity(ent.label_, ent.text, ent_start, ent_end))
                     kept_until = ent_end
         return entities
+
+    def labelled(self, texts: Sequence[str]) -> list[list[tuple[str, str]]]:
+        """The ``(label, text)`` entities of each of a few short texts (claims, sentences),
+        in one batch: the factuality checker's entity hook."""
+        nlp = self.warm_up()
+        with self._lock:
+            docs = list(nlp.pipe(texts))
+        return [[(ent.label_, ent.text) for ent in doc.ents] for doc in docs]
 
 
 def _blocks(text: str, size: int) -> Iterator[tuple[int, int]]:

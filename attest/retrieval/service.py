@@ -116,10 +116,8 @@ class Retrievers:
         if self.query_entities is not None or self.settings.retrieval_entity_boost == 0:
             return self.query_entities
         tagger = EntityTagger(self.settings.spacy_pipeline, terms)
-        lock = threading.Lock()  # a spaCy pipeline is not meant to be shared between threads
 
         def entities(text: str) -> list[str]:
-            with lock:
-                return [entity.text for entity in tagger.tag(text)]
+            return [entity.text for entity in tagger.tag(text)]
 
         return entities

@@ -28,7 +28,16 @@ from attest.reader.reading import Scorer, sigmoid
 from attest.text.sentences import MARK
 from attest.verify.claims import Claim, split_claims
 from attest.verify.model import SupportModel
-from attest.verify.signals import CANDIDATES, SIGNALS, Evidence, Span, content_words, lexical_signals, vector
+from attest.verify.signals import (
+    CANDIDATES,
+    SIGNALS,
+    Evidence,
+    Span,
+    TypedEntities,
+    content_words,
+    lexical_signals,
+    vector,
+)
 
 
 @dataclass(frozen=True)
@@ -122,10 +131,13 @@ class FactChecker:
         *,
         reader: Scorer | None = None,
         relevant: float | None = None,
+        entities: TypedEntities | None = None,
     ) -> None:
         """``reader`` and ``relevant`` (its threshold) check that an answer answers its
-        question; without them only faithfulness is checked."""
+        question; without them only faithfulness is checked. ``entities`` tags the claims
+        and their candidate spans for the entity signals; without it they check nothing."""
         self.embedder = embedder
+        self.entities = entities
         self._model = model
         self.candidates = candidates
         self.reader = reader
@@ -207,16 +219,29 @@ class FactChecker:
         """
         prefix = f"{' '.join(question.split())} " if question else ""
         claim_vectors = self.embedder.embed([prefix + c.text for c in claims])
+        candidates = [self._candidates(claim, evidence) for claim in claims]
+        claim_entities, span_entities = self._entities(claims, candidates, evidence)
         result = []
-        for claim, claim_vector in zip(claims, claim_vectors, strict=True):
+        for n, (claim, claim_vector) in enumerate(zip(claims, claim_vectors, strict=True)):
             rows = []
-            for i in self._candidates(claim, evidence):
+            for i in candidates[n]:
                 span = evidence.spans[i]
-                signals = lexical_signals(claim.text, i, evidence)
+                entities = claim_entities[n], span_entities.get(i, [])
+                signals = lexical_signals(claim.text, i, evidence, *entities)
                 signals["semantic"] = float(claim_vector @ passage_vectors[span.passage])
                 rows.append((span, signals))
             result.append((claim, rows))
         return result
+
+    def _entities(
+        self, claims: list[Claim], candidates: list[list[int]], evidence: Evidence
+    ) -> tuple[list[list[tuple[str, str]]], dict[int, list[tuple[str, str]]]]:
+        """The entities of each claim and of each candidate span, tagged in one batch."""
+        if self.entities is None:
+            return [[] for _ in claims], {}
+        spans = sorted({i for found in candidates for i in found})
+        tagged = self.entities([c.text for c in claims] + [evidence.spans[i].text for i in spans])
+        return tagged[: len(claims)], dict(zip(spans, tagged[len(claims) :], strict=True))
 
     def _candidates(self, claim: Claim, evidence: Evidence) -> list[int]:
         """The best-covering spans overall, and the best one of each cited passage."""

@@ -10,6 +10,8 @@ shipped threshold's decisions (a response is flagged when any claim is unsupport
 from __future__ import annotations
 
 import json
+import re
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +32,18 @@ class Item:
     question: str | None
     response: str
     supported: bool
+
+
+HALVES = ("all", "even", "odd")  # the calibration fits on 'even' and reports on 'odd'
+
+
+def half(item: Item) -> str:
+    """The half ``item`` belongs to: by the question number in its id ("qa-12-hallucinated"
+    is even), so that every response to one question falls in the same half; for ids
+    without a number, by a stable hash of the question (or the context)."""
+    number = re.search(r"-(\d+)-", item.id)
+    key = int(number.group(1)) if number else zlib.crc32((item.question or item.context).encode())
+    return "even" if key % 2 == 0 else "odd"
 
 
 def read_items(path: Path) -> list[Item]:

@@ -21,21 +21,42 @@ model over them (:mod:`attest.verify.model`) has an obvious sign to learn:
   found, in any case, in the evidence; 1 when it has none. A cheap, deterministic
   stand-in for named entities that works on short answers too ("Arthur's Magazine"),
   where a parser has no sentence to work with.
+* ``entities``: the share of the claim's named entities (people, organisations, places,
+  dates, amounts, ...: whatever the entity hook tags) whose text is found, in any case,
+  in the evidence; 1 when it names none.
+* ``swapped``: -1 when an entity of the claim is missing from the evidence while the span
+  names another entity of the same type (a different person, organisation or date), else 0.
 * ``negation``: -1 when exactly one of the claim and its best span is negated, else 0.
+
+The two entity signals need a tagger (:data:`TypedEntities`), which the composition root
+passes in; without one they read as "nothing to check" (1 and 0).
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence, Set
+from collections.abc import Callable, Sequence, Set
 from dataclasses import dataclass
 
 import numpy as np
 
 from attest.text.words import content_words, names, numbers
 
-SIGNALS = ("coverage", "context_coverage", "novel", "semantic", "numbers", "names", "negation")
+SIGNALS = (
+    "coverage",
+    "context_coverage",
+    "novel",
+    "semantic",
+    "numbers",
+    "names",
+    "entities",
+    "swapped",
+    "negation",
+)
+# The ``(label, text)`` entities of each of a batch of texts (e.g. ``EntityTagger.labelled``).
+TypedEntities = Callable[[Sequence[str]], list[list[tuple[str, str]]]]
+Entities = Sequence[tuple[str, str]]
 
 # Sentence ends: . ! ? followed by space, or glued to a capital ("century.First"), or a blank line.
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[a-z0-9][.!?])(?=[A-Z])|\n\s*\n")
@@ -84,6 +105,7 @@ class Evidence:
     words: frozenset[str]
     numbers: frozenset[str]
     names: frozenset[str]
+    text: str  # all passages, whitespace collapsed and case-folded, for finding entity texts
 
     @classmethod
     def of(cls, passages: Sequence[tuple[int, str]]) -> Evidence:
@@ -107,6 +129,7 @@ class Evidence:
             words=frozenset().union(*span_words) if span_words else frozenset(),
             numbers=frozenset(numbers(text)),
             names=frozenset(word.lower() for word in _WORD.findall(text)),
+            text=folded(text),
         )
 
     def candidates(self, claim_words: set[str], limit: int = CANDIDATES) -> list[int]:
@@ -118,11 +141,32 @@ class Evidence:
         return [i for *_, i in sorted(scored, reverse=True)[:limit]]
 
 
-def lexical_signals(claim: str, span_index: int, evidence: Evidence) -> dict[str, float]:
+def folded(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def entity_signals(claim: Entities, span: Entities, evidence: Evidence) -> dict[str, float]:
+    """``entities`` and ``swapped`` for a claim's entities against a span's and the evidence's."""
+    named = {folded(text) for _, text in claim}
+    missing = {(label, folded(text)) for label, text in claim if folded(text) not in evidence.text}
+    others = {label for label, text in span if folded(text) not in named}
+    return {
+        "entities": share_found(named, named - {text for _, text in missing}),
+        "swapped": -1.0 if any(label in others for label, _ in missing) else 0.0,
+    }
+
+
+def lexical_signals(
+    claim: str,
+    span_index: int,
+    evidence: Evidence,
+    claim_entities: Entities = (),
+    span_entities: Entities = (),
+) -> dict[str, float]:
     """Every signal but ``semantic``, for ``claim`` against span ``span_index`` of ``evidence``."""
     words = content_words(claim)
     span = evidence.spans[span_index]
-    return {
+    return entity_signals(claim_entities, span_entities, evidence) | {
         "coverage": share_found(words, evidence.span_words[span_index]),
         "context_coverage": share_found(words, evidence.words),
         "novel": -math.log1p(len(words - evidence.words)),

@@ -20,10 +20,14 @@ DATA = ROOT.parent / "shared/data"
 @pytest.mark.unit
 def test_the_shipped_weights_favour_supported_signals() -> None:
     model = SupportModel.load()
-    supported = np.asarray([[1.0, 1.0, 0.0, 0.7, 1.0, 1.0, 0.0]])
-    invented = np.asarray([[0.2, 0.2, -np.log1p(6), 0.2, 0.0, 0.0, 0.0]])
+    row = dict.fromkeys(SIGNALS, 0.0)
+    supported = row | {"coverage": 1, "context_coverage": 1, "semantic": 0.7, "numbers": 1, "names": 1}
+    supported |= {"entities": 1}
+    invented = row | {"coverage": 0.2, "context_coverage": 0.2, "novel": -np.log1p(6), "semantic": 0.2}
+    invented |= {"swapped": -1}
+    supported_row, invented_row = (np.asarray([[r[name] for name in SIGNALS]]) for r in (supported, invented))
     assert model.signals == SIGNALS
-    assert model.probability(supported)[0] > model.threshold > model.probability(invented)[0]
+    assert model.probability(supported_row)[0] > model.threshold > model.probability(invented_row)[0]
     assert "calibrate_verifier.py" in model.about["command"]
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from attest.ingest.embedder import SentenceTransformerEmbedder
+from attest.ingest.entities import EntityTagger
 from attest.verify.checker import FactChecker
 from attest.verify.claims import split_claims
-from attest.verify.signals import SIGNALS, Evidence, content_words, lexical_signals
+from attest.verify.signals import SIGNALS, Evidence, content_words, entity_signals, lexical_signals
 
 EVIDENCE = (
     "Full-time employees receive 27 days of annual leave each year. Up to 5 unused days "
@@ -30,6 +31,8 @@ def test_a_supported_claim_scores_full_marks() -> None:
         "novel": 0.0,
         "numbers": 1.0,
         "names": 1.0,
+        "entities": 1.0,  # no entity hook given: nothing to check
+        "swapped": 0.0,
         "negation": 0.0,
     }
 
@@ -44,6 +47,48 @@ def test_a_changed_number_loses_the_numbers_signal() -> None:
 def test_a_swapped_name_loses_the_names_signal() -> None:
     assert best("Leave requests are approved by John Smith in HR.")["names"] < 1.0
     assert best("Leave requests are approved by Maria Lopez in HR.")["names"] == 1.0
+
+
+@pytest.mark.unit
+def test_entity_signals_find_missing_and_swapped_entities() -> None:
+    evidence = Evidence.of([(1, EVIDENCE)])
+    span = [("PERSON", "Maria Lopez"), ("ORG", "HR")]
+    assert entity_signals([("PERSON", "maria  LOPEZ")], span, evidence) == {"entities": 1.0, "swapped": 0.0}
+    # Another person where the span names one: missing, and swapped.
+    assert entity_signals([("PERSON", "John Smith")], span, evidence) == {"entities": 0.0, "swapped": -1.0}
+    # A missing date where the span names no date: missing, not swapped; a claim with none checks nothing.
+    both = [("PERSON", "Maria Lopez"), ("DATE", "1 May")]
+    assert entity_signals(both, span, evidence) == {"entities": 0.5, "swapped": 0.0}
+    assert entity_signals([], span, evidence) == {"entities": 1.0, "swapped": 0.0}
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    "swapped",
+    [
+        "Tomas Varga became chief executive of Kestrel Lane on 3 March 2026.",  # PERSON
+        "Ilse Brandt became chief executive of Kestrel Lane on 9 June 2025.",  # DATE
+    ],
+)
+def test_a_swapped_person_or_date_lowers_the_support_score(
+    embedder: SentenceTransformerEmbedder, swapped: str
+) -> None:
+    passage = (
+        "Kestrel Lane Analytics is a data consultancy based in Leeds. Ilse Brandt became chief "
+        "executive of Kestrel Lane on 3 March 2026, after Maren Holloway retired."
+    )
+    faithful = "Ilse Brandt became chief executive of Kestrel Lane on 3 March 2026."
+    tagger = EntityTagger()  # the shipped trained pipeline
+    with_entities = FactChecker(embedder, entities=tagger.labelled)
+    without = FactChecker(embedder)
+    question = "Who became chief executive of Kestrel Lane, and when?"
+
+    def score(checker: FactChecker, claim: str) -> float:
+        return checker.check(claim, [(1, passage)], question).score
+
+    assert score(with_entities, swapped) < score(with_entities, faithful)
+    assert score(with_entities, swapped) < score(without, swapped)  # the entity signals see the swap
+    assert score(with_entities, faithful) >= with_entities.model.threshold
 
 
 @pytest.mark.unit

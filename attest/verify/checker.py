@@ -35,6 +35,7 @@ from attest.verify.signals import (
     Span,
     TypedEntities,
     content_words,
+    folded,
     lexical_signals,
     vector,
 )
@@ -236,12 +237,21 @@ class FactChecker:
     def _entities(
         self, claims: list[Claim], candidates: list[list[int]], evidence: Evidence
     ) -> tuple[list[list[tuple[str, str]]], dict[int, list[tuple[str, str]]]]:
-        """The entities of each claim and of each candidate span, tagged in one batch."""
+        """The entities of each claim and, where a claim names one the evidence lacks, of
+        its candidate spans (only then can one be swapped; a quote needs no span tagged)."""
         if self.entities is None:
             return [[] for _ in claims], {}
-        spans = sorted({i for found in candidates for i in found})
-        tagged = self.entities([c.text for c in claims] + [evidence.spans[i].text for i in spans])
-        return tagged[: len(claims)], dict(zip(spans, tagged[len(claims) :], strict=True))
+        claim_entities = self.entities([c.text for c in claims])
+        spans = sorted(
+            {
+                i
+                for found, entities in zip(candidates, claim_entities, strict=True)
+                if any(folded(text) not in evidence.text for _, text in entities)
+                for i in found
+            }
+        )
+        span_entities = self.entities([evidence.spans[i].text for i in spans]) if spans else []
+        return claim_entities, dict(zip(spans, span_entities, strict=True))
 
     def _candidates(self, claim: Claim, evidence: Evidence) -> list[int]:
         """The best-covering spans overall, and the best one of each cited passage."""

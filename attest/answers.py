@@ -32,6 +32,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from attest.core.errors import ConfigurationError, GenerationError
+from attest.core.models import Outcome
 from attest.core.repository import get_kb
 from attest.core.settings import Settings
 from attest.generation.backends import Generator, LanguageModel, LlamaCppGenerator, OpenAIGenerator
@@ -106,6 +107,73 @@ class Answer:
 
     def to_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+def outcome_of(answer: Answer) -> Outcome:
+    """How ``answer`` ended, for the audit log, the dashboard and the metrics.
+
+    An unsupported claim outranks not answering the question: a statement the sources do
+    not bear out is the worse news for whoever reviews the log. An answered question
+    without a verdict has nothing flagged, so it counts as supported.
+    """
+    if not answer.answered:
+        return Outcome.DECLINED
+    verdict = answer.verdict or {}
+    if verdict.get("unsupported"):
+        return Outcome.UNSUPPORTED
+    if verdict.get("answers_question") is False:
+        return Outcome.OFF_TOPIC
+    return Outcome.SUPPORTED
+
+
+def audit_details(
+    answer: Answer,
+    *,
+    latency_ms: float,
+    abandoned: bool = False,
+    conversation_id: int | None = None,
+    message_id: int | None = None,
+) -> dict[str, Any]:
+    """The ``details`` of the ``ask`` audit record of ``answer``, written the same way
+    whoever asked: the API passes the conversation and message the answer is kept in, the
+    CLI keeps none. The stored ``outcome`` is what the dashboard and the audit filter read,
+    so they never re-derive it.
+
+    An ``abandoned`` answer is one whose stream the client left before the end: its text
+    is what the model had written by then, sent but never checked.
+    """
+    return {
+        "conversation_id": conversation_id,
+        "message_id": message_id,
+        "question": answer.question,
+        "query": answer.query,
+        "retrieved": answer.retrieved,
+        "answer": answer.text,
+        "draft": answer.draft,
+        "answered": answer.answered,
+        "outcome": outcome_of(answer).value,
+        "reason": answer.reason,
+        "citations": answer.citations,
+        "verdict": _verdict_summary(answer.verdict),
+        "gate": answer.gate,
+        "model": answer.backend,
+        "index_version": answer.index_version,
+        "latency_ms": latency_ms,
+        "timings_ms": answer.timings_ms,
+        "abandoned": abandoned,
+    }
+
+
+def _verdict_summary(verdict: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The verdict's counts for the audit log; the claims themselves stay with the answer."""
+    if verdict is None:
+        return None
+    return {
+        "score": verdict["score"],
+        "supported": verdict["supported"],
+        "unsupported": verdict["unsupported"],
+        "answers_question": verdict.get("answers_question"),
+    }
 
 
 def make_generator(settings: Settings, reader: PassageReader) -> Generator:

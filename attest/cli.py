@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -45,6 +47,15 @@ def _ready() -> Any:
 
     db.upgrade()
     return db.get_engine()
+
+
+def _caller() -> str:
+    """How the audit log names whoever runs this command: ``cli:`` and the operating-system
+    user, as the API names its callers ``user:`` or ``apikey:`` and their name."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no login name and no password entry (some containers)
+        return f"cli:uid-{os.getuid()}"
 
 
 def _split(value: str | None) -> list[str] | None:
@@ -96,14 +107,28 @@ def ask(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
 ) -> None:
-    """Answer a question from a knowledge base, with citations and sources."""
-    from attest.answers import Answerer
+    """Answer a question from a knowledge base, with citations and sources; the question is
+    recorded in the audit log like one asked through the API."""
+    from attest.answers import Answerer, audit_details
+    from attest.core import audit
     from attest.core.settings import get_settings
 
     allowed = _split(groups)
+    settings = get_settings()
     try:
-        answer = Answerer(_ready(), get_settings()).ask(
-            kb, question, groups=None if allowed is None else frozenset(allowed)
+        engine = _ready()
+        answerer = Answerer(engine, settings)
+        began = time.perf_counter()
+        answer = answerer.ask(kb, question, groups=None if allowed is None else frozenset(allowed))
+        latency_ms = round((time.perf_counter() - began) * 1000, 1)
+        audit.write(
+            engine,
+            actor=_caller(),
+            action="ask",
+            kb=kb,
+            status=200,
+            details=audit_details(answer, latency_ms=latency_ms),
+            mask=settings.audit_mask_pii,
         )
     except (AttestError, ValueError, OSError) as exc:
         _fail(str(exc))
@@ -183,7 +208,7 @@ def _bootstrap_admin() -> str:
             return f"admin ({where})"
         user, generated = create_user(session, username="admin", role="admin", password=given)
         audit.append(
-            session, actor="cli", action="user.create", details={"username": "admin", "role": "admin"}
+            session, actor=_caller(), action="user.create", details={"username": "admin", "role": "admin"}
         )
     shown = (
         f"password {generated} (shown once; change it)"
@@ -313,7 +338,7 @@ def users_create(
                 session, username=username, role=role, groups=_split(groups) or [], password=password
             )
             audit.append(
-                session, actor="cli", action="user.create", details={"username": username, "role": role}
+                session, actor=_caller(), action="user.create", details={"username": username, "role": role}
             )
     except (AttestError, ValueError) as exc:
         _fail(str(exc))
@@ -348,7 +373,9 @@ def apikeys_create(
                 groups=_split(groups) or [],
                 created_by="cli",
             )
-            audit.append(session, actor="cli", action="apikey.create", details={"name": name, "role": role})
+            audit.append(
+                session, actor=_caller(), action="apikey.create", details={"name": name, "role": role}
+            )
     except (AttestError, ValueError) as exc:
         _fail(str(exc))
         return

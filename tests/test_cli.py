@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from attest.answers import Answer, outcome_of
+from attest.core import db
+from attest.core.models import AuditRecord
+from attest.core.settings import Settings
 from tests.conftest import write_corpus
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -69,3 +76,44 @@ def test_errors_are_messages_not_tracebacks(tmp_path: Path) -> None:
     assert unknown.returncode == 1 and "Unknown knowledge base 'nope'" in unknown.stderr
     bad_name = _attest(tmp_path, "ingest", "--kb", "../etc", str(tmp_path))
     assert bad_name.returncode == 1 and "Invalid knowledge base name" in bad_name.stderr
+
+
+def _audited(tmp_path: Path) -> int:
+    """How many records ``attest audit verify`` finds, asserting that the chain is intact."""
+    verified = _attest(tmp_path, "audit", "verify")
+    assert verified.returncode == 0 and "audit log intact" in verified.stdout, verified.stderr
+    found = re.search(r"intact: (\d+) records", verified.stdout)
+    assert found, verified.stdout
+    return int(found.group(1))
+
+
+def test_ask_is_audited_like_a_question_to_the_api(tmp_path: Path) -> None:
+    write_corpus(tmp_path / "docs")
+    assert _attest(tmp_path, "ingest", "--kb", "hr", str(tmp_path / "docs")).returncode == 0
+    before = _audited(tmp_path)
+
+    declined = _attest(tmp_path, "ask", "--kb", "hr", "What is the orbital period of Neptune?")
+    assert declined.returncode == 0 and "does not contain the answer" in declined.stdout, declined.stderr
+    assert _audited(tmp_path) == before + 1
+    answered = _attest(
+        tmp_path, "ask", "--kb", "hr", "--json", "How many days of annual leave do employees get?"
+    )
+    assert answered.returncode == 0, answered.stderr
+    assert _audited(tmp_path) == before + 2
+
+    engine = db.make_engine(Settings(data_dir=tmp_path / "data").sqlalchemy_url)
+    try:
+        with Session(engine) as session:
+            records = session.scalars(select(AuditRecord).order_by(AuditRecord.id).offset(before)).all()
+    finally:
+        engine.dispose()
+    first, second = records
+    assert [r.action for r in records] == ["ask", "ask"] and all(r.kb == "hr" for r in records)
+    assert all(r.actor.startswith("cli:") and r.status == 200 for r in records)
+    assert first.details["outcome"] == "declined" and first.details["answered"] is False
+    assert first.details["question"] == "What is the orbital period of Neptune?"
+    assert first.details["conversation_id"] is None and first.details["retrieved"]
+    result = json.loads(answered.stdout)
+    assert second.details["outcome"] == outcome_of(Answer(**result)).value
+    assert second.details["answer"] == result["text"] and second.details["answered"] is True
+    assert second.details["verdict"]["supported"] == result["verdict"]["supported"]

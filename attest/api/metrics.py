@@ -12,7 +12,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from attest.core.models import IndexVersion, KnowledgeBase
+from attest.core.models import IndexVersion, KnowledgeBase, Outcome
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60)
 
@@ -59,7 +59,7 @@ class Metrics:
         )
         self.answers = Counter(
             "attest_answers",
-            "Answers by verification outcome (supported, unsupported, declined)",
+            f"Answers by outcome ({', '.join(Outcome)})",
             ["outcome"],
             registry=self.registry,
         )

@@ -1,8 +1,11 @@
 """The admin dashboard's numbers, computed from the audit log's question records and feedback.
 
-Every question the API answers leaves one ``ask`` record (see :mod:`attest.api.routes.ask`)
-with its latency, whether Attest answered, and the verdict's counts; so the dashboard needs
-no table of its own and agrees with the audit log by construction.
+Every question asked, through the API or ``attest ask``, leaves one ``ask`` record (its
+details written by :func:`attest.answers.audit_details`) with its latency, whether Attest
+answered, the verdict's counts and the question's :class:`Outcome`; so the dashboard needs
+no table of its own and agrees with the audit log by construction. It reads the stored
+outcome and never re-derives it, except for records written before the outcome was stored
+(:func:`legacy_outcome`).
 """
 
 from __future__ import annotations
@@ -14,12 +17,10 @@ from datetime import date, datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import ColumnElement, and_, or_
+from sqlalchemy import ColumnElement, and_, false, or_
 
-from attest.core.models import AuditRecord
+from attest.core.models import AuditRecord, Outcome
 from attest.retrieval.cache import question_key  # the answer cache's notion of "the same question"
-
-OUTCOMES = ("supported", "unsupported", "declined")
 
 
 @dataclass(frozen=True)
@@ -28,56 +29,79 @@ class Ask:
 
     at: datetime
     latency_ms: float | None
-    outcome: str  # one of OUTCOMES
+    outcome: Outcome
     question: str
 
 
 def ask_from_details(at: datetime, details: dict[str, Any]) -> Ask:
     """Read an ``ask`` record's details (tolerating records written by older versions)."""
-    verdict = details.get("verdict") if isinstance(details.get("verdict"), dict) else None
-    if not details.get("answered", True):
-        outcome = "declined"
-    elif verdict and verdict.get("unsupported"):
-        outcome = "unsupported"
-    else:
-        outcome = "supported"
     latency = details.get("latency_ms")
     return Ask(
         at=at,
         latency_ms=float(latency) if isinstance(latency, int | float) else None,
-        outcome=outcome,
+        outcome=outcome_from_details(details),
         question=str(details.get("question") or ""),
     )
 
 
-def outcome_filter(outcome: str) -> ColumnElement[bool]:
-    """The SQL condition for ``ask`` records with ``outcome`` (the same rule as
-    :func:`ask_from_details`), on SQLite and PostgreSQL alike."""
+def outcome_from_details(details: dict[str, Any]) -> Outcome:
+    """The outcome an ``ask`` record stored; for a record written before the outcome was
+    stored, its :func:`legacy_outcome`."""
+    stored = details.get("outcome")
+    return legacy_outcome(details) if stored is None else Outcome(stored)
+
+
+def legacy_outcome(details: dict[str, Any]) -> Outcome:
+    """The outcome of an ``ask`` record written before the outcome was stored, by the rule
+    that held then: declined when not answered, unsupported when the verdict counted an
+    unsupported claim, else supported. That rule did not know ``off_topic``, so no such
+    record is ever read as one; records written since are never read by this rule.
+    A record from before ``answered`` was stored was an answer."""
+    verdict = details.get("verdict") if isinstance(details.get("verdict"), dict) else None
+    if not details.get("answered", True):
+        return Outcome.DECLINED
+    if verdict and verdict.get("unsupported"):
+        return Outcome.UNSUPPORTED
+    return Outcome.SUPPORTED
+
+
+def outcome_filter(outcome: Outcome) -> ColumnElement[bool]:
+    """The SQL condition for ``ask`` records with ``outcome``, on SQLite and PostgreSQL alike:
+    the stored outcome where there is one, else :func:`legacy_outcome`'s rule (the same
+    reading as :func:`outcome_from_details`)."""
+    stored = AuditRecord.details["outcome"].as_string()
+    return and_(
+        AuditRecord.action == "ask",
+        or_(stored == outcome.value, and_(stored.is_(None), _legacy_filter(outcome))),
+    )
+
+
+def _legacy_filter(outcome: Outcome) -> ColumnElement[bool]:
+    """:func:`legacy_outcome` in SQL."""
     answered = AuditRecord.details["answered"].as_boolean()
     unsupported = AuditRecord.details[("verdict", "unsupported")].as_integer()
-    is_ask = AuditRecord.action == "ask"
-    if outcome == "declined":
-        return and_(is_ask, answered == False)  # noqa: E712 - SQL, not Python
+    if outcome is Outcome.DECLINED:
+        return answered == False  # noqa: E712 - SQL, not Python
     not_declined = or_(answered.is_(None), answered == True)  # noqa: E712
-    if outcome == "unsupported":
-        return and_(is_ask, not_declined, unsupported > 0)
-    if outcome == "supported":
-        return and_(is_ask, not_declined, or_(unsupported.is_(None), unsupported == 0))
-    raise ValueError(f"unknown outcome {outcome!r}; valid: {', '.join(OUTCOMES)}")
+    if outcome is Outcome.UNSUPPORTED:
+        return and_(not_declined, unsupported > 0)
+    if outcome is Outcome.SUPPORTED:
+        return and_(not_declined, or_(unsupported.is_(None), unsupported == 0))
+    return false()  # the old rule had no off_topic
 
 
 def summarize(asks: Iterable[Ask], ratings: Iterable[int], *, gaps: int = 10) -> dict[str, Any]:
     """Questions and latency percentiles per day, outcomes, feedback, and the most frequent
     questions Attest declined (the gaps in the knowledge base)."""
     per_day: dict[date, list[Ask]] = defaultdict(list)
-    outcomes: Counter[str] = Counter()
+    outcomes: Counter[Outcome] = Counter()
     declined: Counter[str] = Counter()
     wording: dict[str, str] = {}  # normalised question -> its latest wording
     last_asked: dict[str, datetime] = {}
     for ask in sorted(asks, key=lambda a: a.at):
         per_day[ask.at.date()].append(ask)
         outcomes[ask.outcome] += 1
-        if ask.outcome == "declined" and ask.question:
+        if ask.outcome == Outcome.DECLINED and ask.question:
             key = question_key(ask.question)
             declined[key] += 1
             wording[key] = ask.question
@@ -90,7 +114,7 @@ def summarize(asks: Iterable[Ask], ratings: Iterable[int], *, gaps: int = 10) ->
             {
                 "day": day.isoformat(),
                 "questions": len(per_day[day]),
-                "declined": sum(a.outcome == "declined" for a in per_day[day]),
+                "declined": sum(a.outcome == Outcome.DECLINED for a in per_day[day]),
                 "p50_ms": p50,
                 "p95_ms": p95,
             }
@@ -100,7 +124,7 @@ def summarize(asks: Iterable[Ask], ratings: Iterable[int], *, gaps: int = 10) ->
     return {
         "questions": sum(outcomes.values()),
         "days": days,
-        "outcomes": {name: outcomes[name] for name in OUTCOMES},
+        "outcomes": {o.value: outcomes[o] for o in Outcome},
         "feedback": {"up": up, "down": down, "ratio": round(up / (up + down), 4) if up + down else None},
         "gaps": [
             {"question": wording[key], "count": count, "last_asked": last_asked[key]}

@@ -60,6 +60,16 @@ class Role(enum.StrEnum):
     VIEWER = "viewer"  # ask in granted knowledge bases
 
 
+class Outcome(enum.StrEnum):
+    """How a question ended, as its ``ask`` audit record stores it. ``attest.answers.outcome_of``
+    decides it; the dashboard and the audit log's filter read it back."""
+
+    SUPPORTED = "supported"  # answered, every claim supported by the sources
+    UNSUPPORTED = "unsupported"  # answered, at least one claim not supported
+    OFF_TOPIC = "off_topic"  # answered, claims supported, but it does not answer the question
+    DECLINED = "declined"  # not answered
+
+
 def _enum(cls: type[enum.Enum], name: str) -> Enum:
     # Stored as plain strings (no native ENUM type) so that adding a value needs no DDL.
     return Enum(cls, name=name, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])

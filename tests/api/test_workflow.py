@@ -136,6 +136,7 @@ def test_audit_records_questions_admin_actions_and_denials(server: Server) -> No
         assert record["model"] and record["verdict"] is not None and record["latency_ms"] > 0
         denied = admin.get("/audit", params={"action": "denied", "actor": "user:viewer_a"}).json()
         assert any(r["details"]["path"] == "/api/v1/users" for r in denied["items"])
+        assert all(r["outcome"] is None for r in denied["items"])  # not a question
         assert admin.get("/audit", params={"action": "grant.create"}).json()["total"] >= 3
         csv = admin.get("/audit", params={"format": "csv", "limit": 5})
         assert csv.headers["content-type"].startswith("text/csv") and csv.text.startswith("id,at,actor")
@@ -189,6 +190,10 @@ def test_dashboard_counts_questions_outcomes_feedback_and_gaps(server: Server) -
         verified = admin.get("/audit", params={"outcome": "supported", "kb": "demo"}).json()
     assert declined["total"] >= 2 and all(r["details"]["answered"] is False for r in declined["items"])
     assert verified["total"] >= 1 and all(r["details"]["answered"] for r in verified["items"])
+    # the outcome is stored with the record, and each listed question carries the one it was read as
+    assert all(r["details"]["outcome"] == r["outcome"] == "declined" for r in declined["items"])
+    assert all(r["details"]["outcome"] == r["outcome"] == "supported" for r in verified["items"])
+    assert set(after["outcomes"]) == {"supported", "unsupported", "off_topic", "declined"}
 
 
 def test_audit_verify_passes_then_fails_after_an_edit(server: Server) -> None:

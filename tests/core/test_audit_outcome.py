@@ -1,4 +1,5 @@
-"""The audit log's outcome filter in SQL agrees with the dashboard's rule, on SQLite and PostgreSQL."""
+"""The audit log's outcome filter in SQL reads outcomes as the dashboard does, on SQLite and
+PostgreSQL: the stored one, or for older records the old rule."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from attest.core import audit, db
-from attest.core.dashboard import OUTCOMES, ask_from_details, outcome_filter
-from attest.core.models import AuditRecord
+from attest.core.dashboard import ask_from_details, outcome_filter
+from attest.core.models import AuditRecord, Outcome
 from attest.core.settings import get_settings
 
 pytestmark = pytest.mark.integration
@@ -27,31 +28,39 @@ def _audit_key_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
     get_settings.cache_clear()
 
 
-RECORDS = [
-    ("ask", {"answered": True, "verdict": {"unsupported": 0, "supported": 2}}),
-    ("ask", {"answered": True, "verdict": {"unsupported": 2, "supported": 1}}),
-    ("ask", {"answered": False, "verdict": None}),
-    ("ask", {"answered": True, "verdict": None}),  # no verdict: nothing flagged
-    ("ask", {"question": "written before 'answered' was recorded"}),
-    ("kb.create", {"answered": False}),  # not a question
+RECORDS = [  # (action, details, the outcome it is read as)
+    ("ask", {"answered": True, "outcome": "supported", "verdict": {"unsupported": 0}}, "supported"),
+    ("ask", {"answered": True, "outcome": "unsupported", "verdict": {"unsupported": 1}}, "unsupported"),
+    ("ask", {"answered": True, "outcome": "off_topic", "verdict": {"unsupported": 0}}, "off_topic"),
+    ("ask", {"answered": False, "outcome": "declined", "verdict": None}, "declined"),
+    # the stored outcome wins over what the old rule would make of the rest
+    ("ask", {"answered": True, "outcome": "declined", "verdict": {"unsupported": 3}}, "declined"),
+    # records written before the outcome was stored: the old rule
+    ("ask", {"answered": True, "verdict": {"unsupported": 0, "supported": 2}}, "supported"),
+    ("ask", {"answered": True, "verdict": {"unsupported": 2, "supported": 1}}, "unsupported"),
+    ("ask", {"answered": False, "verdict": None}, "declined"),
+    ("ask", {"answered": True, "verdict": None}, "supported"),  # no verdict: nothing flagged
+    ("ask", {"answered": True, "verdict": {"unsupported": 0, "answers_question": False}}, "supported"),
+    ("ask", {"question": "written before 'answered' was recorded"}, "supported"),
+    ("kb.create", {"answered": False, "outcome": "declined"}, None),  # not a question
 ]
 
 
 def check(engine: Engine) -> None:
     with Session(engine) as session:
-        for action, details in RECORDS:
+        for action, details, _ in RECORDS:
             audit.append(session, actor="user:t", action=action, details=details)
         session.commit()
-        for outcome in OUTCOMES:
+        for outcome in Outcome:
             found = session.scalars(select(AuditRecord.id).where(outcome_filter(outcome))).all()
-            expected = [
+            expected = [i for i, (*_, read_as) in enumerate(RECORDS, start=1) if read_as == outcome]
+            assert sorted(found) == expected, outcome
+            read_by_the_dashboard = [
                 i
-                for i, (action, details) in enumerate(RECORDS, start=1)
+                for i, (action, details, _) in enumerate(RECORDS, start=1)
                 if action == "ask" and ask_from_details(datetime.now(), details).outcome == outcome
             ]
-            assert sorted(found) == expected, outcome
-    with pytest.raises(ValueError, match="unknown outcome"):
-        outcome_filter("maybe")
+            assert read_by_the_dashboard == expected, outcome
 
 
 def test_outcome_filter(engine: Engine) -> None:

@@ -19,7 +19,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 from starlette.types import Receive, Scope, Send
 
-from attest.answers import Answer, Delta, Started
+from attest.answers import Answer, Delta, Started, audit_details, outcome_of
 from attest.api.deps import Access, AnswerSlot, Id, ServicesDep, SessionDep, UserDep, rule
 from attest.api.errors import DATABASE_DOWN, status_of
 from attest.api.schemas import AskRequest
@@ -225,54 +225,22 @@ def _record(
             action="ask",
             kb=kb.name,
             status=200,
-            details={
-                "conversation_id": conversation.id,
-                "message_id": message.id,
-                "question": answer.question,
-                "query": answer.query,
-                "retrieved": answer.retrieved,
-                "answer": answer.text,
-                "draft": answer.draft,
-                "answered": answer.answered,
-                "reason": answer.reason,
-                "citations": answer.citations,
-                "verdict": _verdict_summary(answer),
-                "gate": answer.gate,
-                "model": answer.backend,
-                "index_version": answer.index_version,
-                "latency_ms": latency_ms,
-                "timings_ms": answer.timings_ms,
-                "abandoned": abandoned,
-            },
+            details=audit_details(
+                answer,
+                latency_ms=latency_ms,
+                abandoned=abandoned,
+                conversation_id=conversation.id,
+                message_id=message.id,
+            ),
             mask=services.settings.audit_mask_pii,
         )
         session.commit()
     if abandoned:
         return payload
     metrics = request.app.state.metrics
-    metrics.answers.labels(outcome=_outcome(answer)).inc()
+    metrics.answers.labels(outcome=outcome_of(answer).value).inc()
     if answer.answered:
         metrics.llm_tokens.labels(backend=answer.backend).inc(
             services.answerer.generator.count_tokens(answer.text)
         )
     return payload
-
-
-def _verdict_summary(answer: Answer) -> dict[str, Any] | None:
-    v = answer.verdict
-    if v is None:
-        return None
-    return {
-        "score": v["score"],
-        "supported": v["supported"],
-        "unsupported": v["unsupported"],
-        "answers_question": v.get("answers_question"),
-    }
-
-
-def _outcome(answer: Answer) -> str:
-    if not answer.answered:
-        return "declined"
-    if answer.verdict and answer.verdict["unsupported"]:
-        return "unsupported"
-    return "supported"

@@ -7,14 +7,14 @@ import csv
 import io
 import json
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from sqlalchemy import func, select
 
 from attest.api.deps import MAX_ID, Access, AdminDep, Id, SessionDep, rule
-from attest.core.dashboard import ask_from_details, outcome_filter, summarize
+from attest.core.dashboard import ask_from_details, outcome_filter, outcome_from_details, summarize
 from attest.core.errors import NotFound
 from attest.core.models import (
     AuditRecord,
@@ -24,6 +24,7 @@ from attest.core.models import (
     Feedback,
     KnowledgeBase,
     Message,
+    Outcome,
     utcnow,
 )
 
@@ -33,6 +34,13 @@ COLUMNS = ("id", "at", "actor", "action", "kb", "status", "details", "hash")
 
 def _row(record: AuditRecord) -> dict[str, Any]:
     return {c: getattr(record, c) for c in COLUMNS}
+
+
+def _item(record: AuditRecord) -> dict[str, Any]:
+    """A record as the JSON answers show it: its columns and, for a question, its outcome
+    (read as the dashboard reads it, so that no client derives it again)."""
+    ask = record.action == "ask" and isinstance(record.details, dict)
+    return _row(record) | {"outcome": outcome_from_details(record.details) if ask else None}
 
 
 @router.get("/audit", **rule(Access.ADMIN))
@@ -45,9 +53,13 @@ def audit_log(
     ),
     kb: str | None = Query(None, max_length=128),
     status: int | None = Query(None, ge=0, le=599),
-    outcome: Literal["supported", "unsupported", "declined"] | None = Query(
-        None, description="questions only: verified, with unverified claims, or declined"
-    ),
+    outcome: Annotated[
+        Outcome | None,
+        Query(
+            description="questions only: verified, with unverified claims, answered but not the "
+            "question asked (off_topic), or declined"
+        ),
+    ] = None,
     since: datetime | None = None,
     until: datetime | None = None,
     limit: int = Query(100, ge=1, le=1000),
@@ -74,20 +86,19 @@ def audit_log(
     if until:
         query = query.where(AuditRecord.at < until)
     total = session.scalar(select(func.count()).select_from(query.subquery()))
-    records = session.scalars(query.order_by(AuditRecord.id.desc()).limit(limit).offset(offset))
-    rows = [_row(r) for r in records]
+    records = session.scalars(query.order_by(AuditRecord.id.desc()).limit(limit).offset(offset)).all()
     if format == "csv":
         out = io.StringIO()
         writer = csv.DictWriter(out, fieldnames=COLUMNS)
         writer.writeheader()
-        for row in rows:
+        for row in map(_row, records):
             writer.writerow({**row, "details": json.dumps(row["details"], ensure_ascii=False)})
         return Response(
             out.getvalue(),
             media_type="text/csv",
             headers={"Content-Disposition": 'attachment; filename="attest-audit.csv"'},
         )
-    return {"total": total, "items": rows}
+    return {"total": total, "items": [_item(r) for r in records]}
 
 
 @router.get("/audit/{record_id}", **rule(Access.ADMIN))
@@ -120,7 +131,7 @@ def audit_record(record_id: Id, caller: AdminDep, session: SessionDep) -> dict[s
                 "text": row.text if row else None,
             }
         )
-    return {**_row(record), "prev_hash": record.prev_hash, "chunks": chunks}
+    return {**_item(record), "prev_hash": record.prev_hash, "chunks": chunks}
 
 
 @router.get("/dashboard", **rule(Access.ADMIN))
@@ -130,8 +141,8 @@ def dashboard(
     days: int = Query(30, ge=1, le=366),
     kb: str | None = Query(None, max_length=128),
 ) -> dict[str, Any]:
-    """Questions per day with latency p50/p95, outcomes (supported, unsupported, declined),
-    the share of thumbs-up in feedback, and the questions most often declined."""
+    """Questions per day with latency p50/p95, outcomes (supported, unsupported, off_topic,
+    declined), the share of thumbs-up in feedback, and the questions most often declined."""
     since = utcnow() - timedelta(days=days)
     asks = select(AuditRecord.at, AuditRecord.details).where(
         AuditRecord.action == "ask", AuditRecord.at >= since

@@ -11,7 +11,7 @@ from attest.ui.client import ApiClient
 from attest.ui.render import md_text, table
 
 PAGE_SIZE = 50
-OUTCOMES = ["", "supported", "unsupported", "declined"]
+OUTCOMES = ["", "supported", "unsupported", "off_topic", "declined"]  # "": any
 
 
 def render(client: ApiClient, me: dict[str, Any]) -> None:
@@ -30,7 +30,7 @@ def render(client: ApiClient, me: dict[str, Any]) -> None:
                 "action": r["action"],
                 "kb": r["kb"] or "",
                 "status": r["status"],
-                "outcome": _outcome(r),
+                "outcome": r["outcome"] or "",
                 "question": (r["details"] or {}).get("question", ""),
             }
             for r in items
@@ -85,16 +85,6 @@ def _filters(client: ApiClient) -> dict[str, Any]:
     }
 
 
-def _outcome(record: dict[str, Any]) -> str:
-    if record["action"] != "ask":
-        return ""
-    details = record["details"] or {}
-    if not details.get("answered", True):
-        return "declined"
-    verdict = details.get("verdict") or {}
-    return "unsupported" if verdict.get("unsupported") else "supported"
-
-
 def _detail(client: ApiClient, ids: list[int]) -> None:
     if not ids:
         return
@@ -111,6 +101,7 @@ def _detail(client: ApiClient, ids: list[int]) -> None:
     if record["action"] == "ask":
         st.markdown(f"**Question:** {md_text(details.get('question', ''))}")
         st.markdown(f"**Answer:** {md_text(details.get('answer', ''))}")
+        st.markdown(f"**Outcome:** {md_text(record['outcome'])}")
         verdict = details.get("verdict") or {}
         if verdict:
             st.caption(

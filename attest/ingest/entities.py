@@ -276,21 +276,26 @@ class EntityTagger:
 
     def tag(self, text: str) -> list[Entity]:
         """All entities of ``text``, in order, with offsets into ``text``."""
+        return self.tag_many([text])[0]
+
+    def tag_many(self, texts: Sequence[str]) -> list[list[Entity]]:
+        """:meth:`tag` for each of ``texts``, their blocks tagged in one ``nlp.pipe`` stream."""
         nlp = self.warm_up()
-        blocks = list(_blocks(text, self.block_chars))
+        blocks = [
+            (n, start, end) for n, text in enumerate(texts) for start, end in _blocks(text, self.block_chars)
+        ]
         # Each block is tagged with a margin past its end, so that an entity crossing the
         # cut is seen whole; the next block skips what overlaps an entity already kept.
-        margin = _BLOCK_MARGIN
-        entities: list[Entity] = []
-        kept_until = 0
         with self._lock:
-            docs = list(nlp.pipe(text[s : e + margin] for s, e in blocks))
-        for (start, end), doc in zip(blocks, docs, strict=True):
+            docs = list(nlp.pipe(texts[n][start : end + _BLOCK_MARGIN] for n, start, end in blocks))
+        entities: list[list[Entity]] = [[] for _ in texts]
+        kept_until = [0] * len(texts)
+        for (n, start, end), doc in zip(blocks, docs, strict=True):
             for ent in doc.ents:
                 ent_start, ent_end = start + ent.start_char, start + ent.end_char
-                if ent_start < end and ent_start >= kept_until:
-                    entities.append(Entity(ent.label_, ent.text, ent_start, ent_end))
-                    kept_until = ent_end
+                if ent_start < end and ent_start >= kept_until[n]:
+                    entities[n].append(Entity(ent.label_, ent.text, ent_start, ent_end))
+                    kept_until[n] = ent_end
         return entities
 
     def labelled(self, texts: Sequence[str]) -> list[list[tuple[str, str]]]:

@@ -40,7 +40,7 @@ from attest.core.repository import get_kb, get_or_create_kb
 from attest.core.settings import Settings
 from attest.ingest.chunker import SlidingWindowChunker, Window, hf_offsets
 from attest.ingest.embedder import SentenceTransformerEmbedder
-from attest.ingest.entities import EntityTagger, entities_in, pipeline_signature
+from attest.ingest.entities import Entity, EntityTagger, entities_in, pipeline_signature
 from attest.ingest.jobs import claim_job, finish_job
 from attest.ingest.loaders import LoadedDocument, load_bytes, page_at
 from attest.ingest.progress import NullProgress, Progress
@@ -103,6 +103,9 @@ class _Prepared:
 
     def texts(self) -> list[str]:
         return [self.loaded.text[w.char_start : w.char_end] for w in self.windows]
+
+
+_Loaded = tuple[Path, bytes, LoadedDocument, list[Window]]  # a file read, extracted and cut
 
 
 class IngestPipeline:
@@ -430,30 +433,31 @@ class IngestPipeline:
     def _prepare_batch(
         self, batch: list[tuple[Path, str, int]], chunker: SlidingWindowChunker, tagger: EntityTagger
     ) -> list[_Prepared | LoadError]:
-        """Load, chunk and tag each file of a batch; a file that cannot be loaded gives its error."""
-        outcomes: list[_Prepared | LoadError] = []
+        """Load, chunk and tag each file of a batch; a file that cannot be loaded gives its error.
+
+        The batch's texts are tagged together, in one ``nlp.pipe`` stream.
+        """
+        outcomes: list[_Loaded | LoadError] = []
         for path, _digest, _size in batch:
             try:
-                outcomes.append(self._prepare(path, chunker, tagger))
+                outcomes.append(self._load(path, chunker))
             except LoadError as exc:
                 outcomes.append(exc)
             except OSError as exc:
                 outcomes.append(LoadError(f"{path.name}: cannot be read ({exc.strerror or exc})."))
-        return outcomes
+        loaded = [o for o in outcomes if not isinstance(o, LoadError)]
+        tagged = iter(tagger.tag_many([text.text for _, _, text, _ in loaded]))
+        return [o if isinstance(o, LoadError) else _prepared(*o, next(tagged)) for o in outcomes]
 
-    def _prepare(self, path: Path, chunker: SlidingWindowChunker, tagger: EntityTagger) -> _Prepared:
+    def _load(
+        self, path: Path, chunker: SlidingWindowChunker
+    ) -> tuple[Path, bytes, LoadedDocument, list[Window]]:
         data = path.read_bytes()
         loaded = load_bytes(data, filename=path.name, max_bytes=self.settings.max_file_bytes)
         windows = list(chunker.windows(loaded.text))
         if not windows:
             raise LoadError(f"{path.name}: no tokens to index after text extraction.")
-        entities = tagger.tag(loaded.text)
-        chunk_entities: list[list[dict[str, Any]]] = []
-        first = 0
-        for window in windows:
-            inside, first = entities_in(entities, window.char_start, window.char_end, first)
-            chunk_entities.append([e.to_dict() for e in inside])
-        return _Prepared(path, hashlib.sha256(data).hexdigest(), len(data), loaded, windows, chunk_entities)
+        return path, data, loaded, windows
 
     def _store(
         self,
@@ -632,6 +636,18 @@ def _check_cancelled(session: Session, job: IngestJob) -> None:
     requested = session.scalar(select(IngestJob.cancel_requested).where(IngestJob.id == job.id))
     if requested:
         raise JobCancelled(f"Ingest job {job.id} was cancelled.")
+
+
+def _prepared(
+    path: Path, data: bytes, loaded: LoadedDocument, windows: list[Window], entities: list[Entity]
+) -> _Prepared:
+    """A loaded file with each window's entities (``entities`` in document offsets, sorted)."""
+    chunk_entities: list[list[dict[str, Any]]] = []
+    first = 0
+    for window in windows:
+        inside, first = entities_in(entities, window.char_start, window.char_end, first)
+        chunk_entities.append([e.to_dict() for e in inside])
+    return _Prepared(path, hashlib.sha256(data).hexdigest(), len(data), loaded, windows, chunk_entities)
 
 
 _ENTITIES = "|entities:"  # separates the embedding and entity parts of a document's signature

@@ -17,7 +17,7 @@ import numpy as np
 from sqlalchemy import ColumnElement, and_, or_
 
 from attest.core.models import AuditRecord
-from attest.retrieval.cache import question_key  # the answer cache's notion of "the same question"
+from attest.core.questions import question_key  # the answer cache's notion of "the same question"
 
 OUTCOMES = ("supported", "unsupported", "declined")
 

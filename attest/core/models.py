@@ -20,6 +20,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from attest.core.errors import ConfigurationError
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -58,6 +60,27 @@ class Role(enum.StrEnum):
     ADMIN = "admin"  # everything
     EDITOR = "editor"  # manage documents and re-index in granted knowledge bases
     VIEWER = "viewer"  # ask in granted knowledge bases
+
+
+class Policy(enum.StrEnum):
+    """What a user sees of an answer the checker could not fully verify (:mod:`attest.verify.policy`).
+
+    Stored per knowledge base and set globally, so it lives with the other stored modes.
+    """
+
+    FLAG = "flag"
+    STRIP = "strip"
+    REFUSE = "refuse"
+    REGENERATE = "regenerate"
+
+    @classmethod
+    def from_str(cls, value: str) -> Policy:
+        try:
+            return cls(value.strip().lower())
+        except ValueError:
+            valid = ", ".join(p.value for p in cls)
+            message = f"unknown verification policy {value!r}; valid values: {valid}"
+            raise ConfigurationError(message) from None
 
 
 def _enum(cls: type[enum.Enum], name: str) -> Enum:

@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -32,7 +33,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from attest.core.errors import ConfigurationError, GenerationError
-from attest.core.models import Outcome
+from attest.core.models import Outcome, Policy
+from attest.core.questions import question_key
 from attest.core.repository import get_kb
 from attest.core.settings import Settings
 from attest.generation.backends import Generator, LanguageModel, LlamaCppGenerator, OpenAIGenerator
@@ -40,17 +42,17 @@ from attest.generation.chat import Condenser, Turn
 from attest.generation.citations import CheckedAnswer, validate
 from attest.generation.extractive import ExtractiveGenerator
 from attest.generation.prompts import build_prompt, declines, prompt_overhead
-from attest.ingest.embedder import Embedder, SentenceTransformerEmbedder
 from attest.ingest.entities import EntityTagger
 from attest.reader.model import shipped_reader
 from attest.reader.reading import AnswerModel, PassageReader, Scorer, shipped_answer_model
-from attest.retrieval.cache import LRU, CachingEmbedder, SingleFlight, permission_key, question_key
+from attest.retrieval.cache import LRU, CachingEmbedder, SingleFlight, permission_key
 from attest.retrieval.context import Context, build_context
 from attest.retrieval.filters import Filters
-from attest.retrieval.hybrid import HybridRetriever, RetrievedChunk
+from attest.retrieval.hybrid import HybridRetriever, QueryEntities, RetrievedChunk
 from attest.retrieval.service import Retrievers
+from attest.text.embedder import Embedder, SentenceTransformerEmbedder
 from attest.verify.checker import FactChecker, Verdict
-from attest.verify.policy import Gated, Policy, apply
+from attest.verify.policy import Gated, apply
 
 NOT_IN_DOCUMENTS = "The knowledge base does not contain the answer to this question."
 ABANDONED = "the stream was closed before the answer was finished; the text is the model's, unchecked"
@@ -198,6 +200,17 @@ def make_generator(settings: Settings, reader: PassageReader) -> Generator:
     raise ConfigurationError(f"ATTEST_GENERATOR is {name!r}; choose llama_cpp, openai or extractive.")
 
 
+def question_entities(pipeline: str, terms: dict[str, list[str]]) -> QueryEntities:
+    """The entity boost's hook: a question's entities as the ingest tagger finds them, with the
+    knowledge base's terms, so that they match the entities stored with its chunks."""
+    tagger = EntityTagger(pipeline, terms)
+
+    def entities(text: str) -> list[str]:
+        return [entity.text for entity in tagger.tag(text)]
+
+    return entities
+
+
 class Answerer:
     """Answers questions over the knowledge bases of one database; safe to share between threads."""
 
@@ -221,7 +234,9 @@ class Answerer:
         self.query_embedder = CachingEmbedder(self.embedder, settings.query_cache_size)
         self.answers: LRU[Answer] = LRU(settings.answer_cache_size)
         self.in_flight = SingleFlight()  # answers being computed, which the same question waits for
-        self.retrievers = Retrievers(engine, self.query_embedder, settings)
+        self.retrievers = Retrievers(
+            engine, self.query_embedder, settings, partial(question_entities, settings.spacy_pipeline)
+        )
         self.reader = reader or shipped_reader()
         self.answer_model = answer_model or shipped_answer_model()
         self.passage_reader = PassageReader(self.reader, self.query_embedder, self.answer_model)

@@ -442,7 +442,7 @@ def eval_qa(
 ) -> None:
     """Exact match, F1, contains-gold, declined share, citation precision and latency per stage."""
     from attest.core.settings import get_settings
-    from attest.generation.squad import evaluate_squad
+    from attest.eval.squad import evaluate_squad
 
     if articles not in ("all", "even", "odd"):
         _fail(f"--articles is {articles!r}; choose all, even or odd")
@@ -479,8 +479,8 @@ def eval_factuality(
 ) -> None:
     """ROC AUC, PR AUC, balanced accuracy, F1 and latency of the factuality checker."""
     from attest.core.settings import get_settings
-    from attest.ingest.embedder import SentenceTransformerEmbedder
     from attest.ingest.entities import EntityTagger
+    from attest.text.embedder import SentenceTransformerEmbedder
     from attest.verify.checker import FactChecker
     from attest.verify.evaluation import HALVES, evaluate_factuality, read_items
     from attest.verify.evaluation import half as half_of
@@ -527,7 +527,7 @@ def eval_retrieval(
 ) -> None:
     """nDCG@10, Recall@10/100, MRR@10 and query latency per retrieval mode."""
     from attest.core.settings import get_settings
-    from attest.retrieval.beir import evaluate_beir
+    from attest.eval.beir import evaluate_beir
     from attest.retrieval.evaluation import Mode, read_corpus, read_qrels, read_queries
 
     try:

@@ -28,8 +28,8 @@ from pathlib import Path
 import numpy as np
 
 from attest.core.settings import get_settings
+from attest.eval.beir import index_corpus
 from attest.generation.evaluation import sample, squad_questions
-from attest.retrieval.beir import index_corpus
 from attest.retrieval.evaluation import CorpusDoc, squad_to_beir
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared/data"

@@ -32,8 +32,8 @@ from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 
 from attest.core import logistic
 from attest.core.settings import get_settings
-from attest.ingest.embedder import SentenceTransformerEmbedder
 from attest.ingest.entities import EntityTagger
+from attest.text.embedder import SentenceTransformerEmbedder
 from attest.verify.checker import FactChecker
 from attest.verify.evaluation import Item, half
 from attest.verify.model import WEIGHTS, SupportModel

@@ -28,11 +28,11 @@ import numpy as np
 from tune_fusion import SQUAD, in_tuning_half, load_data
 
 from attest.core.settings import get_settings
-from attest.ingest.embedder import Embedder
+from attest.eval.beir import CHUNK_DEPTH, doc_ranking, index_corpus
 from attest.ingest.entities import EntityTagger
-from attest.retrieval.beir import CHUNK_DEPTH, doc_ranking, index_corpus
 from attest.retrieval.evaluation import Qrels, evaluate_run
 from attest.retrieval.hybrid import HybridRetriever
+from attest.text.embedder import Embedder
 
 BOOSTS = (0.0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5)
 

@@ -38,12 +38,13 @@ from typing import Any
 
 from attest.answers import Answer, Answerer
 from attest.core import db
+from attest.core.models import Policy
 from attest.core.settings import get_settings
+from attest.eval.beir import index_corpus
 from attest.generation.evaluation import SquadQuestion, contains_gold, sample, squad_questions
-from attest.retrieval.beir import index_corpus
 from attest.retrieval.evaluation import CorpusDoc, squad_to_beir
 from attest.verify.checker import Verdict
-from attest.verify.policy import OFF_TOPIC_MARK, UNVERIFIED_MARK, Policy, apply
+from attest.verify.policy import OFF_TOPIC_MARK, UNVERIFIED_MARK, apply
 
 SQUAD = Path(__file__).resolve().parents[1].parent / "shared/data/squad-v2-dev/dev-v2.0.json"
 

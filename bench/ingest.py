@@ -37,8 +37,8 @@ from sqlalchemy import Engine, func, select
 from attest.core.db import make_engine, upgrade
 from attest.core.models import Chunk, Document
 from attest.core.settings import Settings
-from attest.ingest.embedder import SentenceTransformerEmbedder
 from attest.ingest.pipeline import IngestPipeline, discover
+from attest.text.embedder import SentenceTransformerEmbedder
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[1].parent / "shared/data/handbook-18f/pages"
 KB = "bench"

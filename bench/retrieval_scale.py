@@ -42,7 +42,6 @@ import scipy.sparse as sp
 
 from attest.core.settings import Settings
 from attest.ingest.chunker import hf_offsets
-from attest.ingest.embedder import SentenceTransformerEmbedder
 from attest.retrieval.bm25 import BM25Config, BM25Index
 from attest.retrieval.context import build_context
 from attest.retrieval.dense import DenseConfig, DenseIndex
@@ -50,6 +49,7 @@ from attest.retrieval.evaluation import latency_percentiles
 from attest.retrieval.filters import Filters
 from attest.retrieval.hybrid import open_retriever
 from attest.retrieval.index_store import FORMAT, load_snapshot
+from attest.text.embedder import SentenceTransformerEmbedder
 
 DIM = 384
 GROUPS = [f"group{i}" for i in range(10)]

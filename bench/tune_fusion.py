@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from attest.core.settings import get_settings
-from attest.retrieval.beir import CHUNK_DEPTH, doc_ranking, index_corpus
+from attest.eval.beir import CHUNK_DEPTH, doc_ranking, index_corpus
 from attest.retrieval.evaluation import (
     CorpusDoc,
     Qrels,

@@ -27,10 +27,10 @@ from pathlib import Path
 import numpy as np
 
 from attest.core.settings import get_settings
-from attest.ingest.embedder import SentenceTransformerEmbedder
 from attest.ingest.entities import EntityTagger
 from attest.reader.model import shipped_reader
 from attest.reader.reading import shipped_answer_model
+from attest.text.embedder import SentenceTransformerEmbedder
 from attest.verify.checker import FactChecker
 
 SQUAD = Path(__file__).resolve().parents[1].parent / "shared/data/squad-v2-dev/dev-v2.0.json"

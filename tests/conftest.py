@@ -19,9 +19,9 @@ from attest.core import db
 from attest.core.settings import Settings
 from attest.generation.backends import LlamaCppGenerator
 from attest.generation.extractive import ExtractiveGenerator
-from attest.ingest.embedder import SentenceTransformerEmbedder
 from attest.reader.model import shipped_reader
 from attest.reader.reading import PassageReader, shipped_answer_model
+from attest.text.embedder import SentenceTransformerEmbedder
 from tests.live import Server, shared_server
 
 POSTGRES_URL = os.environ.get("ATTEST_TEST_POSTGRES_URL")

@@ -21,9 +21,9 @@ from attest.generation.backends import LlamaCppGenerator, OpenAIGenerator
 from attest.generation.chat import Turn
 from attest.generation.extractive import ExtractiveGenerator
 from attest.generation.prompts import INSTRUCTIONS, NOT_FOUND, Prompt, build_prompt
-from attest.ingest.embedder import SentenceTransformerEmbedder
 from attest.ingest.pipeline import IngestPipeline
 from attest.retrieval.context import OMITTED, Context, build_context
+from attest.text.embedder import SentenceTransformerEmbedder
 from attest.verify.policy import COULD_NOT_VERIFY, UNVERIFIED_MARK
 from tests.conftest import extractive, write_corpus
 from tests.llama_server import API_KEY, start_llama_server

@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 from attest.answers import Answerer
 from attest.core.models import IngestJob, KnowledgeBase
 from attest.core.settings import Settings
-from attest.ingest.embedder import SentenceTransformerEmbedder
 from attest.ingest.jobs import fail_dead_jobs
 from attest.ingest.pipeline import IngestPipeline
+from attest.text.embedder import SentenceTransformerEmbedder
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ import numpy as np
 from sqlalchemy import ColumnElement, and_, false, or_
 
 from attest.core.models import AuditRecord, Outcome
-from attest.retrieval.cache import question_key  # the answer cache's notion of "the same question"
+from attest.core.questions import question_key  # the answer cache's notion of "the same question"
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from attest.core.errors import ConfigurationError
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -68,6 +70,27 @@ class Outcome(enum.StrEnum):
     UNSUPPORTED = "unsupported"  # answered, at least one claim not supported
     OFF_TOPIC = "off_topic"  # answered, claims supported, but it does not answer the question
     DECLINED = "declined"  # not answered
+
+
+class Policy(enum.StrEnum):
+    """What a user sees of an answer the checker could not fully verify (:mod:`attest.verify.policy`).
+
+    Stored per knowledge base and set globally, so it lives with the other stored modes.
+    """
+
+    FLAG = "flag"
+    STRIP = "strip"
+    REFUSE = "refuse"
+    REGENERATE = "regenerate"
+
+    @classmethod
+    def from_str(cls, value: str) -> Policy:
+        try:
+            return cls(value.strip().lower())
+        except ValueError:
+            valid = ", ".join(p.value for p in cls)
+            message = f"unknown verification policy {value!r}; valid values: {valid}"
+            raise ConfigurationError(message) from None
 
 
 def _enum(cls: type[enum.Enum], name: str) -> Enum:

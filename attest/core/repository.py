@@ -9,8 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from attest.core.errors import Conflict, NotFound
-from attest.core.models import KnowledgeBase
-from attest.verify.policy import Policy
+from attest.core.models import KnowledgeBase, Policy
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 

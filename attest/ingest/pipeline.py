@@ -39,7 +39,6 @@ from attest.core.models import (
 from attest.core.repository import get_kb, get_or_create_kb
 from attest.core.settings import Settings
 from attest.ingest.chunker import SlidingWindowChunker, Window, hf_offsets
-from attest.ingest.embedder import SentenceTransformerEmbedder
 from attest.ingest.entities import Entity, EntityTagger, entities_in, pipeline_signature
 from attest.ingest.jobs import claim_job, finish_job
 from attest.ingest.loaders import LoadedDocument, load_bytes, page_at
@@ -47,6 +46,7 @@ from attest.ingest.progress import NullProgress, Progress
 from attest.ingest.sources import discover, enclosing, file_hash, register_sources
 from attest.retrieval.hybrid import bm25_config, dense_config
 from attest.retrieval.index_store import build_index_version, discard_unfinished, is_current_format
+from attest.text.embedder import SentenceTransformerEmbedder
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,6 @@ flushed, and the stale entries age out.
 
 from __future__ import annotations
 
-import re
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable, Sequence
@@ -17,7 +16,7 @@ from typing import Generic, TypeVar
 
 import numpy as np
 
-from attest.ingest.embedder import Embedder
+from attest.text.embedder import Embedder
 
 V = TypeVar("V")
 
@@ -105,11 +104,6 @@ class CachingEmbedder:
             vector.setflags(write=False)  # shared between callers
             self.cache.put(texts[0], vector)
         return vector[np.newaxis, :]
-
-
-def question_key(question: str) -> str:
-    """Questions that differ only in case, spacing or final punctuation share an answer."""
-    return re.sub(r"\s+", " ", question).strip().rstrip("?.! ").casefold()
 
 
 def permission_key(groups: frozenset[str] | None) -> tuple[str, ...] | None:

@@ -18,13 +18,13 @@ import numpy as np
 
 from attest.core.errors import RetrievalError
 from attest.core.settings import Settings
-from attest.ingest.embedder import Embedder
 from attest.retrieval.bm25 import BM25Config, BM25Index, CorpusStats
 from attest.retrieval.dense import DenseConfig, DenseIndex
 from attest.retrieval.evaluation import Mode
 from attest.retrieval.filters import Filters, FilterTables, Restriction
 from attest.retrieval.fusion import FusionMode, Ranking, reciprocal_rank_fusion, weighted_fusion
 from attest.retrieval.index_store import IndexSnapshot
+from attest.text.embedder import Embedder
 from attest.text.tokenize import TokenizerConfig
 
 STATS_CACHE_SIZE = 256  # readable sets whose BM25 statistics are kept per version

@@ -8,11 +8,16 @@ version and swaps it in, without a restart:
   so they stay readable even after pruning deletes the version's directory;
 * while the new version loads, other queries keep being answered by the old one; only
   the first query of a knowledge base waits for a load.
+
+The entity boost needs the question's entities, found the way ingestion found the chunks'.
+The composition root passes in how to find them, so that retrieval neither imports the
+ingest package nor loads an entity model while the boost is off.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,10 +28,12 @@ from attest.core.errors import NotFound, RetrievalError
 from attest.core.models import IndexVersion, KnowledgeBase
 from attest.core.repository import get_kb
 from attest.core.settings import Settings
-from attest.ingest.embedder import Embedder
-from attest.ingest.entities import EntityTagger
 from attest.retrieval.hybrid import HybridRetriever, QueryEntities, open_retriever
 from attest.retrieval.index_store import load_snapshot
+from attest.text.embedder import Embedder
+
+# A knowledge base's entity terms ({"PRODUCT": ["Harbor", ...]}) -> its question-entity hook.
+QueryEntitiesFor = Callable[[dict[str, list[str]]], QueryEntities]
 
 
 @dataclass
@@ -45,12 +52,13 @@ class Retrievers:
         engine: Engine,
         embedder: Embedder,
         settings: Settings,
-        query_entities: QueryEntities | None = None,
+        query_entities_for: QueryEntitiesFor | None = None,
     ) -> None:
+        """Without ``query_entities_for`` the entity boost has no entities to match, so it is off."""
         self.engine = engine
         self.embedder = embedder
         self.settings = settings
-        self.query_entities = query_entities
+        self.query_entities_for = query_entities_for
         self._slots: dict[int, _Slot] = {}
         self._slots_lock = threading.Lock()
 
@@ -112,12 +120,7 @@ class Retrievers:
         return open_retriever(snapshot, self.embedder, self.settings, self._query_entities(terms))
 
     def _query_entities(self, terms: dict[str, Any]) -> QueryEntities | None:
-        """The hook the entity boost needs: the ingest tagger, with the knowledge base's terms."""
-        if self.query_entities is not None or self.settings.retrieval_entity_boost == 0:
-            return self.query_entities
-        tagger = EntityTagger(self.settings.spacy_pipeline, terms)
-
-        def entities(text: str) -> list[str]:
-            return [entity.text for entity in tagger.tag(text)]
-
-        return entities
+        """The hook the entity boost needs, with the knowledge base's terms; none while it is off."""
+        if self.query_entities_for is None or self.settings.retrieval_entity_boost == 0:
+            return None
+        return self.query_entities_for(terms)

@@ -1,1 +1,2 @@
-"""Text primitives at the bottom of the layers: sentences and citation marks, answer units."""
+"""Text primitives at the bottom of the layers: sentences and citation marks, answer units,
+and the embedder interface that ingestion, retrieval and the checker share."""

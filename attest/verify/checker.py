@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from attest.ingest.embedder import Embedder
 from attest.reader.reading import Scorer, sigmoid
+from attest.text.embedder import Embedder
 from attest.text.sentences import MARK
 from attest.verify.claims import Claim, split_claims
 from attest.verify.model import SupportModel

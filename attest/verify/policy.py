@@ -18,12 +18,11 @@ treated like an unsupported claim: ``flag`` shows it followed by
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from attest.core.errors import ConfigurationError
+from attest.core.models import Policy
 
-if TYPE_CHECKING:  # the settings import this module; keep it free of the checker's imports
+if TYPE_CHECKING:
     from attest.verify.checker import Verdict
 
 UNVERIFIED_MARK = "[unverified]"
@@ -34,22 +33,6 @@ DOES_NOT_ANSWER = (
     "answer it. Please read the sources below."
 )
 OFF_TOPIC_NOTE = "the answer does not answer the question"
-
-
-class Policy(StrEnum):
-    FLAG = "flag"
-    STRIP = "strip"
-    REFUSE = "refuse"
-    REGENERATE = "regenerate"
-
-    @classmethod
-    def from_str(cls, value: str) -> Policy:
-        try:
-            return cls(value.strip().lower())
-        except ValueError:
-            valid = ", ".join(p.value for p in cls)
-            message = f"unknown verification policy {value!r}; valid values: {valid}"
-            raise ConfigurationError(message) from None
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 from attest.api.deps import RateLimiter
 from attest.core.models import IngestJob, JobStatus
 from attest.core.settings import Settings
-from attest.ingest.embedder import SentenceTransformerEmbedder
 from attest.ingest.jobs import fail_dead_jobs
 from attest.ingest.pipeline import IngestPipeline, JobCancelled
+from attest.text.embedder import SentenceTransformerEmbedder
 
 
 @pytest.mark.unit

@@ -10,7 +10,7 @@ from attest.core.errors import GenerationError
 from attest.generation.backends import LlamaCppGenerator
 from attest.generation.chat import Condenser, Turn, is_follow_up, standalone_query
 from attest.generation.prompts import Prompt
-from attest.ingest.embedder import SentenceTransformerEmbedder
+from attest.text.embedder import SentenceTransformerEmbedder
 from tests.conftest import extractive
 
 pytestmark = pytest.mark.unit

@@ -11,8 +11,8 @@ import pytest
 from attest.generation.citations import validate
 from attest.generation.extractive import ExtractiveGenerator
 from attest.generation.prompts import NOT_FOUND
-from attest.ingest.embedder import SentenceTransformerEmbedder
 from attest.retrieval.context import Context, build_context
+from attest.text.embedder import SentenceTransformerEmbedder
 from tests.conftest import extractive as make_extractive
 
 pytestmark = pytest.mark.integration

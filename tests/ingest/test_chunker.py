@@ -18,7 +18,7 @@ from tokenizers import Tokenizer
 
 from attest.core.errors import ConfigurationError
 from attest.ingest.chunker import OffsetTokenizer, SlidingWindowChunker, Window, hf_offsets
-from attest.ingest.embedder import resolve_model_path
+from attest.text.embedder import resolve_model_path
 
 pytestmark = pytest.mark.unit
 

@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session
 from attest.core.models import IngestJob, JobStatus
 from attest.core.repository import get_kb
 from attest.core.settings import Settings
-from attest.ingest.embedder import SentenceTransformerEmbedder
 from attest.ingest.pipeline import IngestPipeline
 from attest.retrieval.index_store import active_snapshot
+from attest.text.embedder import SentenceTransformerEmbedder
 from tests.conftest import write_corpus
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -21,10 +21,10 @@ from attest.core.models import (
 )
 from attest.core.repository import get_kb
 from attest.core.settings import Settings
-from attest.ingest.embedder import SentenceTransformerEmbedder
 from attest.ingest.pipeline import IngestPipeline
 from attest.ingest.sources import file_hash
 from attest.retrieval.index_store import active_snapshot
+from attest.text.embedder import SentenceTransformerEmbedder
 from tests.conftest import write_corpus
 
 pytestmark = pytest.mark.integration

@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session
 
 from attest.core.models import Document, DocumentStatus, Source
 from attest.core.settings import Settings
-from attest.ingest.embedder import SentenceTransformerEmbedder
 from attest.ingest.pipeline import IngestPipeline
 from attest.ingest.sources import enclosing
+from attest.text.embedder import SentenceTransformerEmbedder
 from tests.conftest import write_corpus
 
 pytestmark = pytest.mark.integration

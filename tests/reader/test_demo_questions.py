@@ -13,11 +13,12 @@ from sqlalchemy import Engine
 
 from attest.answers import NOT_IN_DOCUMENTS, Answerer
 from attest.core import db
+from attest.core.models import Policy
 from attest.core.settings import Settings
-from attest.ingest.embedder import SentenceTransformerEmbedder
 from attest.ingest.pipeline import IngestPipeline
+from attest.text.embedder import SentenceTransformerEmbedder
 from attest.verify.checker import FactChecker
-from attest.verify.policy import DOES_NOT_ANSWER, OFF_TOPIC_MARK, Policy, apply
+from attest.verify.policy import DOES_NOT_ANSWER, OFF_TOPIC_MARK, apply
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

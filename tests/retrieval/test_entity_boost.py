@@ -9,14 +9,15 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from attest.answers import Answerer
 from attest.core.repository import get_kb
 from attest.core.settings import Settings
-from attest.ingest.embedder import SentenceTransformerEmbedder
 from attest.ingest.entities import EntityTagger
 from attest.ingest.pipeline import IngestPipeline
 from attest.retrieval.hybrid import HybridRetriever, QueryEntities, RetrievedChunk, open_retriever
 from attest.retrieval.index_store import IndexSnapshot, active_snapshot
 from attest.retrieval.service import Retrievers
+from attest.text.embedder import SentenceTransformerEmbedder
 
 pytestmark = pytest.mark.integration
 
@@ -130,9 +131,12 @@ def test_query_without_entities_is_unaffected(
 def test_the_query_service_wires_the_tagger_when_the_boost_is_on(
     snapshot: IndexSnapshot, settings: Settings, engine: Engine, embedder: SentenceTransformerEmbedder
 ) -> None:
-    assert Retrievers(engine, embedder, settings).get("kb").query_entities is None  # boost off
-    boosted = Retrievers(engine, embedder, settings.model_copy(update={"retrieval_entity_boost": 0.8}))
-    retriever = boosted.get("kb")
+    boost_off = Answerer(engine, settings, embedder=embedder)
+    assert boost_off.retrievers.get("kb").query_entities is None
+    boost_on = settings.model_copy(update={"retrieval_entity_boost": 0.8})
+    assert Retrievers(engine, embedder, boost_on).get("kb").query_entities is None  # given no hook
+    # The answering service is the composition root that hands retrieval the ingest tagger.
+    retriever = Answerer(engine, boost_on, embedder=embedder).retrievers.get("kb")
     assert retriever.query_entities is not None
     assert list(retriever.query_entities(ENTITY_QUERY)) == ["payroll@example.com"]
     assert ranked(retriever.retrieve(ENTITY_QUERY, k=1))[0][0] == "mailboxes.txt"

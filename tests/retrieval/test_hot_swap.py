@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 from attest.core.errors import NotFound
 from attest.core.repository import create_kb
 from attest.core.settings import Settings
-from attest.ingest.embedder import SentenceTransformerEmbedder
 from attest.ingest.pipeline import IngestPipeline
 from attest.retrieval.service import Retrievers
+from attest.text.embedder import SentenceTransformerEmbedder
 
 pytestmark = pytest.mark.integration
 

@@ -13,12 +13,12 @@ from sqlalchemy.orm import Session
 from attest.core.errors import RetrievalError
 from attest.core.repository import get_kb
 from attest.core.settings import Settings
-from attest.ingest.embedder import SentenceTransformerEmbedder
 from attest.ingest.pipeline import IngestPipeline
 from attest.retrieval.evaluation import Mode
 from attest.retrieval.filters import Filters
 from attest.retrieval.hybrid import HybridRetriever, RetrievedChunk, open_retriever
 from attest.retrieval.index_store import active_snapshot
+from attest.text.embedder import SentenceTransformerEmbedder
 
 pytestmark = pytest.mark.integration
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from attest.ingest.embedder import SentenceTransformerEmbedder
+from attest.text.embedder import SentenceTransformerEmbedder
 from attest.verify.checker import FactChecker
 from attest.verify.evaluation import evaluate_factuality, read_items
 from tests.test_cli import _attest

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from attest.core.errors import ConfigurationError
+from attest.core.models import Policy
 from attest.verify.checker import ClaimVerdict, Verdict
 from attest.verify.claims import split_claims
-from attest.verify.policy import COULD_NOT_VERIFY, UNVERIFIED_MARK, Policy, apply
+from attest.verify.policy import COULD_NOT_VERIFY, UNVERIFIED_MARK, apply
 
 pytestmark = pytest.mark.unit
 

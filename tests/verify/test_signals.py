@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from attest.ingest.embedder import SentenceTransformerEmbedder
 from attest.ingest.entities import EntityTagger
+from attest.text.embedder import SentenceTransformerEmbedder
 from attest.verify.checker import FactChecker
 from attest.verify.claims import split_claims
 from attest.verify.signals import SIGNALS, Evidence, content_words, entity_signals, lexical_signals

@@ -13,12 +13,12 @@ from sqlalchemy.orm import Session
 from attest.core import db
 from attest.core.repository import get_kb
 from attest.core.settings import Settings
-from attest.ingest.embedder import SentenceTransformerEmbedder
 from attest.ingest.pipeline import IngestPipeline
 from attest.ingest.progress import BarProgress
 from attest.retrieval.evaluation import CorpusDoc, Mode, Qrels, evaluate_run, latency_percentiles
 from attest.retrieval.hybrid import HybridRetriever, open_retriever
 from attest.retrieval.index_store import active_snapshot
+from attest.text.embedder import SentenceTransformerEmbedder
 
 DOC_DEPTH = 100  # documents ranked per query (Recall@100)
 CHUNK_DEPTH = 300  # chunks retrieved to fill DOC_DEPTH distinct documents

@@ -11,8 +11,8 @@ from typing import Any
 from attest.answers import Answerer
 from attest.core import db
 from attest.core.settings import Settings
+from attest.eval.beir import index_corpus
 from attest.generation.evaluation import Outcome, SquadQuestion, report, sample, squad_questions
-from attest.retrieval.beir import index_corpus
 from attest.retrieval.evaluation import CorpusDoc, squad_to_beir
 from attest.retrieval.hybrid import HybridRetriever, RetrievedChunk
 

@@ -242,16 +242,18 @@ class FactChecker:
         if self.entities is None:
             return [[] for _ in claims], {}
         claim_entities = self.entities([c.text for c in claims])
-        spans = sorted(
-            {
-                i
-                for found, entities in zip(candidates, claim_entities, strict=True)
-                if any(folded(text) not in evidence.text for _, text in entities)
-                for i in found
-            }
-        )
-        span_entities = self.entities([evidence.spans[i].text for i in spans]) if spans else []
-        return claim_entities, dict(zip(spans, span_entities, strict=True))
+        spans = {
+            i
+            for found, entities in zip(candidates, claim_entities, strict=True)
+            if any(folded(text) not in evidence.text for _, text in entities)
+            for i in found
+        }
+        # A pair of sentences names what its two sentences name: each sentence is tagged once.
+        sentences = sorted({n for i in spans for n in evidence.span_sentences[i]})
+        tagged = self.entities([evidence.spans[n].text for n in sentences]) if sentences else []
+        by_sentence = dict(zip(sentences, tagged, strict=True))
+        span_entities = {i: [e for n in evidence.span_sentences[i] for e in by_sentence[n]] for i in spans}
+        return claim_entities, span_entities
 
     def _candidates(self, claim: Claim, evidence: Evidence) -> list[int]:
         """The best-covering spans overall, and the best one of each cited passage."""

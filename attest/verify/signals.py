@@ -102,6 +102,7 @@ class Evidence:
 
     spans: tuple[Span, ...]
     span_words: tuple[frozenset[str], ...]
+    span_sentences: tuple[tuple[int, ...], ...]  # the one-sentence spans each span is made of
     words: frozenset[str]
     numbers: frozenset[str]
     names: frozenset[str]
@@ -112,20 +113,25 @@ class Evidence:
         """Evidence from ``(number, text)`` passages: each sentence, then each adjacent pair."""
         all_spans: list[Span] = []
         span_words: list[frozenset[str]] = []
+        span_sentences: list[tuple[int, ...]] = []
         for number, passage_text in passages:
             bounds = sentence_bounds(passage_text)
             words = [frozenset(content_words(passage_text[a:b])) for a, b in bounds]
-            for (a, b), found in zip(bounds, words, strict=True):
+            first = len(all_spans)
+            for n, ((a, b), found) in enumerate(zip(bounds, words, strict=True)):
                 all_spans.append(Span(number, a, b, passage_text[a:b]))
                 span_words.append(found)
+                span_sentences.append((first + n,))
             for i in range(len(bounds) - 1):  # a pair's words are its two sentences' words
                 a, b = bounds[i][0], bounds[i + 1][1]
                 all_spans.append(Span(number, a, b, passage_text[a:b]))
                 span_words.append(words[i] | words[i + 1])
+                span_sentences.append((first + i, first + i + 1))
         text = "\n\n".join(t for _, t in passages)
         return cls(
             spans=tuple(all_spans),
             span_words=tuple(span_words),
+            span_sentences=tuple(span_sentences),
             words=frozenset().union(*span_words) if span_words else frozenset(),
             numbers=frozenset(numbers(text)),
             names=frozenset(word.lower() for word in _WORD.findall(text)),

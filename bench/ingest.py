@@ -6,8 +6,10 @@ embedding model is loaded once, before any timing, and shared by every run. Phas
 1. first ingest into an empty database;
 2. the encoder alone: ``embedder.embed`` on the chunk texts the first ingest stored, same batch
    size (target: first-ingest chunks/s at least 90% of the encoder's chunks/s);
-3. re-ingest of the unchanged corpus (target: at most 5% of the first ingest's seconds);
-4. re-ingest after a paragraph was appended to one page (only that page may be re-embedded).
+3. the entity tagger alone (``ATTEST_SPACY_PIPELINE``): ``EntityTagger.tag_many`` on the
+   documents' stored text, in one thread, for what entities cost beside the encoder;
+4. re-ingest of the unchanged corpus (target: at most 5% of the first ingest's seconds);
+5. re-ingest after a paragraph was appended to one page (only that page may be re-embedded).
 
 Per phase: wall seconds, documents/s (files examined), chunks/s and tokens/s (embedded chunks
 only; tokens = sum of ``token_end - token_start`` from the chunks table, so overlaps count once
@@ -37,6 +39,7 @@ from sqlalchemy import Engine, func, select
 from attest.core.db import make_engine, upgrade
 from attest.core.models import Chunk, Document
 from attest.core.settings import Settings
+from attest.ingest.entities import EntityTagger
 from attest.ingest.pipeline import IngestPipeline, discover
 from attest.text.embedder import SentenceTransformerEmbedder
 
@@ -124,6 +127,26 @@ def encoder_phase(engine: Engine, embedder: SentenceTransformerEmbedder) -> dict
     return {**metrics(seconds, None, len(rows), tokens, peak), "batch_size": embedder.batch_size}
 
 
+def tagger_phase(settings: Settings, engine: Engine) -> dict[str, Any]:
+    """The ingest pipeline's entity tagger alone, on every stored document's text, after a warm-up."""
+    with engine.connect() as conn:
+        texts = [text for (text,) in conn.execute(select(Document.text).where(Document.text != ""))]
+    tagger = EntityTagger(settings.spacy_pipeline)
+    tagger.tag_many(texts[:2])
+    _, seconds, peak = timed(lambda: tagger.tag_many(texts))
+    characters = sum(map(len, texts))
+    return {
+        **dict.fromkeys(COLUMNS),
+        "seconds": round(seconds, 3),
+        "documents": len(texts),
+        "documents_per_s": round(len(texts) / seconds, 2),
+        "peak_rss_mib": peak,
+        "characters": characters,
+        "characters_per_s": round(characters / seconds),
+        "pipeline": f"{settings.spacy_pipeline} (trained: {tagger.trained})",
+    }
+
+
 def copy_corpus(source: Path, dest: Path, limit: int | None) -> list[Path]:
     """Copy the first ``limit`` files of ``source``, in the pipeline's sorted order; return the copies."""
     files = discover([source])[:limit]
@@ -164,6 +187,7 @@ def run(source: Path, limit: int | None) -> dict[str, Any]:
         model_rss = round(rss_mib(), 1)
         phases = {"first_ingest": ingest_phase(settings, engine, embedder, corpus)}
         phases["encoder_alone"] = encoder_phase(engine, embedder)
+        phases["entity_tagger_alone"] = tagger_phase(settings, engine)
         phases["reingest_unchanged"] = ingest_phase(settings, engine, embedder, corpus)
         page = append_paragraph(files)
         phases["reingest_one_page_changed"] = ingest_phase(settings, engine, embedder, corpus)
@@ -194,7 +218,7 @@ def run(source: Path, limit: int | None) -> dict[str, Any]:
 
 def report(result: dict[str, Any], markdown: bool = False) -> str:
     """The human-readable report: plain text with aligned columns, or Markdown."""
-    m, c = result["machine"], result["checks"]
+    m, c, tagger = result["machine"], result["checks"], result["phases"]["entity_tagger_alone"]
     mark = {True: "ok", False: "MISSED"}
     command = f"`{result['command']}`" if markdown else result["command"]
     intro = [
@@ -212,6 +236,8 @@ def report(result: dict[str, Any], markdown: bool = False) -> str:
         f"first/encoder chunks/s {c['pipeline_encoder_ratio']} (>= {ENCODER_TARGET}): "
         f"{mark[c['pipeline_encoder_ok']]}",
         f"only {result['changed_page']} re-embedded: {mark[c['only_changed_page_embedded']]}",
+        f"entity tagger alone: {tagger['pipeline']}, {tagger['characters']} characters, "
+        f"{tagger['characters_per_s']} characters/s on one thread",
         "chunks, tokens: embedded chunks only; tokens = sum(token_end - token_start) from the chunks table",
     ]
     if markdown:

@@ -46,9 +46,12 @@ def ask_from_details(at: datetime, details: dict[str, Any]) -> Ask:
 
 def outcome_from_details(details: dict[str, Any]) -> Outcome:
     """The outcome an ``ask`` record stored; for a record written before the outcome was
-    stored, its :func:`legacy_outcome`."""
-    stored = details.get("outcome")
-    return legacy_outcome(details) if stored is None else Outcome(stored)
+    stored (or one whose stored value is not an outcome, which only an edit of the log
+    could leave, and ``attest audit verify`` reports), its :func:`legacy_outcome`."""
+    try:
+        return Outcome(details["outcome"])
+    except (KeyError, ValueError, TypeError):
+        return legacy_outcome(details)
 
 
 def legacy_outcome(details: dict[str, Any]) -> Outcome:

@@ -13,6 +13,11 @@ pytestmark = pytest.mark.unit
 DAY = datetime(2026, 11, 20, 9, 0)
 
 
+def test_a_stored_value_that_is_no_outcome_is_read_by_the_old_rule() -> None:
+    assert ask_from_details(DAY, {"answered": False, "outcome": "bogus"}).outcome == "declined"
+    assert ask_from_details(DAY, {"answered": True, "outcome": ["x"]}).outcome == "supported"
+
+
 def test_the_stored_outcome_is_read_not_derived() -> None:
     # Details that the old rule would read otherwise: the stored outcome wins.
     faithful = {"answered": True, "verdict": {"unsupported": 0, "answers_question": False}}

@@ -82,6 +82,12 @@ def test_the_shipped_trained_pipeline_is_found_by_path_and_used() -> None:
     assert t.warm_up().pipe_names == ["tok2vec", "ner", "attest_pattern_entities", "entity_ruler"]
 
 
+def test_a_broken_pipeline_directory_is_named_in_a_configuration_error(tmp_path: Path) -> None:
+    (tmp_path / "config.cfg").write_text("[nlp]\nthis is not a config\n")
+    with pytest.raises(ConfigurationError, match="ATTEST_SPACY_PIPELINE=.*cannot be loaded"):
+        EntityTagger(str(tmp_path)).warm_up()
+
+
 def test_bare_numbers_are_not_entities() -> None:
     assert tagged(EntityTagger(DEFAULT_PIPELINE), "We bought three laptops and the second one broke.") == []
 

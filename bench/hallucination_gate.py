@@ -111,7 +111,7 @@ def main() -> int:
         answerer.settings = regenerate
         results["regenerate"] = [
             judge(q, _shown(answerer.ask("eval", q.question)), False)
-            if a.verdict and (a.verdict["unsupported"] or a.verdict.get("answers_question") is False)
+            if a.verdict and (a.verdict.unsupported or a.verdict.answers_question is False)
             else judge(q, _shown(a), False)
             for q, a in zip(questions, answers, strict=True)
         ]
@@ -140,7 +140,7 @@ def verdict_of(question: SquadQuestion, answer: Answer, answerer: Answerer) -> V
     """The checker's verdict on the answer's draft (``None`` when it was declined unchecked)."""
     if answer.draft is None:
         return None
-    passages = [(s["number"], s["text"]) for s in answer.sources]
+    passages = [(s.passage.number, s.text) for s in answer.sources if s.passage is not None]
     return answerer.checker.check(answer.draft, passages, question.question)
 
 
@@ -156,7 +156,7 @@ def gated(
 
 
 def _shown(answer: Answer) -> str | None:
-    refused = answer.gate is not None and answer.gate["action"] == "refused"
+    refused = answer.gate is not None and answer.gate.action == "refused"
     return answer.text if answer.answered and not refused else None
 
 

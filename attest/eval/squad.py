@@ -55,14 +55,14 @@ def _ask(
 ) -> Outcome:
     if gold_rows:
         hits = [
-            RetrievedChunk(retriever.snapshot.chunks[row], 1.0, row)
+            RetrievedChunk(retriever.snapshot.chunks[row], 1.0, row, retriever.dense.embeddings[row])
             for row in gold_rows[question.paragraph_id]
         ]
         answer = answerer.answer_from(question.question, hits)
     else:
         answer = answerer.ask("eval", question.question)
-    cited = {c["number"] for c in answer.citations}
-    texts = tuple(s["text"] for s in answer.sources if s.get("number") in cited)
+    cited = {c.number for c in answer.citations}
+    texts = tuple(s.text for s in answer.sources if s.passage is not None and s.passage.number in cited)
     return Outcome(question, answer.text, answer.answered, texts, answer.timings_ms)
 
 

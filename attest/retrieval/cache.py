@@ -1,10 +1,8 @@
-"""Caches where they pay: query embeddings, and whole answers to repeated questions.
+"""A bounded LRU map, and the query-embedding cache built on it.
 
-Both are bounded LRU maps, safe to share between threads, per process. An answer is
-keyed by the index version it was computed on, the asker's permission set, the
-verification policy and the question, so activating a new version (a re-index, a
-deletion, an ACL change) makes every older entry unreachable: nothing needs to be
-flushed, and the stale entries age out.
+Questions are embedded for retrieval and again for the relevance gate, and asked again;
+the vector of each is kept, per process. The answer cache (:mod:`attest.answers.cache`)
+uses the same map.
 """
 
 from __future__ import annotations
@@ -54,35 +52,6 @@ class LRU(Generic[V]):
         return len(self._items)
 
 
-class SingleFlight:
-    """One computation per missing key at a time: later callers wait for the first one's result.
-
-    When a re-index activates a new version, every kept answer becomes unreachable at once,
-    and fifty clients asking the same twenty questions would otherwise compute each answer
-    fifty times over, all competing for the same CPUs (bench/load.py: requests stalled for
-    over 20 s after each activation).
-    """
-
-    def __init__(self) -> None:
-        self._flights: dict[Hashable, threading.Event] = {}
-        self._lock = threading.Lock()
-
-    def join(self, key: Hashable) -> threading.Event | None:
-        """``None`` when the caller is first, and must call :meth:`land` when done; else the
-        event that is set when the first caller lands."""
-        with self._lock:
-            flight = self._flights.get(key)
-            if flight is None:
-                self._flights[key] = threading.Event()
-            return flight
-
-    def land(self, key: Hashable) -> None:
-        with self._lock:
-            flight = self._flights.pop(key, None)
-        if flight is not None:
-            flight.set()
-
-
 class CachingEmbedder:
     """An :class:`Embedder` that remembers single texts (queries); batches pass straight through."""
 
@@ -104,8 +73,3 @@ class CachingEmbedder:
             vector.setflags(write=False)  # shared between callers
             self.cache.put(texts[0], vector)
         return vector[np.newaxis, :]
-
-
-def permission_key(groups: frozenset[str] | None) -> tuple[str, ...] | None:
-    """``None`` (reads everything) stays distinct from an empty set of groups."""
-    return None if groups is None else tuple(sorted(groups))

@@ -46,11 +46,12 @@ class RetrievalConfig:
 
 @dataclass(frozen=True)
 class RetrievedChunk:
-    """A chunk record of the index version with its fused score."""
+    """A chunk record of the index version with its fused score and its index vector."""
 
     chunk: dict[str, Any]
     score: float
     row: int  # position in the index version
+    vector: np.ndarray | None = None  # the chunk's unit embedding, as indexed; read-only
 
 
 class HybridRetriever:
@@ -102,7 +103,7 @@ class HybridRetriever:
         else:
             raise RetrievalError(f"Mode {mode.value!r} is not a single retrieval mode.")
         return [
-            RetrievedChunk(self.snapshot.chunks[int(i)], float(s), int(i))
+            RetrievedChunk(self.snapshot.chunks[int(i)], float(s), int(i), self.dense.embeddings[int(i)])
             for i, s in zip(ids[:k], scores[:k], strict=True)
         ]
 

@@ -64,7 +64,7 @@ def test_handbook_questions_are_answered_with_every_part(
     answer = demo.ask("demo", question)
     assert answer.answered, answer.reason
     assert all(part in answer.text for part in expected), answer.text
-    assert answer.verdict is not None and answer.verdict["answers_question"] is True
+    assert answer.verdict is not None and answer.verdict.answers_question is True
 
 
 @pytest.mark.parametrize("question", DECLINED)

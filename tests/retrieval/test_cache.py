@@ -1,14 +1,13 @@
-"""The LRU maps behind the query-embedding and answer caches."""
+"""The LRU map, and the query-embedding cache built on it."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 
 import numpy as np
 import pytest
 
-from attest.retrieval.cache import LRU, CachingEmbedder, SingleFlight, permission_key
+from attest.retrieval.cache import LRU, CachingEmbedder
 
 pytestmark = pytest.mark.unit
 
@@ -51,21 +50,3 @@ def test_caching_embedder_remembers_single_texts_only() -> None:
     assert inner.texts == 5  # batches (documents, claims) are not kept
     with pytest.raises(ValueError):
         again[0, 0] = 0.0  # a shared vector cannot be changed by a caller
-
-
-def test_permission_keys() -> None:
-    assert permission_key(None) is None and permission_key(frozenset()) == ()
-    assert permission_key(frozenset({"b", "a"})) == ("a", "b")
-
-
-def test_single_flight_lets_one_caller_compute_and_the_others_wait() -> None:
-    flights = SingleFlight()
-    assert flights.join("q") is None  # the first caller leads
-    waiting = flights.join("q")
-    assert waiting is not None and not waiting.is_set()
-    assert flights.join("other") is None  # another key is independent
-    woke = threading.Event()
-    threading.Thread(target=lambda: waiting.wait(5) and woke.set()).start()
-    flights.land("q")
-    assert woke.wait(5) and waiting.is_set()
-    assert flights.join("q") is None  # landed: the next miss leads again

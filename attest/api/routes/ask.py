@@ -7,7 +7,6 @@ import time
 from collections.abc import AsyncIterator, Generator
 from contextlib import closing
 from dataclasses import replace
-from pathlib import PurePath
 from typing import Any
 
 import anyio
@@ -19,12 +18,11 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 from starlette.types import Receive, Scope, Send
 
-from attest.answers import Answer, Delta, Started, audit_details, outcome_of
+from attest.answers import Answer, Delta, Started, outcome_of, record_ask
 from attest.api.deps import Access, AnswerSlot, Id, ServicesDep, SessionDep, UserDep, rule
 from attest.api.errors import DATABASE_DOWN, status_of
 from attest.api.schemas import AskRequest
 from attest.api.services import Services
-from attest.core import audit
 from attest.core.accounts import Principal, visible_kb
 from attest.core.db import write_gate
 from attest.core.errors import AttestError, NotFound
@@ -160,28 +158,6 @@ def own_conversation(session: Session, caller: Principal, conversation_id: Id) -
     return conversation
 
 
-def public_answer(answer: Answer) -> dict[str, Any]:
-    """What the caller sees: everything but the pre-policy draft and the raw retrieval scores."""
-    data = answer.to_dict()
-    data["answer"] = data.pop("text")
-    data.pop("draft")
-    data.pop("retrieved")
-    return _file_names(data)
-
-
-def _file_names(value: Any) -> Any:
-    """``value`` with every ``source_uri`` cut to the file's name: where a file lies on the
-    server is none of the asker's business (sources, citations and sentences all carry one)."""
-    if isinstance(value, dict):
-        return {
-            k: PurePath(v).name if k == "source_uri" and isinstance(v, str) else _file_names(v)
-            for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [_file_names(v) for v in value]
-    return value
-
-
 def _record(
     services: Services,
     request: Request,
@@ -199,7 +175,7 @@ def _record(
     what the model had written by then, sent but never checked.
     """
     latency_ms = round((time.perf_counter() - began) * 1000, 1)
-    payload = public_answer(answer)
+    payload = answer.to_public()
     with write_gate(services.engine), Session(services.engine, expire_on_commit=False) as session:
         if conversation_id is None:
             conversation = Conversation(owner=caller.owner, kb_id=kb.id, title=answer.question[:200])
@@ -219,20 +195,16 @@ def _record(
         session.add(message)
         session.flush()
         payload.update(conversation_id=conversation.id, message_id=message.id)
-        audit.append(
+        record_ask(
             session,
+            answer,
             actor=caller.label,
-            action="ask",
             kb=kb.name,
-            status=200,
-            details=audit_details(
-                answer,
-                latency_ms=latency_ms,
-                abandoned=abandoned,
-                conversation_id=conversation.id,
-                message_id=message.id,
-            ),
+            latency_ms=latency_ms,
             mask=services.settings.audit_mask_pii,
+            abandoned=abandoned,
+            conversation_id=conversation.id,
+            message_id=message.id,
         )
         session.commit()
     if abandoned:

@@ -78,15 +78,15 @@ def test_extractive_answer_cites_the_right_document(
 ) -> None:
     answer = answerer(settings, engine, embedder, extractive(embedder)).ask("hr", LEAVE)
     assert answer.answered and "27 days" in answer.text
-    assert [c["title"] for c in answer.citations] == ["Annual leave"]
+    assert [c.title for c in answer.citations] == ["Annual leave"]
     leave_text = (kb / "leave.txt").read_text()
     for sentence in answer.sentences:
-        support = sentence["support"]
-        assert support is not None and support["title"] == "Annual leave"
-        assert leave_text[support["char_start"] : support["char_end"]] == support["quote"]
+        support = sentence.support
+        assert support is not None and support.title == "Annual leave"
+        assert leave_text[support.char_start : support.char_end] == support.quote
     assert answer.relevance > settings.answer_min_relevance
     assert set(answer.timings_ms) == {"retrieve", "context", "read", "generate", "citations", "verify"}
-    assert answer.verdict is not None and answer.verdict["unsupported"] == 0  # extracted sentences
+    assert answer.verdict is not None and answer.verdict.unsupported == 0  # extracted sentences
 
 
 def test_irrelevant_question_is_declined_with_the_closest_documents(
@@ -106,14 +106,14 @@ def test_a_model_that_finds_no_answer_is_reported_plainly(
     answer = answerer(settings, engine, embedder, Scripted(NOT_FOUND)).ask("hr", LEAVE)
     assert not answer.answered and answer.text == NOT_IN_DOCUMENTS
     assert answer.reason == "the model found no answer"
-    assert "Annual leave" in {s["title"] for s in answer.sources}
+    assert "Annual leave" in {s.title for s in answer.sources}
 
 
 def test_invented_citations_are_removed_and_reported(
     kb: Path, settings: Settings, engine: Engine, embedder: SentenceTransformerEmbedder
 ) -> None:
     answer = answerer(settings, engine, embedder, Scripted("Employees get 27 days [1] [9].")).ask("hr", LEAVE)
-    assert answer.answered and answer.invalid_citations == [9]
+    assert answer.answered and answer.invalid_citations == (9,)
     assert "[9]" not in answer.text and "[1]" in answer.text
 
 
@@ -140,7 +140,7 @@ def test_answers_come_only_from_what_the_asker_may_read(
     assert board.answered and "4.2 million" in board.text
     staff = service.ask("hr", question, groups=frozenset({"staff"}))
     assert "4.2 million" not in staff.text
-    assert all(s["title"] != "Bonus pool" for s in staff.sources)
+    assert all(s.title != "Bonus pool" for s in staff.sources)
 
 
 def test_bad_requests_name_the_problem(
@@ -159,11 +159,12 @@ def test_a_follow_up_is_made_standalone_from_the_conversation(
     service = answerer(settings, engine, embedder, extractive(embedder))
     history = [Turn(LEAVE, "Full-time employees receive 27 days of annual leave each year [1].")]
     answer = service.ask("hr", "and how many unused days carry over?", history=history)
-    assert answer.query == f"{LEAVE} and how many unused days carry over?"
+    assert answer.query.standalone == f"{LEAVE} and how many unused days carry over?"
+    assert answer.query.follow_up and answer.question == "and how many unused days carry over?"
     assert "condense" in answer.timings_ms
     assert answer.question == "and how many unused days carry over?"
     assert answer.answered and "5 unused days" in answer.text
-    assert [c["title"] for c in answer.citations] == ["Annual leave"]
+    assert [c.title for c in answer.citations] == ["Annual leave"]
 
 
 def test_the_answer_streams_then_ends_with_the_checked_answer(
@@ -251,10 +252,11 @@ def test_every_answer_carries_a_verdict_and_flags_unsupported_claims(
 ) -> None:
     answer = ask_with_policy(settings, engine, embedder, Scripted(INVENTED), None)  # default: flag
     assert answer.verdict is not None and answer.gate is not None
-    claims = answer.verdict["claims"]
-    assert [c["supported"] for c in claims] == [True, False]
-    assert claims[0]["evidence"]["quote"].startswith("Full-time employees receive 27 days")
-    assert answer.gate["action"] == "flagged" and "yacht" in answer.text
+    claims = answer.verdict.claims
+    assert [c.supported for c in claims] == [True, False]
+    assert claims[0].evidence is not None
+    assert claims[0].evidence.text.startswith("Full-time employees receive 27 days")
+    assert answer.gate.action == "flagged" and "yacht" in answer.text
     assert answer.text.endswith(UNVERIFIED_MARK) and "verify" in answer.timings_ms
 
 
@@ -263,7 +265,9 @@ def test_a_knowledge_base_policy_strips_or_refuses(
 ) -> None:
     stripped = ask_with_policy(settings, engine, embedder, Scripted(INVENTED), "strip")
     assert "yacht" not in stripped.text and "27 days" in stripped.text
-    assert stripped.gate is not None and stripped.gate["removed"] == 1 and "removed" in stripped.gate["note"]
+    assert (
+        stripped.gate is not None and stripped.gate.removed == 1 and "removed" in (stripped.gate.note or "")
+    )
     refused = ask_with_policy(settings, engine, embedder, Scripted(INVENTED), "refuse")
     assert refused.text == COULD_NOT_VERIFY and refused.sources
 
@@ -275,17 +279,18 @@ def test_regenerate_asks_once_more_with_a_stricter_prompt(
     answer = ask_with_policy(settings, engine, embedder, generator, "regenerate")
     assert "Copy the facts exactly" in generator.strict_prompt.text
     assert answer.text == Regenerates.STRICT_REPLY and "regenerate" in answer.timings_ms
-    assert answer.verdict is not None and answer.verdict["unsupported"] == 0
+    assert answer.verdict is not None and answer.verdict.unsupported == 0
 
 
 def test_a_wrong_citation_is_caught_and_the_right_source_named(
     kb: Path, settings: Settings, engine: Engine, embedder: SentenceTransformerEmbedder
 ) -> None:
     answer = ask_with_policy(settings, engine, embedder, CitesWrongly(), None)
-    claim = answer.verdict["claims"][0] if answer.verdict else {}
-    leave = next(s["number"] for s in answer.sources if "27 days" in s["text"])
-    assert claim["supported"] and claim["wrong_citations"] == claim["citations"] != [leave]
-    assert claim["better_source"] == leave
+    assert answer.verdict is not None
+    claim = answer.verdict.claims[0]
+    leave = next(s.passage.number for s in answer.sources if s.passage and "27 days" in s.text)
+    assert claim.supported and claim.wrong_citations == claim.claim.citations != (leave,)
+    assert claim.better_source == leave
 
 
 def test_repeated_questions_come_from_the_cache_until_the_index_changes(

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from attest.core.errors import Conflict, NotFound
-from attest.core.models import KnowledgeBase, Policy
+from attest.core.models import Document, IndexVersion, KnowledgeBase, Policy
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
@@ -77,3 +78,25 @@ def get_or_create_kb(session: Session, *, name: str) -> tuple[KnowledgeBase, boo
 
 def list_kbs(session: Session) -> list[KnowledgeBase]:
     return list(session.scalars(select(KnowledgeBase).order_by(KnowledgeBase.name)))
+
+
+@dataclass(frozen=True)
+class KbSummary:
+    """A knowledge base as ``attest kb list`` shows it: every document, whoever may read it."""
+
+    name: str
+    documents: int
+    index_version: int | None
+
+
+def kb_summaries(session: Session) -> list[KbSummary]:
+    """Every knowledge base by name, with its document count and active index version
+    (``None`` before its first index is activated)."""
+    rows = session.execute(
+        select(KnowledgeBase.name, func.count(Document.id), IndexVersion.version)
+        .outerjoin(Document, Document.kb_id == KnowledgeBase.id)
+        .outerjoin(IndexVersion, IndexVersion.id == KnowledgeBase.active_index_id)
+        .group_by(KnowledgeBase.id, IndexVersion.version)
+        .order_by(KnowledgeBase.name)
+    ).all()
+    return [KbSummary(name=name, documents=count, index_version=version) for name, count, version in rows]

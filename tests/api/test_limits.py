@@ -165,7 +165,7 @@ def serve_options(monkeypatch: pytest.MonkeyPatch, trusted: str | None) -> dict[
 
     seen: dict[str, Any] = {}
     monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: seen.update(kwargs))
-    monkeypatch.setattr(cli, "_ready", lambda: None)
+    monkeypatch.setattr(cli.serve, "ready", lambda: None)
     if trusted is None:
         monkeypatch.delenv("ATTEST_TRUSTED_PROXIES", raising=False)
     else:

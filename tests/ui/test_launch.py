@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit import config as streamlit_config
 
-from attest.cli import _streamlit_command, _ui_env
+from attest.cli.serve import _streamlit_command, _ui_env
 
 pytestmark = pytest.mark.unit
 

@@ -54,8 +54,10 @@ def ask(
 ) -> None:
     """Answer a question from a knowledge base, with citations and sources; the question is
     recorded in the audit log like one asked through the API."""
-    from attest.answers import Answerer, audit_details
-    from attest.core import audit
+    from sqlalchemy.orm import Session
+
+    from attest.answers import Answerer, record_ask
+    from attest.core.db import write_gate
     from attest.core.settings import get_settings
 
     allowed = split(groups)
@@ -66,36 +68,32 @@ def ask(
         began = time.perf_counter()
         answer = answerer.ask(kb, question, groups=None if allowed is None else frozenset(allowed))
         latency_ms = round((time.perf_counter() - began) * 1000, 1)
-        audit.write(
-            engine,
-            actor=caller(),
-            action="ask",
-            kb=kb,
-            status=200,
-            details=audit_details(answer, latency_ms=latency_ms),
-            mask=settings.audit_mask_pii,
-        )
+        with write_gate(engine), Session(engine) as session:
+            record_ask(
+                session, answer, actor=caller(), kb=kb, latency_ms=latency_ms, mask=settings.audit_mask_pii
+            )
+            session.commit()
     if as_json:
-        print(json.dumps(answer.to_dict()))
+        print(json.dumps(answer.to_public()))
         return
     typer.echo(answer.text)
     if answer.reason:
         typer.echo(f"({answer.reason})", err=True)
-    if answer.verdict is not None and answer.gate is not None:
-        v = answer.verdict
-        note = f"; {answer.gate['note']}" if answer.gate["note"] else ""
+    verdict, gate = answer.verdict, answer.gate
+    if verdict is not None and gate is not None:
+        note = f"; {gate.note}" if gate.note else ""
         label = "Verified"
-        if v.get("answers_question") is False:  # faithful or not, it is no answer: "Verified" would mislead
-            typer.echo(f"\nDoes not answer the question (reader score {v['relevance']:.2f}).")
+        if verdict.answers_question is False:  # faithful or not, it is no answer: "Verified" would mislead
+            typer.echo(f"\nDoes not answer the question (reader score {verdict.relevance or 0.0:.2f}).")
             label = "Checked"
         else:
             typer.echo("")
         typer.echo(
-            f"{label}: {v['supported']} of {v['supported'] + v['unsupported']} statements supported "
-            f"(score {v['score']:.2f}, policy {answer.gate['policy']}{note})"
+            f"{label}: {verdict.supported} of {len(verdict.claims)} statements supported "
+            f"(score {verdict.score:.2f}, policy {gate.policy.value}{note})"
         )
     typer.echo("\nSources:" if answer.answered else "\nClosest documents:")
     for source in answer.sources:
-        number = f"[{source['number']}] " if "number" in source else "- "
-        page = f", page {source['page']}" if source.get("page") else ""
-        typer.echo(f"  {number}{source['title']} ({Path(source['source_uri']).name}{page})")
+        number = f"[{source.passage.number}] " if source.passage else "- "
+        page = f", page {source.passage.page}" if source.passage and source.passage.page else ""
+        typer.echo(f"  {number}{source.title} ({Path(source.source_uri).name}{page})")

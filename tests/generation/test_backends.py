@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -15,6 +14,7 @@ from attest.generation.backends import LlamaCppGenerator, OpenAIGenerator
 from attest.generation.citations import parse_citations
 from attest.generation.prompts import NOT_FOUND, build_prompt, declines
 from attest.retrieval.context import Context, build_context
+from tests.doubles import chunk_record, hit
 from tests.llama_server import API_KEY, free_port, start_llama_server
 
 pytestmark = pytest.mark.integration
@@ -25,19 +25,9 @@ DOC = (
 )
 
 
-@dataclass(frozen=True)
-class Hit:
-    chunk: dict[str, Any]
-    score: float
-
-
 def context() -> Context:
-    chunk = {
-        "chunk_id": 1, "document_id": 1, "position": 0, "text": DOC, "char_start": 0, "char_end": len(DOC),
-        "token_start": 0, "token_end": 40, "page": None, "entities": [], "title": "Expenses",
-        "source_uri": "expenses.md", "acl": [], "tags": [],
-    }  # fmt: skip
-    return build_context([Hit(chunk, 1.0)], 1000, lambda s: len(s.split()))
+    chunk = chunk_record(1, 1, DOC, token_end=40, title="Expenses", source_uri="expenses.md")
+    return build_context([hit(chunk)], 1000, lambda s: len(s.split()))
 
 
 def test_prompt_shows_numbered_sources_and_ends_at_answer() -> None:

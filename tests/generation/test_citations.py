@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -13,6 +11,9 @@ from hypothesis import strategies as st
 
 from attest.generation.citations import parse_citations, quote, sentence_spans, validate
 from attest.retrieval.context import Context, build_context
+from attest.retrieval.hybrid import RetrievedChunk
+from tests.doubles import chunk_record
+from tests.doubles import hit as make_hit
 
 pytestmark = pytest.mark.unit
 
@@ -30,14 +31,6 @@ FOOTNOTED = LEAVE.replace("for full-time staff.", "for full-time staff [2].")  #
 DOCUMENTS = {1: LEAVE, 2: TRAVEL, 3: FOOTNOTED}
 
 
-@dataclass(frozen=True)
-class FakeHit:
-    """Has the two attributes ``build_context`` reads from ``RetrievedChunk``."""
-
-    chunk: dict[str, Any]
-    score: float
-
-
 def between(doc: str, first: str, last: str) -> tuple[int, int]:
     """The character range of ``doc`` from the start of ``first`` to the end of ``last``."""
     start = doc.index(first)
@@ -46,30 +39,23 @@ def between(doc: str, first: str, last: str) -> tuple[int, int]:
 
 def hit(
     document_id: int, position: int, span: tuple[int, int], score: float, page: int | None = None
-) -> FakeHit:
+) -> RetrievedChunk:
     start, end = span
-    return FakeHit(
-        {
-            "chunk_id": document_id * 100 + position,
-            "document_id": document_id,
-            "position": position,
-            "text": DOCUMENTS[document_id][start:end],
-            "char_start": start,
-            "char_end": end,
-            "token_start": 0,
-            "token_end": 0,
-            "page": page,
-            "entities": [],
-            "title": {1: "Leave policy", 2: "Travel policy", 3: "Leave policy"}[document_id],
-            "source_uri": f"file:///kb/{document_id}.txt",
-            "acl": [],
-            "tags": [],
-        },
-        score,
+    record = chunk_record(
+        document_id * 100 + position,
+        document_id,
+        DOCUMENTS[document_id][start:end],
+        position=position,
+        char_start=start,
+        char_end=end,
+        page=page,
+        title={1: "Leave policy", 2: "Travel policy", 3: "Leave policy"}[document_id],
+        source_uri=f"file:///kb/{document_id}.txt",
     )
+    return make_hit(record, score)
 
 
-def build(hits: Sequence[FakeHit]) -> Context:
+def build(hits: Sequence[RetrievedChunk]) -> Context:
     return build_context(hits, 10_000, lambda s: len(s.split()))
 
 
@@ -359,14 +345,7 @@ def test_a_number_in_a_quoted_sentence_is_text_and_only_the_placed_mark_cites(co
 
 def test_a_quote_has_the_words_of_its_source_sentence() -> None:
     document = "Carried-over days expire on 31 March [4]. Parental leave is 16 weeks at full pay."
-    one = FakeHit(
-        {
-            "chunk_id": 1, "document_id": 7, "position": 0, "text": document, "char_start": 0,
-            "char_end": len(document), "token_start": 0, "token_end": 0, "page": None, "entities": [],
-            "title": "Leave", "source_uri": "leave.txt", "acl": [], "tags": [],
-        },
-        1.0,
-    )  # fmt: skip
+    one = make_hit(chunk_record(1, 7, document, title="Leave", source_uri="leave.txt"))
     checked = validate(f"{quote('Carried-over days expire on 31 March [4].')} [1]", build([one]))
     support = checked.sentences[0].support
     assert support is not None and support.quote == "Carried-over days expire on 31 March [4]."

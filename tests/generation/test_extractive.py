@@ -3,9 +3,6 @@ question, cited; never a heading or a table header; nothing when no unit answers
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 import pytest
 
 from attest.generation.citations import validate
@@ -14,30 +11,20 @@ from attest.generation.prompts import NOT_FOUND
 from attest.retrieval.context import Context, build_context
 from attest.text.embedder import SentenceTransformerEmbedder
 from tests.conftest import extractive as make_extractive
+from tests.doubles import chunk_record, hit
 
 pytestmark = pytest.mark.integration
 
 LEAVE = "How many days of annual leave do full-time employees get?"
 
 
-@dataclass(frozen=True)
-class Hit:
-    chunk: dict[str, Any]
-    score: float
-
-
 def context_of(*texts: str) -> Context:
     """One passage per text, numbered in order."""
-    hits = [Hit(chunk(n, text), 1.0 - n / 10) for n, text in enumerate(texts, start=1)]
+    hits = [
+        hit(chunk_record(n, n, text, source_uri=f"{n}.txt"), 1.0 - n / 10)
+        for n, text in enumerate(texts, start=1)
+    ]
     return build_context(hits, 10_000, lambda s: len(s.split()))
-
-
-def chunk(n: int, text: str) -> dict[str, Any]:
-    return {
-        "chunk_id": n, "document_id": n, "position": 0, "text": text, "char_start": 0, "char_end": len(text),
-        "token_start": 0, "token_end": 0, "page": None, "entities": [], "title": f"Document {n}",
-        "source_uri": f"{n}.txt", "acl": [], "tags": [],
-    }  # fmt: skip
 
 
 @pytest.fixture

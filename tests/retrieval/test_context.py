@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
 import pytest
 
 from attest.retrieval.context import OMITTED, Context, build_context, quote
+from attest.retrieval.hybrid import RetrievedChunk
+from tests.doubles import chunk_record, hit
 
 pytestmark = pytest.mark.unit
 
@@ -25,14 +26,6 @@ OTHER = (
     "Travel must be booked through the travel portal. Economy class is the default for flights "
     "under six hours. Hotel costs are reimbursed up to the city limit published by finance."
 )
-
-
-@dataclass(frozen=True)
-class FakeHit:
-    """Has the two attributes ``build_context`` reads from ``RetrievedChunk``."""
-
-    chunk: dict[str, Any]
-    score: float
 
 
 def words(text: str) -> int:
@@ -55,36 +48,31 @@ def windows(
     positions: Sequence[int] | None = None,
     pages: Sequence[int | None] | None = None,
     title: str = "Remote work policy",
-) -> list[FakeHit]:
+) -> list[RetrievedChunk]:
     """Hits for the windows ``doc[start:end]``; positions count up from 0 unless given."""
     positions = positions if positions is not None else range(len(ranges))
     scores = scores if scores is not None else [1.0] * len(ranges)
     pages = pages if pages is not None else [None] * len(ranges)
     return [
-        FakeHit(
-            {
-                "chunk_id": document_id * 1000 + position,
-                "document_id": document_id,
-                "position": position,
-                "text": doc[start:end],
-                "char_start": start,
-                "char_end": end,
-                "token_start": 0,
-                "token_end": 0,
-                "page": page,
-                "entities": [],
-                "title": title,
-                "source_uri": f"file:///kb/{document_id}.txt",
-                "acl": [],
-                "tags": [],
-            },
+        hit(
+            chunk_record(
+                document_id * 1000 + position,
+                document_id,
+                doc[start:end],
+                position=position,
+                char_start=start,
+                char_end=end,
+                page=page,
+                title=title,
+                source_uri=f"file:///kb/{document_id}.txt",
+            ),
             score,
         )
         for (start, end), position, score, page in zip(ranges, positions, scores, pages, strict=True)
     ]
 
 
-def build(hits: Sequence[FakeHit], budget: int = 10_000, **kwargs: Any) -> Context:
+def build(hits: Sequence[RetrievedChunk], budget: int = 10_000, **kwargs: Any) -> Context:
     return build_context(hits, budget, words, **kwargs)
 
 
@@ -156,8 +144,8 @@ def test_pages_page_and_chunk_ids_of_a_merged_passage() -> None:
 
 
 def test_same_chunk_returned_twice_counts_once_with_its_best_score() -> None:
-    [hit] = windows(DOC, [(0, 60)])
-    context = build([FakeHit(hit.chunk, 0.3), FakeHit(hit.chunk, 0.8)])
+    [one] = windows(DOC, [(0, 60)])
+    context = build([hit(one.chunk, 0.3), hit(one.chunk, 0.8)])
     [passage] = context.passages
     assert (passage.chunk_ids, passage.text, passage.score) == ((1000,), DOC[:60], 0.8)
 
@@ -413,7 +401,7 @@ def test_random_hit_sets_keep_every_invariant() -> None:
 
 
 def check_context(
-    context: Context, hits: list[FakeHit], docs: dict[int, str], max_passages: int | None
+    context: Context, hits: list[RetrievedChunk], docs: dict[int, str], max_passages: int | None
 ) -> None:
     by_id = {h.chunk["chunk_id"]: h.chunk for h in hits}
     best: dict[int, float] = {}

@@ -54,12 +54,12 @@ from attest.answers import answer_context
 from attest.core import logistic
 from attest.core.settings import Settings, get_settings
 from attest.eval.beir import index_corpus
-from attest.generation.evaluation import SquadQuestion, contains_gold, squad_questions
+from attest.eval.datasets import CorpusDoc, SquadQuestion, squad_questions, squad_to_beir
+from attest.eval.metrics import contains_gold
 from attest.generation.extractive import ExtractiveGenerator
 from attest.reader.features import FEATURES
 from attest.reader.model import Reader
 from attest.reader.reading import CALIBRATION, AnswerModel, sigmoid, unit_features
-from attest.retrieval.evaluation import CorpusDoc, squad_to_beir
 
 sys.path.insert(0, str(Path(__file__).parent))
 from train_reader import calibration_paragraph  # noqa: E402

@@ -29,8 +29,7 @@ import numpy as np
 
 from attest.core.settings import get_settings
 from attest.eval.beir import index_corpus
-from attest.generation.evaluation import sample, squad_questions
-from attest.retrieval.evaluation import CorpusDoc, squad_to_beir
+from attest.eval.datasets import CorpusDoc, sample, squad_questions, squad_to_beir
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared/data"
 SQUAD = DATA / "squad-v2-dev/dev-v2.0.json"

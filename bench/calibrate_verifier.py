@@ -32,10 +32,10 @@ from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 
 from attest.core import logistic
 from attest.core.settings import get_settings
+from attest.eval.datasets import Item, half
 from attest.ingest.entities import EntityTagger
 from attest.text.embedder import SentenceTransformerEmbedder
 from attest.verify.checker import FactChecker
-from attest.verify.evaluation import Item, half
 from attest.verify.model import WEIGHTS, SupportModel
 from attest.verify.signals import SIGNALS
 

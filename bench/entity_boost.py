@@ -29,8 +29,9 @@ from tune_fusion import SQUAD, in_tuning_half, load_data
 
 from attest.core.settings import get_settings
 from attest.eval.beir import CHUNK_DEPTH, doc_ranking, index_corpus
+from attest.eval.datasets import Qrels
+from attest.eval.metrics import evaluate_run
 from attest.ingest.entities import EntityTagger
-from attest.retrieval.evaluation import Qrels, evaluate_run
 from attest.retrieval.hybrid import HybridRetriever
 from attest.text.embedder import Embedder
 

@@ -41,8 +41,8 @@ from attest.core import db
 from attest.core.models import Policy
 from attest.core.settings import get_settings
 from attest.eval.beir import index_corpus
-from attest.generation.evaluation import SquadQuestion, contains_gold, sample, squad_questions
-from attest.retrieval.evaluation import CorpusDoc, squad_to_beir
+from attest.eval.datasets import CorpusDoc, SquadQuestion, sample, squad_questions, squad_to_beir
+from attest.eval.metrics import contains_gold
 from attest.verify.checker import Verdict
 from attest.verify.policy import OFF_TOPIC_MARK, UNVERIFIED_MARK, apply
 

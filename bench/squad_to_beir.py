@@ -3,7 +3,7 @@
 Writes ``OUT/corpus.jsonl`` (one document per paragraph, ``_id`` = ``{article}-{paragraph}``),
 ``OUT/queries.jsonl`` (answerable questions only) and the qrels twice, as ``OUT/qrels/test.tsv`` (BEIR
 layout) and ``OUT/qrels.tsv`` (same content; score 1 for the question's own paragraph). The conversion
-is :func:`attest.retrieval.evaluation.squad_to_beir`. Counts go to stderr; a missing SQuAD file prints
+is :func:`attest.eval.datasets.squad_to_beir`. Counts go to stderr; a missing SQuAD file prints
 ``skipped: ...`` and exits 0.
 
 Usage: python bench/squad_to_beir.py [--squad PATH] --out DIR [--limit-articles N]
@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from attest.retrieval.evaluation import QRELS_HEADER, squad_to_beir
+from attest.eval.datasets import QRELS_HEADER, squad_to_beir
 
 DEFAULT_SQUAD = Path(__file__).resolve().parents[1].parent / "shared/data/squad-v2-dev/dev-v2.0.json"
 

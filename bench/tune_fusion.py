@@ -23,15 +23,15 @@ from typing import Any
 
 from attest.core.settings import get_settings
 from attest.eval.beir import CHUNK_DEPTH, doc_ranking, index_corpus
-from attest.retrieval.evaluation import (
+from attest.eval.datasets import (
     CorpusDoc,
     Qrels,
-    evaluate_run,
     read_corpus,
     read_qrels,
     read_queries,
     squad_to_beir,
 )
+from attest.eval.metrics import evaluate_run
 from attest.retrieval.fusion import Ranking, reciprocal_rank_fusion, weighted_fusion
 
 SQUAD = Path(__file__).resolve().parents[1].parent / "shared/data/squad-v2-dev/dev-v2.0.json"

@@ -27,9 +27,8 @@ from pathlib import Path
 
 from sklearn.metrics import roc_auc_score
 
+from attest.eval.datasets import SQUAD_DEV
 from attest.text.tokenize import ENGLISH_STOPWORDS
-
-SQUAD = Path(__file__).resolve().parents[1].parent / "shared/data/squad-v2-dev/dev-v2.0.json"
 
 
 def words(text: str) -> list[str]:
@@ -38,7 +37,7 @@ def words(text: str) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--squad", type=Path, default=SQUAD)
+    parser.add_argument("--squad", type=Path, default=SQUAD_DEV)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if not args.squad.is_file():

@@ -24,9 +24,8 @@ from typing import Any
 from attest.answers import Answerer
 from attest.core import db
 from attest.core.settings import get_settings
-from attest.generation.evaluation import normalize_answer
+from attest.eval.metrics import latency_percentiles, normalize_answer
 from attest.ingest.pipeline import IngestPipeline
-from attest.retrieval.evaluation import latency_percentiles
 from attest.text.embedder import SentenceTransformerEmbedder
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -54,17 +54,16 @@ from attest.answers import answer_context
 from attest.core import logistic
 from attest.core.settings import Settings, get_settings
 from attest.eval.beir import index_corpus
-from attest.generation.evaluation import SquadQuestion, contains_gold, squad_questions
+from attest.eval.datasets import SQUAD_DEV, SquadQuestion, squad_corpus, squad_questions
+from attest.eval.metrics import contains_gold
 from attest.generation.extractive import ExtractiveGenerator
 from attest.reader.features import FEATURES
 from attest.reader.model import Reader
 from attest.reader.reading import CALIBRATION, AnswerModel, sigmoid, unit_features
-from attest.retrieval.evaluation import CorpusDoc, squad_to_beir
 
 sys.path.insert(0, str(Path(__file__).parent))
 from train_reader import calibration_paragraph  # noqa: E402
 
-SQUAD = Path(__file__).resolve().parents[2] / "shared/data/squad-v2-dev/dev-v2.0.json"
 SEED = 13
 GRID = tuple(round(t, 3) for t in np.arange(0.0, 1.0001, 0.005))
 CAP = 3
@@ -85,9 +84,7 @@ class Read:
 def collect(
     halves: list[list[SquadQuestion]], settings: Settings, tmp: Path, reader: Reader
 ) -> list[list[Read]]:
-    squad = json.loads(SQUAD.read_text(encoding="utf-8"))
-    corpus_rows, _queries, _qrels = squad_to_beir(squad)
-    corpus = [CorpusDoc(r["_id"], r.get("title", ""), r["text"]) for r in corpus_rows]
+    corpus = squad_corpus(json.loads(SQUAD_DEV.read_text(encoding="utf-8")))
     retriever, _id_of = index_corpus(corpus, tmp, settings)
     collected: list[list[Read]] = [[] for _ in halves]
     began = time.perf_counter()
@@ -209,10 +206,10 @@ def main() -> int:
     )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    if not SQUAD.is_file():
-        print(f"skipped: {SQUAD} is missing (see ../shared/data/README.md)", file=sys.stderr)
+    if not SQUAD_DEV.is_file():
+        print(f"skipped: {SQUAD_DEV} is missing (see ../shared/data/README.md)", file=sys.stderr)
         return 0
-    squad = json.loads(SQUAD.read_text())
+    squad = json.loads(SQUAD_DEV.read_text())
     contexts = {
         f"{a}-{p}": paragraph["context"]
         for a, article in enumerate(squad["data"])

@@ -29,12 +29,8 @@ import numpy as np
 
 from attest.core.settings import get_settings
 from attest.eval.beir import index_corpus
-from attest.generation.evaluation import sample, squad_questions
-from attest.retrieval.evaluation import CorpusDoc, squad_to_beir
+from attest.eval.datasets import HALUEVAL_QA, SQUAD_DEV, sample, squad_corpus, squad_questions
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared/data"
-SQUAD = DATA / "squad-v2-dev/dev-v2.0.json"
-HALUEVAL = DATA / "halueval-qa/qa-one-turn.factuality.jsonl"
 GRID = np.round(np.arange(0.10, 0.61, 0.025), 3)
 
 
@@ -44,21 +40,21 @@ def main() -> None:
     parser.add_argument("--keep", type=float, default=0.98, help="answerable share that must pass")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    for path in (SQUAD, HALUEVAL):
+    for path in (SQUAD_DEV, HALUEVAL_QA):
         if not path.is_file():
             print(f"skipped: {path} not found", file=sys.stderr)
             return
-    squad = json.loads(SQUAD.read_text(encoding="utf-8"))
+    squad = json.loads(SQUAD_DEV.read_text(encoding="utf-8"))
     questions = squad_questions(squad)
     groups = {
         "answerable": [q.question for q in sample([q for q in questions if q.answerable], args.sample)],
         "unanswerable": [q.question for q in sample([q for q in questions if not q.answerable], args.sample)],
-        "off-topic": list(dict.fromkeys(json.loads(line)["question"] for line in HALUEVAL.open()))[
+        "off-topic": list(dict.fromkeys(json.loads(line)["question"] for line in HALUEVAL_QA.open()))[
             : args.sample
         ],
     }
     settings = get_settings()
-    corpus = [CorpusDoc(r["_id"], r.get("title", ""), r["text"]) for r in squad_to_beir(squad)[0]]
+    corpus = squad_corpus(squad)
     with tempfile.TemporaryDirectory(prefix="attest-calibrate-") as tmp:
         retriever, _ = index_corpus(corpus, Path(tmp), settings)
         relevance = {}

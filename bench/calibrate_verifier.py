@@ -32,20 +32,17 @@ from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 
 from attest.core import logistic
 from attest.core.settings import get_settings
+from attest.eval.datasets import HALUEVAL_QA, SHARED_DATA, SQUAD_DEV, Item, half
 from attest.ingest.entities import EntityTagger
 from attest.text.embedder import SentenceTransformerEmbedder
 from attest.verify.checker import FactChecker
-from attest.verify.evaluation import Item, half
 from attest.verify.model import WEIGHTS, SupportModel
 from attest.verify.signals import SIGNALS
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared/data"
-HALUEVAL = DATA / "halueval-qa/qa-one-turn.factuality.jsonl"
-SQUAD = DATA / "squad-v2-dev/dev-v2.0.json"
 SEED = 13
 
 
-def halueval_rows(path: Path = HALUEVAL) -> list[dict[str, Any]]:
+def halueval_rows(path: Path = HALUEVAL_QA) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
@@ -55,7 +52,7 @@ def is_training(row: dict[str, Any]) -> bool:
     return half(item) == "even"
 
 
-def squad_rows(path: Path = SQUAD, sample: int = 1000) -> list[dict[str, Any]]:
+def squad_rows(path: Path = SQUAD_DEV, sample: int = 1000) -> list[dict[str, Any]]:
     """Gold answers (supported) and another article's gold answers (unsupported)."""
     items = []
     for a, article in enumerate(json.loads(path.read_text())["data"]):
@@ -141,8 +138,8 @@ def main() -> int:
     parser.add_argument("--squad-sample", type=int, default=1000)
     parser.add_argument("--check", action="store_true", help="compare with the shipped weights")
     args = parser.parse_args()
-    if not HALUEVAL.is_file() or not SQUAD.is_file():
-        print(f"skipped: {DATA} has no HaluEval or SQuAD file", file=sys.stderr)
+    if not HALUEVAL_QA.is_file() or not SQUAD_DEV.is_file():
+        print(f"skipped: {SHARED_DATA} has no HaluEval or SQuAD file", file=sys.stderr)
         return 0
     settings = get_settings()
     tagger = EntityTagger(settings.spacy_pipeline)

@@ -25,12 +25,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tune_fusion import SQUAD, in_tuning_half, load_data
+from tune_fusion import in_tuning_half, load_data
 
 from attest.core.settings import get_settings
 from attest.eval.beir import CHUNK_DEPTH, doc_ranking, index_corpus
+from attest.eval.datasets import SQUAD_DEV, Qrels
+from attest.eval.metrics import evaluate_run
 from attest.ingest.entities import EntityTagger
-from attest.retrieval.evaluation import Qrels, evaluate_run
 from attest.retrieval.hybrid import HybridRetriever
 from attest.text.embedder import Embedder
 
@@ -150,7 +151,7 @@ def markdown(report: dict[str, Any]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--squad", type=Path, default=SQUAD)
+    parser.add_argument("--squad", type=Path, default=SQUAD_DEV)
     parser.add_argument("--corpus", type=Path)
     parser.add_argument("--queries", type=Path)
     parser.add_argument("--qrels", type=Path)

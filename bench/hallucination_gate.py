@@ -41,12 +41,10 @@ from attest.core import db
 from attest.core.models import Policy
 from attest.core.settings import get_settings
 from attest.eval.beir import index_corpus
-from attest.generation.evaluation import SquadQuestion, contains_gold, sample, squad_questions
-from attest.retrieval.evaluation import CorpusDoc, squad_to_beir
+from attest.eval.datasets import SQUAD_DEV, SquadQuestion, sample, squad_corpus, squad_questions
+from attest.eval.metrics import contains_gold
 from attest.verify.checker import Verdict
 from attest.verify.policy import OFF_TOPIC_MARK, UNVERIFIED_MARK, apply
-
-SQUAD = Path(__file__).resolve().parents[1].parent / "shared/data/squad-v2-dev/dev-v2.0.json"
 
 
 def judge(question: SquadQuestion, shown: str | None, marked: bool) -> dict[str, bool]:
@@ -77,12 +75,12 @@ def main() -> int:
     parser.add_argument("--limit", type=int, default=200)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    if not SQUAD.is_file():
-        print(f"skipped: {SQUAD} is missing", file=sys.stderr)
+    if not SQUAD_DEV.is_file():
+        print(f"skipped: {SQUAD_DEV} is missing", file=sys.stderr)
         return 0
     settings = get_settings()
-    squad = json.loads(SQUAD.read_text(encoding="utf-8"))
-    corpus = [CorpusDoc(r["_id"], r.get("title", ""), r["text"]) for r in squad_to_beir(squad)[0]]
+    squad = json.loads(SQUAD_DEV.read_text(encoding="utf-8"))
+    corpus = squad_corpus(squad)
     questions = sample(squad_questions(squad), args.limit)
     with tempfile.TemporaryDirectory(prefix="attest-gate-") as tmp:
         retriever, _ = index_corpus(corpus, Path(tmp), settings)

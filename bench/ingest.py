@@ -39,11 +39,11 @@ from sqlalchemy import Engine, func, select
 from attest.core.db import make_engine, upgrade
 from attest.core.models import Chunk, Document
 from attest.core.settings import Settings
+from attest.eval.datasets import HANDBOOK_PAGES
 from attest.ingest.entities import EntityTagger
 from attest.ingest.pipeline import IngestPipeline, discover
 from attest.text.embedder import SentenceTransformerEmbedder
 
-DEFAULT_CORPUS = Path(__file__).resolve().parents[1].parent / "shared/data/handbook-18f/pages"
 KB = "bench"
 RESCAN_TARGET = 0.05  # unchanged re-ingest seconds / first ingest seconds, at most
 ENCODER_TARGET = 0.9  # first ingest chunks/s / encoder chunks/s, at least
@@ -251,7 +251,7 @@ def report(result: dict[str, Any], markdown: bool = False) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="folder of pages to ingest")
+    parser.add_argument("--corpus", type=Path, default=HANDBOOK_PAGES, help="folder of pages to ingest")
     parser.add_argument("--limit", type=int, default=None, help="use only the first N files (sorted)")
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="print one JSON object on stdout")

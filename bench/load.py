@@ -39,7 +39,7 @@ from typing import Any
 import httpx
 
 from attest.core import db
-from attest.retrieval.evaluation import latency_percentiles
+from attest.eval.metrics import latency_percentiles
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = [q["question"] for q in json.loads((ROOT / "scripts/demo_kb_questions.json").read_text())]

@@ -41,11 +41,11 @@ import numpy as np
 import scipy.sparse as sp
 
 from attest.core.settings import Settings
+from attest.eval.metrics import latency_percentiles
 from attest.ingest.chunker import hf_offsets
 from attest.retrieval.bm25 import BM25Config, BM25Index
 from attest.retrieval.context import build_context
 from attest.retrieval.dense import DenseConfig, DenseIndex
-from attest.retrieval.evaluation import latency_percentiles
 from attest.retrieval.filters import Filters
 from attest.retrieval.hybrid import open_retriever
 from attest.retrieval.index_store import FORMAT, load_snapshot

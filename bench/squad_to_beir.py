@@ -3,7 +3,7 @@
 Writes ``OUT/corpus.jsonl`` (one document per paragraph, ``_id`` = ``{article}-{paragraph}``),
 ``OUT/queries.jsonl`` (answerable questions only) and the qrels twice, as ``OUT/qrels/test.tsv`` (BEIR
 layout) and ``OUT/qrels.tsv`` (same content; score 1 for the question's own paragraph). The conversion
-is :func:`attest.retrieval.evaluation.squad_to_beir`. Counts go to stderr; a missing SQuAD file prints
+is :func:`attest.eval.datasets.squad_to_beir`. Counts go to stderr; a missing SQuAD file prints
 ``skipped: ...`` and exits 0.
 
 Usage: python bench/squad_to_beir.py [--squad PATH] --out DIR [--limit-articles N]
@@ -18,9 +18,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from attest.retrieval.evaluation import QRELS_HEADER, squad_to_beir
-
-DEFAULT_SQUAD = Path(__file__).resolve().parents[1].parent / "shared/data/squad-v2-dev/dev-v2.0.json"
+from attest.eval.datasets import QRELS_HEADER, SQUAD_DEV, squad_to_beir
 
 
 def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
@@ -56,7 +54,7 @@ def convert(squad_path: Path, out: Path, limit_articles: int | None = None) -> d
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse the command line, convert, print the counts to stderr."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    parser.add_argument("--squad", type=Path, default=DEFAULT_SQUAD, help="SQuAD JSON file")
+    parser.add_argument("--squad", type=Path, default=SQUAD_DEV, help="SQuAD JSON file")
     parser.add_argument("--out", type=Path, required=True, help="output directory")
     parser.add_argument("--limit-articles", type=int, default=None, help="convert the first N articles")
     args = parser.parse_args(argv)

@@ -23,18 +23,18 @@ from typing import Any
 
 from attest.core.settings import get_settings
 from attest.eval.beir import CHUNK_DEPTH, doc_ranking, index_corpus
-from attest.retrieval.evaluation import (
+from attest.eval.datasets import (
+    SQUAD_DEV,
     CorpusDoc,
     Qrels,
-    evaluate_run,
     read_corpus,
     read_qrels,
     read_queries,
     squad_to_beir,
 )
+from attest.eval.metrics import evaluate_run
 from attest.retrieval.fusion import Ranking, reciprocal_rank_fusion, weighted_fusion
 
-SQUAD = Path(__file__).resolve().parents[1].parent / "shared/data/squad-v2-dev/dev-v2.0.json"
 RRF_KS = (5, 10, 20, 40, 60, 100)
 DENSE_WEIGHTS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 
@@ -90,7 +90,7 @@ def grid() -> list[dict[str, Any]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--squad", type=Path, default=SQUAD)
+    parser.add_argument("--squad", type=Path, default=SQUAD_DEV)
     parser.add_argument("--corpus", type=Path)
     parser.add_argument("--queries", type=Path)
     parser.add_argument("--qrels", type=Path)

@@ -68,11 +68,12 @@ def eval_factuality(
 ) -> None:
     """ROC AUC, PR AUC, balanced accuracy, F1 and latency of the factuality checker."""
     from attest.core.settings import get_settings
+    from attest.eval.datasets import HALVES, read_items
+    from attest.eval.datasets import half as half_of
+    from attest.eval.factuality import evaluate_factuality
     from attest.ingest.entities import EntityTagger
     from attest.text.embedder import SentenceTransformerEmbedder
     from attest.verify.checker import FactChecker
-    from attest.verify.evaluation import HALVES, evaluate_factuality, read_items
-    from attest.verify.evaluation import half as half_of
 
     if half not in HALVES:
         fail(f"--half is {half!r}; choose all, even or odd")
@@ -103,11 +104,11 @@ def eval_retrieval(
 ) -> None:
     """nDCG@10, Recall@10/100, MRR@10 and query latency per retrieval mode."""
     from attest.core.settings import get_settings
-    from attest.eval.beir import evaluate_beir
-    from attest.retrieval.evaluation import Mode, read_corpus, read_qrels, read_queries
+    from attest.eval.beir import evaluate_beir, parse_modes
+    from attest.eval.datasets import read_corpus, read_qrels, read_queries
 
     with guard():
-        modes = list(Mode.from_str(mode).expand())
+        modes = parse_modes(mode)
         results = evaluate_beir(
             read_corpus(corpus), read_queries(queries), read_qrels(qrels), modes, get_settings()
         )

@@ -1,4 +1,4 @@
-"""``attest eval retrieval``: index a BEIR data set through the normal pipeline and score it."""
+"""``attest eval retrieval``: index a BEIR data set through the normal pipeline and score it per mode."""
 
 from __future__ import annotations
 
@@ -11,17 +11,31 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from attest.core import db
+from attest.core.errors import RetrievalError
 from attest.core.repository import get_kb
 from attest.core.settings import Settings
+from attest.eval.datasets import CorpusDoc, Qrels
+from attest.eval.metrics import evaluate_run, latency_percentiles
 from attest.ingest.pipeline import IngestPipeline
 from attest.ingest.progress import BarProgress
-from attest.retrieval.evaluation import CorpusDoc, Mode, Qrels, evaluate_run, latency_percentiles
-from attest.retrieval.hybrid import HybridRetriever, open_retriever
+from attest.retrieval.hybrid import HybridRetriever, Mode, open_retriever
 from attest.retrieval.index_store import active_snapshot
 from attest.text.embedder import SentenceTransformerEmbedder
 
 DOC_DEPTH = 100  # documents ranked per query (Recall@100)
 CHUNK_DEPTH = 300  # chunks retrieved to fill DOC_DEPTH distinct documents
+ALL_MODES = "all"  # what ``--mode`` accepts for every retrieval mode in turn
+
+
+def parse_modes(value: str) -> list[Mode]:
+    """The modes ``--mode value`` runs: every :class:`Mode` for ``all``, else the one named."""
+    if value.strip().lower() == ALL_MODES:
+        return list(Mode)
+    try:
+        return [Mode.from_str(value)]
+    except RetrievalError:
+        valid = ", ".join([*(m.value for m in Mode), ALL_MODES])
+        raise RetrievalError(f"unknown retrieval mode {value!r}; valid modes: {valid}") from None
 
 
 def evaluate_beir(

@@ -1,10 +1,19 @@
-"""Run ``attest eval qa``: index a SQuAD 2.0 file's paragraphs, ask its questions, score them."""
+"""``attest eval qa``: index a SQuAD 2.0 file's paragraphs, ask its questions, score the answers.
+
+Exact match and F1 use the official SQuAD normalisation and take the best gold answer;
+"contains gold" is whether a gold answer appears inside the answer (see
+:mod:`attest.eval.metrics`). Unanswerable questions count as handled when Attest declines.
+Citation precision is the share of cited passages that contain a gold answer, over
+answerable questions.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
 import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +21,8 @@ from attest.answers import Answerer
 from attest.core import db
 from attest.core.settings import Settings
 from attest.eval.beir import index_corpus
-from attest.generation.evaluation import Outcome, SquadQuestion, report, sample, squad_questions
-from attest.retrieval.evaluation import CorpusDoc, squad_to_beir
+from attest.eval.datasets import SquadQuestion, sample, squad_corpus, squad_questions
+from attest.eval.metrics import contains_gold, exact_match, f1, latency_percentiles
 from attest.retrieval.hybrid import HybridRetriever, RetrievedChunk
 
 
@@ -26,8 +35,7 @@ def evaluate_squad(
     tuning and the held-out half of SQuAD 2.0 dev); all paragraphs are indexed regardless.
     """
     squad = json.loads(path.read_text(encoding="utf-8"))
-    corpus_rows, _queries, _qrels = squad_to_beir(squad)
-    corpus = [CorpusDoc(r["_id"], r.get("title", ""), r["text"]) for r in corpus_rows]
+    corpus = squad_corpus(squad)
     parity = {"even": 0, "odd": 1}.get(articles)
     asked = [
         q for q in squad_questions(squad) if parity is None or int(q.paragraph_id.split("-")[0]) % 2 == parity
@@ -71,3 +79,56 @@ def _rows_by_corpus_id(retriever: HybridRetriever, id_of: dict[str, str]) -> dic
     for row, chunk in enumerate(retriever.snapshot.chunks):
         rows.setdefault(id_of[Path(chunk["source_uri"]).stem], []).append(row)
     return rows
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One question's answer, reduced to what the report needs."""
+
+    question: SquadQuestion
+    text: str
+    answered: bool
+    cited_texts: tuple[str, ...]
+    timings_ms: dict[str, float]
+
+
+def report(outcomes: Iterable[Outcome]) -> dict[str, Any]:
+    """The stable ``attest eval qa --json`` object."""
+    outcomes = list(outcomes)
+    answerable = [o for o in outcomes if o.question.answerable]
+    unanswerable = [o for o in outcomes if not o.question.answerable]
+    cited = [(o, t) for o in answerable for t in o.cited_texts]
+    return {
+        "answerable": {
+            "n": len(answerable),
+            "exact_match": _mean(
+                exact_match(o.text, o.question.answers) if o.answered else 0.0 for o in answerable
+            ),
+            "f1": _mean(f1(o.text, o.question.answers) if o.answered else 0.0 for o in answerable),
+            "contains_gold": _mean(
+                o.answered and contains_gold(o.text, o.question.answers) for o in answerable
+            ),
+            "answered": _mean(o.answered for o in answerable),
+        },
+        "unanswerable": {"n": len(unanswerable), "declined": _mean(not o.answered for o in unanswerable)},
+        "citation_precision": _mean(contains_gold(text, o.question.answers) for o, text in cited),
+        "latency_ms": _latency(outcomes),
+    }
+
+
+def _latency(outcomes: list[Outcome]) -> dict[str, dict[str, float]]:
+    """Percentiles per stage, and of the total, in milliseconds."""
+    if not outcomes:
+        return {}
+    stages = sorted({stage for o in outcomes for stage in o.timings_ms})
+    latency = {
+        stage: latency_percentiles([o.timings_ms[stage] for o in outcomes if stage in o.timings_ms])
+        for stage in stages
+    }
+    latency["total"] = latency_percentiles([sum(o.timings_ms.values()) for o in outcomes])
+    return latency
+
+
+def _mean(values: Iterable[float | bool]) -> float:
+    values = [float(v) for v in values]
+    return round(sum(values) / len(values), 4) if values else 0.0

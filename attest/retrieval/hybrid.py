@@ -12,7 +12,8 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from enum import Enum
+from typing import Any, assert_never
 
 import numpy as np
 
@@ -20,7 +21,6 @@ from attest.core.errors import RetrievalError
 from attest.core.settings import Settings
 from attest.retrieval.bm25 import BM25Config, BM25Index, CorpusStats
 from attest.retrieval.dense import DenseConfig, DenseIndex
-from attest.retrieval.evaluation import Mode
 from attest.retrieval.filters import Filters, FilterTables, Restriction
 from attest.retrieval.fusion import FusionMode, Ranking, reciprocal_rank_fusion, weighted_fusion
 from attest.retrieval.index_store import IndexSnapshot
@@ -31,6 +31,23 @@ STATS_CACHE_SIZE = 256  # readable sets whose BM25 statistics are kept per versi
 
 # Finds the entities a query names (e.g. ``EntityTagger`` texts); used by the entity boost.
 QueryEntities = Callable[[str], Iterable[str]]
+
+
+class Mode(Enum):
+    """Which retriever answers a query: BM25 alone, FAISS alone, or both fused."""
+
+    BM25 = "bm25"
+    DENSE = "dense"
+    HYBRID = "hybrid"
+
+    @classmethod
+    def from_str(cls, value: str) -> Mode:
+        """The mode named ``value`` (case-insensitive); RetrievalError listing the valid names if none."""
+        try:
+            return cls(value.strip().lower())
+        except ValueError:
+            valid = ", ".join(m.value for m in cls)
+            raise RetrievalError(f"unknown retrieval mode {value!r}; valid modes: {valid}") from None
 
 
 @dataclass(frozen=True)
@@ -101,7 +118,7 @@ class HybridRetriever:
             )
             ids, scores = self._boost_entities(query, fused)
         else:
-            raise RetrievalError(f"Mode {mode.value!r} is not a single retrieval mode.")
+            assert_never(mode)
         return [
             RetrievedChunk(self.snapshot.chunks[int(i)], float(s), int(i), self.dense.embeddings[int(i)])
             for i, s in zip(ids[:k], scores[:k], strict=True)

@@ -1,10 +1,12 @@
-"""The BEIR runner ranks documents by their best chunk."""
+"""The BEIR runner ranks documents by their best chunk and runs the modes ``--mode`` names."""
 
 from __future__ import annotations
 
 import pytest
 
-from attest.eval.beir import DOC_DEPTH, doc_ranking
+from attest.core.errors import RetrievalError
+from attest.eval.beir import DOC_DEPTH, doc_ranking, parse_modes
+from attest.retrieval.hybrid import Mode
 
 pytestmark = pytest.mark.unit
 
@@ -19,3 +21,10 @@ def test_the_ranking_stops_at_the_document_depth() -> None:
     id_of = {f"d{n:08d}": f"doc-{n}" for n in range(DOC_DEPTH + 5)}
     chunks = [{"source_uri": f"{stem}.txt"} for stem in id_of]
     assert doc_ranking(chunks, id_of) == [f"doc-{n}" for n in range(DOC_DEPTH)]
+
+
+def test_all_modes_is_every_retrieval_mode_in_turn() -> None:
+    assert parse_modes("all") == parse_modes(" ALL ") == [Mode.BM25, Mode.DENSE, Mode.HYBRID]
+    assert parse_modes("Dense") == [Mode.DENSE]
+    with pytest.raises(RetrievalError, match="'sparse'; valid modes: bm25, dense, hybrid, all$"):
+        parse_modes("sparse")

@@ -14,9 +14,8 @@ from attest.core.errors import RetrievalError
 from attest.core.repository import get_kb
 from attest.core.settings import Settings
 from attest.ingest.pipeline import IngestPipeline
-from attest.retrieval.evaluation import Mode
 from attest.retrieval.filters import Filters
-from attest.retrieval.hybrid import HybridRetriever, RetrievedChunk, open_retriever
+from attest.retrieval.hybrid import HybridRetriever, Mode, RetrievedChunk, open_retriever
 from attest.retrieval.index_store import active_snapshot
 from attest.text.embedder import SentenceTransformerEmbedder
 
@@ -276,5 +275,13 @@ def test_empty_query_is_an_error(corpus: Corpus) -> None:
         for mode in MODES:
             with pytest.raises(RetrievalError, match="empty"):
                 corpus.retriever.retrieve(query, k=3, mode=mode)
-    with pytest.raises(RetrievalError, match="not a single retrieval mode"):
-        corpus.retriever.retrieve("pager", mode=Mode.ALL)
+
+
+@pytest.mark.unit
+def test_mode_from_str_names_the_three_retrievers_only() -> None:
+    assert list(Mode) == MODES
+    assert Mode.from_str(" BM25 ") is Mode.BM25
+    assert Mode.from_str("Hybrid") is Mode.HYBRID
+    for name in ("sparse", "all"):  # "all" is the evaluation's word for every mode, not a mode
+        with pytest.raises(RetrievalError, match="valid modes: bm25, dense, hybrid$"):
+            Mode.from_str(name)

@@ -1,5 +1,5 @@
-"""Tests for attest.retrieval.evaluation: metrics against hand-computed values, BEIR readers,
-latency percentiles, the retrieval Mode and the SQuAD -> BEIR conversion (function and script)."""
+"""Data set readers: BEIR files, SQuAD -> BEIR (function and script), SQuAD questions and the
+fixed sample, factuality JSONL, and where the shared data lives."""
 
 from __future__ import annotations
 
@@ -12,173 +12,27 @@ from typing import Any
 import pytest
 
 from attest.core.errors import RetrievalError
-from attest.retrieval.evaluation import (
+from attest.eval.datasets import (
+    HALUEVAL_QA,
+    HANDBOOK_PAGES,
+    SHARED_DATA,
+    SQUAD_DEV,
     CorpusDoc,
-    Mode,
-    evaluate_run,
-    latency_percentiles,
-    mrr_at_k,
-    ndcg_at_k,
     read_corpus,
+    read_items,
     read_qrels,
     read_queries,
-    recall_at_k,
+    sample,
+    squad_corpus,
+    squad_questions,
     squad_to_beir,
 )
+from attest.eval.metrics import evaluate_run
 
 pytestmark = pytest.mark.unit
 
-SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "squad_to_beir.py"
-LOG2_3 = 1.584962500721156  # log2(3); 1/log2(3) = 0.6309297535714574
-
-
-# --- nDCG ----------------------------------------------------------------------------------------
-
-
-def test_ndcg_graded_example() -> None:
-    # ranking [d3, d1, d2], qrels {d1: 1, d2: 2}
-    # DCG@10  = 0/log2(2) + 1/log2(3) + 2/log2(4) = 0 + 0.6309 + 1.0 = 1.6309
-    # IDCG@10 = 2/log2(2) + 1/log2(3) = 2.0 + 0.6309 = 2.6309
-    # nDCG@10 = 1.6309 / 2.6309 = 0.6199
-    value = ndcg_at_k(["d3", "d1", "d2"], {"d1": 1, "d2": 2}, 10)
-    assert value == pytest.approx((1 / LOG2_3 + 1.0) / (2.0 + 1 / LOG2_3))
-    assert value == pytest.approx(0.6199, abs=1e-4)
-
-
-def test_ndcg_ideal_ranking_is_one() -> None:
-    # [d2, d1]: DCG = 2/1 + 1/log2(3) = IDCG -> 1.0
-    assert ndcg_at_k(["d2", "d1", "d9"], {"d1": 1, "d2": 2}, 10) == pytest.approx(1.0)
-
-
-def test_ndcg_cut_at_k() -> None:
-    # k = 2: ranking [d3, d1 | d2]: DCG@2 = 0/1 + 1/log2(3) = 0.6309
-    # IDCG@2 = 2/1 + 1/log2(3) = 2.6309 -> nDCG@2 = 0.6309 / 2.6309 = 0.2398
-    value = ndcg_at_k(["d3", "d1", "d2"], {"d1": 1, "d2": 2}, 2)
-    assert value == pytest.approx(0.2398, abs=1e-4)
-
-
-def test_ndcg_ideal_is_also_cut_at_k() -> None:
-    # three relevant docs, k = 1: DCG@1 = 1/1 = 1; IDCG@1 = 1/1 = 1 (not 1 + 0.6309 + 0.5) -> 1.0
-    assert ndcg_at_k(["a"], {"a": 1, "b": 1, "c": 1}, 1) == pytest.approx(1.0)
-
-
-def test_ndcg_zero_and_negative_scores_give_no_gain() -> None:
-    # qrels {d1: 0, d2: -1, d3: 1}, ranking [d1, d2, d3]
-    # DCG = 0/1 + 0/log2(3) + 1/log2(4) = 0.5; IDCG = 1/1 = 1 -> nDCG = 0.5
-    assert ndcg_at_k(["d1", "d2", "d3"], {"d1": 0, "d2": -1, "d3": 1}, 10) == pytest.approx(0.5)
-
-
-def test_ndcg_repeated_id_counts_once() -> None:
-    # [d1, d1, d2] with k = 2 is [d1, d2]: DCG = 0/1 + 1/log2(3) = 0.6309; IDCG = 1 -> 0.6309
-    assert ndcg_at_k(["d1", "d1", "d2"], {"d2": 1}, 2) == pytest.approx(1 / LOG2_3)
-
-
-def test_ndcg_without_relevant_docs_is_zero() -> None:
-    assert ndcg_at_k(["a", "b"], {"a": 0}, 10) == 0.0
-    assert ndcg_at_k([], {"a": 1}, 10) == 0.0
-
-
-def test_k_below_one_is_refused() -> None:
-    with pytest.raises(RetrievalError, match="at least 1"):
-        ndcg_at_k(["a"], {"a": 1}, 0)
-
-
-# --- recall and MRR -----------------------------------------------------------------------------
-
-QREL = {"d1": 1, "d2": 1, "d3": 1, "d4": 0}  # three relevant; d4 judged non-relevant
-
-
-def test_recall_at_k() -> None:
-    ranking = ["d9", "d1", "d4", "d2", "d3"]
-    assert recall_at_k(ranking, QREL, 2) == pytest.approx(1 / 3)  # top 2 holds d1: 1/3
-    assert recall_at_k(ranking, QREL, 4) == pytest.approx(2 / 3)  # d1, d2 (d4 scores 0): 2/3
-    assert recall_at_k(ranking, QREL, 5) == pytest.approx(1.0)  # d1, d2, d3: 3/3
-
-
-def test_recall_no_relevant_retrieved_or_beyond_k() -> None:
-    assert recall_at_k(["x", "y", "d4"], QREL, 10) == 0.0  # nothing relevant retrieved: 0/3
-    assert recall_at_k(["x", "y", "d1"], QREL, 2) == 0.0  # d1 at rank 3 > k = 2: 0/3
-    assert recall_at_k(["d1"], {"d1": 0}, 10) == 0.0  # no relevant doc at all
-
-
-def test_mrr_at_k() -> None:
-    assert mrr_at_k(["x", "d1", "d2"], QREL, 10) == pytest.approx(0.5)  # first relevant at rank 2
-    assert mrr_at_k(["d4", "d3"], QREL, 10) == pytest.approx(0.5)  # d4 scores 0: first relevant is rank 2
-    ten_misses = [f"x{i}" for i in range(9)]
-    assert mrr_at_k([*ten_misses, "d1"], QREL, 10) == pytest.approx(0.1)  # rank 10 = k: 1/10
-    assert mrr_at_k([*ten_misses, "x9", "d1"], QREL, 10) == 0.0  # rank 11 > k: 0
-    assert mrr_at_k(["x", "y"], QREL, 10) == 0.0  # nothing relevant retrieved
-
-
-# --- evaluate_run --------------------------------------------------------------------------------
-
-
-def test_evaluate_run_means_over_judged_queries() -> None:
-    misses = [f"x{i}" for i in range(8)]
-    qrels = {
-        "q1": {"a": 1},
-        "q2": {"b": 1, "c": 1},
-        "q3": {"d": 0},  # no relevant doc: left out of the mean
-        "q5": {"e": 1},  # missing from the run: scores 0
-    }
-    run = {
-        "q1": ["a"],  # nDCG 1, R@10 1, R@100 1, RR 1
-        # c at rank 2, b at rank 11: DCG@10 = 1/log2(3) = 0.6309, IDCG = 1 + 0.6309 = 1.6309
-        # -> nDCG@10 = 0.3869; R@10 = 1/2; R@100 = 2/2; RR@10 = 1/2
-        "q2": ["x", "c", *misses, "b"],
-        "q3": ["d"],
-        "q4": ["a"],  # not in qrels: left out
-    }
-    result = evaluate_run(run, qrels)
-    assert set(result) == {"ndcg@10", "recall@10", "recall@100", "mrr@10"}
-    # means over q1, q2, q5
-    assert result["ndcg@10"] == pytest.approx((1 + (1 / LOG2_3) / (1 + 1 / LOG2_3) + 0) / 3)
-    assert result["ndcg@10"] == pytest.approx(0.4623, abs=1e-4)  # (1 + 0.3869 + 0) / 3
-    assert result["recall@10"] == pytest.approx(0.5)  # (1 + 0.5 + 0) / 3
-    assert result["recall@100"] == pytest.approx(2 / 3)  # (1 + 1 + 0) / 3
-    assert result["mrr@10"] == pytest.approx(0.5)  # (1 + 0.5 + 0) / 3
-
-
-def test_evaluate_run_other_cut_offs() -> None:
-    # ranking [x, a]: nDCG@5 = (1/log2(3)) / 1 = 0.6309; R@5 = 1; RR@5 = 1/2; R@1 = 0
-    result = evaluate_run({"q": ["x", "a"]}, {"q": {"a": 1}}, ks=(5, 1))
-    assert result == pytest.approx({"ndcg@5": 1 / LOG2_3, "recall@5": 1.0, "recall@1": 0.0, "mrr@5": 0.5})
-
-
-def test_evaluate_run_without_judged_queries_is_refused() -> None:
-    with pytest.raises(RetrievalError, match="relevant"):
-        evaluate_run({"q": ["a"]}, {"q": {"a": 0}})
-    with pytest.raises(RetrievalError, match="cut-off"):
-        evaluate_run({"q": ["a"]}, {"q": {"a": 1}}, ks=())
-
-
-# --- latency -------------------------------------------------------------------------------------
-
-
-def test_latency_percentiles_linear_interpolation() -> None:
-    # sorted samples 1..10 (n = 10); position = (n - 1) * p / 100, interpolated between neighbours
-    # p50: 9 * 0.50 = 4.50 -> 5 + 0.50 * (6 - 5)  = 5.50
-    # p95: 9 * 0.95 = 8.55 -> 9 + 0.55 * (10 - 9) = 9.55
-    # p99: 9 * 0.99 = 8.91 -> 9 + 0.91 * (10 - 9) = 9.91
-    samples = [7.0, 1.0, 10.0, 3.0, 5.0, 2.0, 9.0, 4.0, 8.0, 6.0]
-    assert latency_percentiles(samples) == pytest.approx({"p50": 5.5, "p95": 9.55, "p99": 9.91})
-
-
-def test_latency_percentiles_single_and_empty() -> None:
-    assert latency_percentiles([4.0]) == {"p50": 4.0, "p95": 4.0, "p99": 4.0}
-    with pytest.raises(RetrievalError, match="at least one sample"):
-        latency_percentiles([])
-
-
-# --- Mode ----------------------------------------------------------------------------------------
-
-
-def test_mode_from_str_and_expand() -> None:
-    assert Mode.from_str(" BM25 ") is Mode.BM25
-    assert Mode.from_str("all").expand() == (Mode.BM25, Mode.DENSE, Mode.HYBRID)
-    assert Mode.HYBRID.expand() == (Mode.HYBRID,)
-    with pytest.raises(RetrievalError, match="valid modes: bm25, dense, hybrid, all"):
-        Mode.from_str("sparse")
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "bench" / "squad_to_beir.py"
 
 
 # --- readers -------------------------------------------------------------------------------------
@@ -339,3 +193,89 @@ def test_script_limit_articles_and_missing_file(tmp_path: Path, capsys: pytest.C
     assert script.main(["--squad", str(tmp_path / "absent.json"), "--out", str(tmp_path / "x")]) == 0
     assert capsys.readouterr().err.startswith("skipped: ")
     assert not (tmp_path / "x").exists()
+
+
+def test_squad_corpus_is_the_beir_corpus_as_documents() -> None:
+    assert squad_corpus(SQUAD) == [
+        CorpusDoc("0-0", "Alpha", "Alpha one."),
+        CorpusDoc("0-1", "Alpha", "Alpha two."),
+        CorpusDoc("1-0", "Beta", "Beta one."),
+    ]
+
+
+# --- SQuAD questions -----------------------------------------------------------------------------
+
+SMALL_SQUAD = {
+    "data": [
+        {
+            "title": "T",
+            "paragraphs": [
+                {
+                    "context": "c0",
+                    "qas": [
+                        {"id": "a", "question": "qa?", "answers": [{"text": "x"}, {"text": "x"}]},
+                        {"id": "b", "question": "qb?", "answers": [], "is_impossible": True},
+                    ],
+                },
+                {"context": "c1", "qas": [{"id": "c", "question": "qc?", "answers": [{"text": "y z"}]}]},
+            ],
+        }
+    ]
+}
+
+
+def test_questions_and_fixed_sample() -> None:
+    questions = squad_questions(SMALL_SQUAD)
+    assert [(q.id, q.answers, q.paragraph_id, q.answerable) for q in questions] == [
+        ("a", ("x",), "0-0", True),
+        ("b", (), "0-0", False),
+        ("c", ("y z",), "0-1", True),
+    ]
+    assert sample(questions, 2) == sample(questions, 2) and len(sample(questions, 2)) == 2
+    assert sorted(q.id for q in sample(questions, None)) == ["a", "b", "c"]
+
+
+# --- factuality ----------------------------------------------------------------------------------
+
+FACTS = [
+    {"id": "1", "context": "c", "question": "q?", "response": "yes", "supported": True},
+    {"id": "2", "context": "c", "response": "no", "supported": False},
+]
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("not json", "line 1"),
+        ("[1, 2]", "expected a JSON object"),
+        ('{"context": "c", "response": "r"}', "'supported' must be a bool"),
+        ('{"context": 3, "response": "r", "supported": true}', "'context' must be a str"),
+    ],
+)
+def test_bad_factuality_lines_are_named(tmp_path: Path, line: str, message: str) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text(line + "\n")
+    with pytest.raises(ValueError, match=message):
+        read_items(path)
+
+
+def test_one_sided_factuality_data_cannot_measure_detection(tmp_path: Path) -> None:
+    path = tmp_path / "d.jsonl"
+    path.write_text(json.dumps(FACTS[0]) + "\n")
+    with pytest.raises(ValueError, match="both supported and unsupported"):
+        read_items(path)
+    path.write_text("".join(json.dumps(row) + "\n" for row in FACTS))
+    items = read_items(path)
+    assert [(i.id, i.question, i.supported) for i in items] == [("1", "q?", True), ("2", None, False)]
+
+
+# --- shared data ---------------------------------------------------------------------------------
+
+
+def test_the_shared_data_is_beside_the_checkout() -> None:
+    assert ROOT.parent / "shared" / "data" == SHARED_DATA
+    assert [p.relative_to(SHARED_DATA).as_posix() for p in (SQUAD_DEV, HALUEVAL_QA, HANDBOOK_PAGES)] == [
+        "squad-v2-dev/dev-v2.0.json",
+        "halueval-qa/qa-one-turn.factuality.jsonl",
+        "handbook-18f/pages",
+    ]

@@ -1,28 +1,44 @@
-"""Retrieval evaluation: BEIR-format readers, ranking metrics, latency percentiles, SQuAD conversion.
+"""Readers of the evaluation data sets: BEIR retrieval sets, SQuAD 2.0, factuality JSONL.
 
 BEIR layout (Thakur et al. 2021): ``corpus.jsonl`` (``{"_id", "title", "text"}``), ``queries.jsonl``
 (``{"_id", "text"}``) and a qrels TSV with the header ``query-id\\tcorpus-id\\tscore``. Scores are kept
-as given; a document is *relevant* when its score is > 0 (the trec_eval convention). Bad input raises
+as given; relevance (score > 0) is decided by the metrics. Bad BEIR input raises
 :class:`RetrievalError` naming the file, the line and the problem.
+
+SQuAD 2.0 is the official JSON; its paragraphs become a BEIR corpus (``squad_to_beir``).
+
+The factuality format (``../shared/data/README.md``) is one JSON object per line with
+``context``, optional ``question``, ``response`` and ``supported``; a bad line is a
+``ValueError`` naming it.
+
+The public copies live in ``../shared/data`` beside a checkout (see its README); the paths
+below are the defaults of the scripts in ``bench/``, which skip when they are missing.
 """
 
 from __future__ import annotations
 
 import json
-import math
+import random
+import re
+import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from attest.core.errors import RetrievalError
+
+SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+SQUAD_DEV = SHARED_DATA / "squad-v2-dev" / "dev-v2.0.json"
+HALUEVAL_QA = SHARED_DATA / "halueval-qa" / "qa-one-turn.factuality.jsonl"
+HANDBOOK_PAGES = SHARED_DATA / "handbook-18f" / "pages"
 
 QRELS_HEADER = ("query-id", "corpus-id", "score")
 
 Qrels = dict[str, dict[str, int]]
+
+
+# --- BEIR ----------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -32,33 +48,6 @@ class CorpusDoc:
     id: str
     title: str
     text: str
-
-
-class Mode(Enum):
-    """Retrieval mode a benchmark runs; ``ALL`` stands for every concrete mode."""
-
-    BM25 = "bm25"
-    DENSE = "dense"
-    HYBRID = "hybrid"
-    ALL = "all"
-
-    @classmethod
-    def from_str(cls, value: str) -> Mode:
-        """The mode named ``value`` (case-insensitive); RetrievalError listing the valid names if none."""
-        try:
-            return cls(value.strip().lower())
-        except ValueError:
-            valid = ", ".join(m.value for m in cls)
-            raise RetrievalError(f"unknown retrieval mode {value!r}; valid modes: {valid}") from None
-
-    def expand(self) -> tuple[Mode, ...]:
-        """The concrete modes this mode stands for: all but ``ALL`` for ``ALL``, else itself."""
-        if self is Mode.ALL:
-            return tuple(m for m in Mode if m is not Mode.ALL)
-        return (self,)
-
-
-# --- readers -------------------------------------------------------------------------------------
 
 
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
@@ -159,102 +148,7 @@ def read_qrels(path: str | Path) -> Qrels:
     return qrels
 
 
-# --- metrics -------------------------------------------------------------------------------------
-
-
-def _top_k(ranked_ids: Sequence[str], k: int) -> list[str]:
-    """The first ``k`` distinct ids of a ranking (a repeated id counts at its first rank only)."""
-    if k < 1:
-        raise RetrievalError(f"cut-off k must be at least 1, got {k}")
-    top: list[str] = []
-    for doc_id in dict.fromkeys(ranked_ids):
-        if len(top) == k:
-            break
-        top.append(doc_id)
-    return top
-
-
-def _relevant(qrel: Mapping[str, int]) -> set[str]:
-    """Ids of the judged documents with score > 0."""
-    return {doc_id for doc_id, score in qrel.items() if score > 0}
-
-
-def dcg(gains: Sequence[float]) -> float:
-    """Discounted cumulative gain (Järvelin & Kekäläinen 2002): sum of gain_i / log2(i + 1), i from 1."""
-    return sum(gain / math.log2(rank + 1) for rank, gain in enumerate(gains, start=1))
-
-
-def ndcg_at_k(ranked_ids: Sequence[str], qrel: Mapping[str, int], k: int) -> float:
-    """nDCG@k with graded gains as in BEIR/pytrec_eval: gain = relevance score (0 if unjudged or <= 0).
-
-    DCG@k = sum_{i=1..k} rel_i / log2(i + 1); IDCG@k is the DCG of the top k of the judged relevant
-    documents sorted by score, descending. 0.0 when no document is relevant.
-    """
-    top = _top_k(ranked_ids, k)
-    ideal = sorted((s for s in qrel.values() if s > 0), reverse=True)[:k]
-    if not ideal:
-        return 0.0
-    return dcg([max(qrel.get(doc_id, 0), 0) for doc_id in top]) / dcg(ideal)
-
-
-def recall_at_k(ranked_ids: Sequence[str], qrel: Mapping[str, int], k: int) -> float:
-    """Recall@k: relevant documents (score > 0) among the top k / all relevant; 0.0 if none relevant."""
-    relevant = _relevant(qrel)
-    if not relevant:
-        return 0.0
-    return len(relevant.intersection(_top_k(ranked_ids, k))) / len(relevant)
-
-
-def mrr_at_k(ranked_ids: Sequence[str], qrel: Mapping[str, int], k: int) -> float:
-    """Reciprocal rank (Voorhees 1999, TREC-8 QA) cut at k: 1 / rank of the first relevant doc, else 0."""
-    relevant = _relevant(qrel)
-    for rank, doc_id in enumerate(_top_k(ranked_ids, k), start=1):
-        if doc_id in relevant:
-            return 1.0 / rank
-    return 0.0
-
-
-def evaluate_run(
-    run: Mapping[str, Sequence[str]], qrels: Qrels, ks: Sequence[int] = (10, 100)
-) -> dict[str, float]:
-    """Mean metrics of a run (``{query_id: ranked doc ids}``) over the queries with a relevant doc.
-
-    Returns ``ndcg@K`` and ``mrr@K`` for the first cut-off K of ``ks`` and ``recall@k`` for every k in
-    ``ks`` (defaults: ndcg@10, recall@10, recall@100, mrr@10). Queries without a relevant judgement are
-    left out of the mean, as are run queries absent from qrels; a judged query missing from the run counts
-    as an empty ranking (scores 0; pytrec_eval would skip it instead).
-    """
-    if not ks:
-        raise RetrievalError("evaluate_run needs at least one cut-off k")
-    judged = [qid for qid, qrel in qrels.items() if _relevant(qrel)]
-    if not judged:
-        raise RetrievalError("no query in the qrels has a relevant document (score > 0)")
-    first = ks[0]
-    per_metric: dict[str, list[float]] = {f"ndcg@{first}": []}
-    per_metric.update({f"recall@{k}": [] for k in ks})
-    per_metric[f"mrr@{first}"] = []
-    for qid in judged:
-        ranking, qrel = run.get(qid, ()), qrels[qid]
-        per_metric[f"ndcg@{first}"].append(ndcg_at_k(ranking, qrel, first))
-        per_metric[f"mrr@{first}"].append(mrr_at_k(ranking, qrel, first))
-        for k in ks:
-            per_metric[f"recall@{k}"].append(recall_at_k(ranking, qrel, k))
-    return {name: sum(values) / len(values) for name, values in per_metric.items()}
-
-
-def latency_percentiles(samples_ms: Sequence[float]) -> dict[str, float]:
-    """p50, p95 and p99 of latency samples in ms.
-
-    numpy ``percentile`` with ``method="linear"`` (Hyndman & Fan 1996 definition 7): the value at
-    fractional rank (n - 1) * p / 100 of the sorted samples, interpolated linearly between neighbours.
-    """
-    if len(samples_ms) == 0:
-        raise RetrievalError("latency_percentiles needs at least one sample")
-    values = np.percentile(np.asarray(samples_ms, dtype=float), [50, 95, 99], method="linear")
-    return {"p50": float(values[0]), "p95": float(values[1]), "p99": float(values[2])}
-
-
-# --- SQuAD -> BEIR -------------------------------------------------------------------------------
+# --- SQuAD ---------------------------------------------------------------------------------------
 
 
 def _answerable(qa: Mapping[str, Any]) -> bool:
@@ -286,3 +180,93 @@ def squad_to_beir(
                     queries.append({"_id": qa["id"], "text": qa["question"]})
                     qrels.append((qa["id"], doc_id, 1))
     return corpus, queries, qrels
+
+
+def squad_corpus(squad_json: Mapping[str, Any]) -> list[CorpusDoc]:
+    """Every paragraph of a SQuAD file as a corpus document (ids as in ``squad_to_beir``)."""
+    return [CorpusDoc(row["_id"], row.get("title", ""), row["text"]) for row in squad_to_beir(squad_json)[0]]
+
+
+@dataclass(frozen=True)
+class SquadQuestion:
+    id: str
+    question: str
+    answers: tuple[str, ...]  # empty for unanswerable questions
+    paragraph_id: str  # the corpus id of its paragraph (see ``squad_to_beir``)
+
+    @property
+    def answerable(self) -> bool:
+        return bool(self.answers)
+
+
+def squad_questions(squad: Mapping[str, Any]) -> list[SquadQuestion]:
+    """Every question of a SQuAD 2.0 file, with its paragraph's corpus id."""
+    questions = []
+    for a, article in enumerate(squad["data"]):
+        for p, paragraph in enumerate(article["paragraphs"]):
+            for qa in paragraph["qas"]:
+                golds = tuple(dict.fromkeys(ans["text"] for ans in qa.get("answers", [])))
+                questions.append(SquadQuestion(qa["id"], qa["question"], golds, f"{a}-{p}"))
+    return questions
+
+
+def sample(questions: Sequence[SquadQuestion], limit: int | None, seed: int = 13) -> list[SquadQuestion]:
+    """A fixed random sample (the same for every backend and run)."""
+    chosen = list(questions)
+    random.Random(seed).shuffle(chosen)
+    return chosen if limit is None else chosen[:limit]
+
+
+# --- factuality ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Item:
+    """One line of a factuality file."""
+
+    id: str
+    context: str
+    question: str | None
+    response: str
+    supported: bool
+
+
+HALVES = ("all", "even", "odd")  # the calibration fits on 'even' and reports on 'odd'
+
+
+def half(item: Item) -> str:
+    """The half ``item`` belongs to: by the question number in its id ("qa-12-hallucinated"
+    is even), so that every response to one question falls in the same half; for ids
+    without a number, by a stable hash of the question (or the context)."""
+    number = re.search(r"-(\d+)-", item.id)
+    key = int(number.group(1)) if number else zlib.crc32((item.question or item.context).encode())
+    return "even" if key % 2 == 0 else "odd"
+
+
+def read_items(path: Path) -> list[Item]:
+    """The items of ``path``; a line that is not a valid item is a ``ValueError`` naming it."""
+    items = []
+    with path.open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                if not isinstance(row, dict):
+                    raise ValueError("expected a JSON object")
+                for key, kind in (("context", str), ("response", str), ("supported", bool)):
+                    if not isinstance(row.get(key), kind):
+                        raise ValueError(f"{key!r} must be a {kind.__name__}")
+                question = row.get("question")
+                if question is not None and not isinstance(question, str):
+                    raise ValueError("'question' must be a string")
+            except ValueError as exc:
+                raise ValueError(f"line {number}: {exc}") from None
+            items.append(
+                Item(str(row.get("id", number)), row["context"], question, row["response"], row["supported"])
+            )
+    if not items:
+        raise ValueError("no items")
+    if len({item.supported for item in items}) < 2:
+        raise ValueError("the file needs both supported and unsupported responses to measure detection")
+    return items

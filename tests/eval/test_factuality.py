@@ -1,4 +1,7 @@
-"""``attest eval factuality``: its input checks, its metrics, and the command's stable JSON."""
+"""``attest eval factuality``: its metrics on hand-made items, and the command's stable JSON.
+
+The input checks of the factuality file are in ``test_datasets.py``.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from attest.eval.datasets import read_items
+from attest.eval.factuality import evaluate_factuality
 from attest.text.embedder import SentenceTransformerEmbedder
 from attest.verify.checker import FactChecker
-from attest.verify.evaluation import evaluate_factuality, read_items
 from tests.test_cli import _attest
 
 CONTEXT = "The Oberoi Group is a hotel company with its head office in Delhi. It was founded in 1934."
@@ -41,29 +45,6 @@ ROWS = [
 def write(path: Path, rows: list[dict[str, object]]) -> Path:
     path.write_text("".join(json.dumps(row) + "\n" for row in rows))
     return path
-
-
-@pytest.mark.unit
-@pytest.mark.parametrize(
-    ("line", "message"),
-    [
-        ("not json", "line 1"),
-        ("[1, 2]", "expected a JSON object"),
-        ('{"context": "c", "response": "r"}', "'supported' must be a bool"),
-        ('{"context": 3, "response": "r", "supported": true}', "'context' must be a str"),
-    ],
-)
-def test_bad_lines_are_named(tmp_path: Path, line: str, message: str) -> None:
-    path = tmp_path / "bad.jsonl"
-    path.write_text(line + "\n")
-    with pytest.raises(ValueError, match=message):
-        read_items(path)
-
-
-@pytest.mark.unit
-def test_one_sided_data_cannot_measure_detection(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="both supported and unsupported"):
-        read_items(write(tmp_path / "d.jsonl", ROWS[:2]))
 
 
 @pytest.mark.integration

@@ -3,7 +3,8 @@
 Supported: plain text, Markdown, HTML, PDF and Word (.docx). Every problem with the input
 (empty, too large, corrupt, encrypted, unsupported, not UTF-8, no text) is a ``LoadError``
 whose message names the file, the problem and what to do. The format-specific extraction
-lives in :mod:`attest.ingest.formats`; this module detects, checks and assembles.
+lives in :mod:`attest.ingest.formats`, one module per format; this module detects, checks
+and assembles.
 """
 
 from __future__ import annotations
@@ -13,26 +14,26 @@ import io
 import stat
 import zipfile
 from bisect import bisect_right
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 from attest.core.errors import LoadError, UnsupportedFileType
-from attest.ingest import formats
-from attest.ingest.formats import Extracted, human_size
+from attest.ingest.formats import EXTRACTORS, docx, html, md, pdf, txt
+from attest.ingest.formats.base import human_size
 
-PDF = "application/pdf"
-DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+PDF = pdf.MEDIA_TYPE
+DOCX = docx.MEDIA_TYPE
 
 # Extension -> media type, in the order the supported types are listed in messages.
 MEDIA_TYPES: Mapping[str, str] = MappingProxyType({
-    ".txt": "text/plain",
-    ".md": "text/markdown",
-    ".markdown": "text/markdown",
-    ".html": "text/html",
-    ".htm": "text/html",
+    ".txt": txt.MEDIA_TYPE,
+    ".md": md.MEDIA_TYPE,
+    ".markdown": md.MEDIA_TYPE,
+    ".html": html.MEDIA_TYPE,
+    ".htm": html.MEDIA_TYPE,
     ".pdf": PDF,
     ".docx": DOCX,
 })  # fmt: skip
@@ -71,18 +72,12 @@ def _is_docx_zip(data: bytes, name: str, ext: str) -> bool:
             names = set(archive.namelist())
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
         if ext == ".docx":
-            raise LoadError(
-                f"{name}: the file is corrupt or not a valid Word document ({exc}); "
-                "re-save it as .docx and try again"
-            ) from exc
+            raise docx.corrupt(name, str(exc)) from exc
         return False
     if "word/document.xml" in names:
         return True
     if ext == ".docx":
-        raise LoadError(
-            f"{name}: named .docx but the content is not a Word document "
-            "(a zip archive without word/document.xml); re-save it as .docx and try again"
-        )
+        raise docx.misnamed(name, "a zip archive without word/document.xml")
     return False
 
 
@@ -103,12 +98,9 @@ def detect_media_type(data: bytes, filename: str) -> str:
             f"{name}: unsupported file type {shown}; supported: {', '.join(MEDIA_TYPES)}"
         )
     if ext == ".pdf":
-        raise LoadError(f"{name}: named .pdf but the content is not a PDF; check the file")
+        raise pdf.misnamed(name)
     if ext == ".docx":
-        raise LoadError(
-            f"{name}: named .docx but the content is not a Word document (not a zip archive); "
-            "re-save it as .docx and try again"
-        )
+        raise docx.misnamed(name, "not a zip archive")
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         raise LoadError(f"{name}: the text is UTF-16, not UTF-8; save it as UTF-8 and try again")
     if b"\x00" in data:
@@ -169,19 +161,6 @@ def _too_large(name: str, size: int, max_bytes: int) -> LoadError:
     )
 
 
-def _extractor(media_type: str, max_bytes: int) -> Callable[[bytes, str], Extracted]:
-    """The extraction function for a media type."""
-    if media_type == PDF:
-        return formats.extract_pdf
-    if media_type == DOCX:
-        return lambda data, name: formats.extract_docx(data, name, max_bytes)
-    if media_type == "text/html":
-        return formats.extract_html
-    if media_type == "text/markdown":
-        return formats.extract_markdown
-    return formats.extract_text
-
-
 def load_bytes(data: bytes, *, filename: str, max_bytes: int) -> LoadedDocument:
     """Check a file's bytes, detect its type and extract its text and title."""
     name = Path(filename).name
@@ -191,7 +170,7 @@ def load_bytes(data: bytes, *, filename: str, max_bytes: int) -> LoadedDocument:
         raise _too_large(name, len(data), max_bytes)
     media_type = detect_media_type(data, filename)
     try:
-        extracted = _extractor(media_type, max_bytes)(data, name)
+        extracted = EXTRACTORS[media_type](data, name, max_bytes=max_bytes)
     except LoadError:
         raise
     except Exception as exc:  # parsers fail in many ways on bad input; none may escape raw

@@ -566,9 +566,9 @@ def test_load_file_empty(tmp_path: Path) -> None:
 def test_unexpected_parser_failure_becomes_load_error(monkeypatch: pytest.MonkeyPatch) -> None:
     from attest.ingest import formats
 
-    def explode(data: bytes, name: str) -> None:
+    def explode(data: bytes, name: str, *, max_bytes: int) -> None:
         raise RuntimeError("parser bug")
 
-    monkeypatch.setattr(formats, "extract_html", explode)
+    monkeypatch.setitem(formats.EXTRACTORS, "text/html", explode)
     message = error_of(b"<p>hi</p>", "page.html")
     assert message.startswith("page.html: ") and "RuntimeError: parser bug" in message

@@ -168,7 +168,7 @@ def test_failed_job_leaves_the_previous_version_active(
     def broken_build(*args: object, **kwargs: object) -> None:
         raise OSError("disk full while writing the index")
 
-    monkeypatch.setattr("attest.ingest.pipeline.build_index_version", broken_build)
+    monkeypatch.setattr("attest.ingest.storage.build_index_version", broken_build)
     with pytest.raises(OSError, match="disk full"):
         pipeline.run("kb", [tmp_path / "docs"])
     after = _active(engine)

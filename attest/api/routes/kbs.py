@@ -17,6 +17,7 @@ from attest.core.accounts import Principal, grant, may_read, visible_kb, visible
 from attest.core.errors import Conflict, NotFound
 from attest.core.models import Chunk, Document, Grant, IndexVersion, KnowledgeBase, User
 from attest.core.repository import create_kb
+from attest.ingest.jobs import running_job
 
 router = APIRouter(prefix="/kbs", tags=["knowledge bases"])
 
@@ -101,7 +102,7 @@ def update(kb: str, body: KbUpdate, caller: AdminDep, session: SessionDep) -> di
 def delete(kb: str, caller: AdminDep, session: SessionDep, services: ServicesDep) -> None:
     """Delete a knowledge base with its documents, indexes, uploads, grants and conversations."""
     row = visible_kb(session, caller, kb)
-    if services.running_job(session, row.id) is not None:
+    if running_job(session, row.id) is not None:
         raise Conflict(f"An ingest job is running on {kb!r}; cancel it or wait, then delete.")
     paths = [Path(p) for p in session.scalars(select(IndexVersion.path).where(IndexVersion.kb_id == row.id))]
     row.active_index_id = None

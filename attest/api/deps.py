@@ -22,6 +22,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request
 from fastapi.security import OAuth2PasswordBearer
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from attest.api.errors import ApiError
@@ -41,18 +42,27 @@ class Access(StrEnum):
     ADMIN = "admin"
 
 
-def rule(access: Access) -> dict[str, Any]:
-    """Keyword arguments for a route decorator: its published access rule, and no response model.
+def rule(
+    access: Access, public: type[BaseModel] | None = None, *, status: int | None = None
+) -> dict[str, Any]:
+    """Keyword arguments for a route decorator: its published access rule, its status code,
+    the model its answer is published as (``public``, for OpenAPI only), and no response model.
 
-    Routes return plain dicts. With a response model (FastAPI infers one from ``-> dict``),
-    the dict is validated in a worker thread after the route returns but before the request's
+    Routes build their ``...Public`` model while the session is open and return it dumped to a
+    plain dict. With a response model (FastAPI infers one from ``-> dict``), the dict is
+    validated in a worker thread after the route returns but before the request's
     transaction commits (in :func:`db`'s exit), so a route that wrote would hold SQLite's
     write lock while waiting for a free worker thread; under load every worker thread can be
     a question waiting for that lock, and both sides wait out the 30 s busy timeout
     (bench/load.py's re-index run found it). Without one, nothing runs between the route
     and the commit.
     """
-    return {"openapi_extra": {"x-access": access.value}, "response_model": None}
+    options: dict[str, Any] = {"openapi_extra": {"x-access": access.value}, "response_model": None}
+    if status is not None:
+        options["status_code"] = status
+    if public is not None:
+        options["responses"] = {status or 200: {"model": public}}
+    return options
 
 
 ANSWER_RETRY_S = 1  # an answer takes about a second

@@ -1,10 +1,16 @@
-"""Request bodies: every field validated, with limits, so that errors name the field."""
+"""Request bodies (every field validated, with limits, so that errors name the field) and the
+``...Public`` models the routes answer with, published in OpenAPI.
+
+A route builds its ``...Public`` model while its session is open and returns it dumped
+(``model_dump()``); the models are never FastAPI response models (see :func:`attest.api.deps.rule`).
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from datetime import datetime
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
 from attest.core.settings import get_settings
 
@@ -94,3 +100,219 @@ class FeedbackCreate(Strict):
     message_id: int = Field(ge=1, le=2**31 - 1)
     rating: Literal[1, -1]
     comment: str = Field(default="", max_length=4000)
+
+
+# Responses -------------------------------------------------------------------------------
+
+
+class KbPublic(BaseModel):
+    """A knowledge base; ``documents`` and ``chunks`` count only what the caller may read."""
+
+    name: str
+    description: str
+    verify_policy: str | None = Field(description="null: the installation's ATTEST_VERIFY_POLICY")
+    documents: int
+    index_version: int | None = Field(description="the active index version; null before the first")
+    chunks: int
+    created_at: datetime
+
+
+class KbList(BaseModel):
+    items: list[KbPublic]
+
+
+class GrantPublic(BaseModel):
+    """A grant of a knowledge base to one user or to a group."""
+
+    id: int
+    user_id: int | None
+    username: str | None
+    group: str | None
+    created_at: datetime
+
+
+class GrantList(BaseModel):
+    items: list[GrantPublic]
+
+
+class DocumentPublic(BaseModel):
+    id: int
+    title: str
+    file_name: str
+    media_type: str
+    size_bytes: int
+    status: Literal["pending", "indexed", "failed"]
+    error: str | None = Field(description="why ingesting it failed")
+    acl: list[str] = Field(description="groups that may read it; empty: everyone with access to the KB")
+    tags: list[str]
+    chunks: int | None = Field(description="chunks in the index; null where not counted")
+    updated_at: datetime
+
+
+class DocumentList(BaseModel):
+    total: int = Field(description="documents the caller may read, on every page")
+    items: list[DocumentPublic]
+
+
+class DocumentText(DocumentPublic):
+    text: str = Field(description="the extracted text that chunk offsets point into")
+
+
+class DocumentUpdated(DocumentPublic):
+    index_version: int | None = Field(description="the index version the change is in force in")
+
+
+class DocumentDeleted(BaseModel):
+    deleted: int = Field(description="the deleted document's id")
+    index_version: int | None
+
+
+class ConversationPublic(BaseModel):
+    id: int
+    kb: str | None
+    title: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class ConversationList(BaseModel):
+    items: list[ConversationPublic]
+
+
+class MessagePublic(BaseModel):
+    """A question and its stored answer; the answer's other fields (citations, sources, verdict
+    and the rest of ``POST /ask``'s answer) follow, unless the answer is withheld."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: int
+    question: str
+    created_at: datetime
+    answer: str
+    answered: bool
+    withheld: bool = Field(description="true: it rests on a document the caller can no longer read")
+
+
+class ConversationDetail(ConversationPublic):
+    messages: list[MessagePublic]
+
+
+class FeedbackPublic(BaseModel):
+    id: int
+    message_id: int
+    rating: Literal[1, -1]
+
+
+class AuditRecordPublic(BaseModel):
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    kb: str | None
+    status: int = Field(description="the HTTP status, or 0 outside HTTP")
+    details: dict[str, Any]
+    hash: str
+    outcome: str | None = Field(description="a question's outcome; null for other records")
+
+
+class AuditPage(BaseModel):
+    total: int
+    items: list[AuditRecordPublic]
+
+
+class RetrievedChunk(BaseModel):
+    """A chunk a question retrieved; ``title``, ``page`` and ``text`` are as stored now, null
+    when a later re-index or a deletion removed it. The rest is as the record stored it."""
+
+    rank: int
+    chunk_id: JsonValue
+    document_id: JsonValue
+    score: JsonValue
+    title: str | None
+    page: int | None
+    text: str | None
+
+
+class AuditRecordDetail(AuditRecordPublic):
+    prev_hash: str
+    chunks: list[RetrievedChunk]
+
+
+class DashboardDay(BaseModel):
+    day: str
+    questions: int
+    declined: int
+    p50_ms: float | None
+    p95_ms: float | None
+
+
+class FeedbackShare(BaseModel):
+    up: int
+    down: int
+    ratio: float | None = Field(description="thumbs up / all ratings; null without ratings")
+
+
+class Gap(BaseModel):
+    question: str
+    count: int
+    last_asked: datetime
+
+
+class DashboardPublic(BaseModel):
+    since: datetime
+    kb: str | None
+    questions: int
+    days: list[DashboardDay]
+    outcomes: dict[str, int]
+    feedback: FeedbackShare
+    gaps: list[Gap] = Field(description="the questions most often declined")
+
+
+class UserPublic(BaseModel):
+    id: int
+    username: str
+    role: RoleName
+    groups: list[str]
+    active: bool
+    created_at: datetime
+
+
+class UserCreated(UserPublic):
+    password: str | None = Field(
+        default=None, description="the generated password, shown once; absent when one was given"
+    )
+
+
+class UserList(BaseModel):
+    items: list[UserPublic]
+
+
+class GroupPublic(BaseModel):
+    name: str
+    description: str
+    created_at: datetime
+
+
+class GroupList(BaseModel):
+    items: list[GroupPublic]
+
+
+class ApiKeyPublic(BaseModel):
+    id: int
+    name: str
+    prefix: str
+    role: RoleName
+    kbs: list[str]
+    groups: list[str]
+    created_by: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class ApiKeyCreated(ApiKeyPublic):
+    key: str = Field(description="the key itself, in this response only")
+
+
+class ApiKeyList(BaseModel):
+    items: list[ApiKeyPublic]

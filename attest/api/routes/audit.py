@@ -14,6 +14,13 @@ from fastapi.responses import Response
 from sqlalchemy import func, select
 
 from attest.api.deps import MAX_ID, Access, AdminDep, Id, SessionDep, rule
+from attest.api.schemas import (
+    AuditPage,
+    AuditRecordDetail,
+    AuditRecordPublic,
+    DashboardPublic,
+    RetrievedChunk,
+)
 from attest.core.dashboard import ask_from_details, outcome_filter, outcome_from_details, summarize
 from attest.core.errors import NotFound
 from attest.core.models import (
@@ -36,14 +43,14 @@ def _row(record: AuditRecord) -> dict[str, Any]:
     return {c: getattr(record, c) for c in COLUMNS}
 
 
-def _item(record: AuditRecord) -> dict[str, Any]:
+def _item(record: AuditRecord) -> AuditRecordPublic:
     """A record as the JSON answers show it: its columns and, for a question, its outcome
     (read as the dashboard reads it, so that no client derives it again)."""
     ask = record.action == "ask" and isinstance(record.details, dict)
-    return _row(record) | {"outcome": outcome_from_details(record.details) if ask else None}
+    return AuditRecordPublic(**_row(record), outcome=outcome_from_details(record.details) if ask else None)
 
 
-@router.get("/audit", **rule(Access.ADMIN))
+@router.get("/audit", **rule(Access.ADMIN, AuditPage))
 def audit_log(
     caller: AdminDep,
     session: SessionDep,
@@ -98,10 +105,10 @@ def audit_log(
             media_type="text/csv",
             headers={"Content-Disposition": 'attachment; filename="attest-audit.csv"'},
         )
-    return {"total": total, "items": [_item(r) for r in records]}
+    return AuditPage(total=total or 0, items=[_item(r) for r in records]).model_dump()
 
 
-@router.get("/audit/{record_id}", **rule(Access.ADMIN))
+@router.get("/audit/{record_id}", **rule(Access.ADMIN, AuditRecordDetail))
 def audit_record(record_id: Id, caller: AdminDep, session: SessionDep) -> dict[str, Any]:
     """One record; for a question, also the chunks it retrieved, best first, with their text as
     stored now (``text`` is null when a later re-index or a deletion removed the chunk)."""
@@ -121,20 +128,22 @@ def audit_record(record_id: Id, caller: AdminDep, session: SessionDep) -> dict[s
     for rank, hit in enumerate(hits, start=1):
         row = stored.get(hit.get("chunk_id"))
         chunks.append(
-            {
-                "rank": rank,
-                "chunk_id": hit.get("chunk_id"),
-                "document_id": hit.get("document_id"),
-                "score": hit.get("score"),
-                "title": row.title if row else None,
-                "page": row.page if row else None,
-                "text": row.text if row else None,
-            }
+            RetrievedChunk(
+                rank=rank,
+                chunk_id=hit.get("chunk_id"),
+                document_id=hit.get("document_id"),
+                score=hit.get("score"),
+                title=row.title if row else None,
+                page=row.page if row else None,
+                text=row.text if row else None,
+            )
         )
-    return {**_item(record), "prev_hash": record.prev_hash, "chunks": chunks}
+    return AuditRecordDetail(
+        **_item(record).model_dump(), prev_hash=record.prev_hash, chunks=chunks
+    ).model_dump()
 
 
-@router.get("/dashboard", **rule(Access.ADMIN))
+@router.get("/dashboard", **rule(Access.ADMIN, DashboardPublic))
 def dashboard(
     caller: AdminDep,
     session: SessionDep,
@@ -162,4 +171,4 @@ def dashboard(
         (ask_from_details(at, details) for at, details in session.execute(asks) if isinstance(details, dict)),
         session.scalars(ratings),
     )
-    return {"since": since, "kb": kb, **summary}
+    return DashboardPublic.model_validate({"since": since, "kb": kb, **summary}).model_dump()

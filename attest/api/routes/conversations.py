@@ -15,7 +15,14 @@ from sqlalchemy.orm import Session
 
 from attest.api.deps import MAX_ID, Access, Id, SessionDep, UserDep, rule
 from attest.api.routes.ask import own_conversation
-from attest.api.schemas import FeedbackCreate
+from attest.api.schemas import (
+    ConversationDetail,
+    ConversationList,
+    ConversationPublic,
+    FeedbackCreate,
+    FeedbackPublic,
+    MessagePublic,
+)
 from attest.core import audit
 from attest.core.accounts import Principal, granted_kb_ids, may_read
 from attest.core.errors import NotFound
@@ -25,7 +32,7 @@ router = APIRouter(tags=["conversations"])
 WITHHELD = "This answer is withheld: it rests on a document you can no longer read."
 
 
-@router.get("/conversations", **rule(Access.USER))
+@router.get("/conversations", **rule(Access.USER, ConversationList))
 def list_conversations(
     caller: UserDep,
     session: SessionDep,
@@ -40,29 +47,20 @@ def list_conversations(
     if allowed is not None:
         query = query.where(Conversation.kb_id.in_(sorted(allowed)))
     rows = session.execute(query.order_by(Conversation.updated_at.desc()).limit(limit).offset(offset)).all()
-    return {
-        "items": [
-            {"id": c.id, "kb": name, "title": c.title, "created_at": c.created_at, "updated_at": c.updated_at}
-            for c, name in rows
-        ]
-    }
+    return ConversationList(items=[_conversation(c, name) for c, name in rows]).model_dump()
 
 
-@router.get("/conversations/{conversation_id}", **rule(Access.USER))
+@router.get("/conversations/{conversation_id}", **rule(Access.USER, ConversationDetail))
 def get_conversation(conversation_id: Id, caller: UserDep, session: SessionDep) -> dict[str, Any]:
     conversation = _visible_conversation(session, caller, conversation_id)
     kb = session.get(KnowledgeBase, conversation.kb_id)
-    return {
-        "id": conversation.id,
-        "kb": kb.name if kb else None,
-        "title": conversation.title,
-        "created_at": conversation.created_at,
-        "updated_at": conversation.updated_at,
-        "messages": [_shown(session, caller, m) for m in conversation.messages],
-    }
+    return ConversationDetail(
+        **_conversation(conversation, kb.name if kb else None).model_dump(),
+        messages=[_shown(session, caller, m) for m in conversation.messages],
+    ).model_dump()
 
 
-@router.delete("/conversations/{conversation_id}", status_code=204, **rule(Access.USER))
+@router.delete("/conversations/{conversation_id}", **rule(Access.USER, status=204))
 def delete_conversation(conversation_id: Id, caller: UserDep, session: SessionDep) -> None:
     conversation = _visible_conversation(session, caller, conversation_id)
     session.delete(conversation)
@@ -75,7 +73,7 @@ def delete_conversation(conversation_id: Id, caller: UserDep, session: SessionDe
     )
 
 
-@router.post("/feedback", status_code=201, **rule(Access.USER))
+@router.post("/feedback", **rule(Access.USER, FeedbackPublic, status=201))
 def feedback(body: FeedbackCreate, caller: UserDep, session: SessionDep) -> dict[str, Any]:
     """Rate one of the caller's answers (+1 or -1), with an optional comment."""
     message = session.get(Message, body.message_id)
@@ -96,7 +94,7 @@ def feedback(body: FeedbackCreate, caller: UserDep, session: SessionDep) -> dict
         status=201,
         details={"message_id": message.id, "rating": body.rating, "comment": body.comment},
     )
-    return {"id": row.id, "message_id": message.id, "rating": row.rating}
+    return FeedbackPublic(id=row.id, message_id=message.id, rating=body.rating).model_dump()
 
 
 def _visible_conversation(session: Session, caller: Principal, conversation_id: Id) -> Conversation:
@@ -107,7 +105,17 @@ def _visible_conversation(session: Session, caller: Principal, conversation_id: 
     return conversation
 
 
-def _shown(session: Session, caller: Principal, message: Message) -> dict[str, Any]:
+def _conversation(conversation: Conversation, kb: str | None) -> ConversationPublic:
+    return ConversationPublic(
+        id=conversation.id,
+        kb=kb,
+        title=conversation.title,
+        created_at=conversation.created_at,
+        updated_at=conversation.updated_at,
+    )
+
+
+def _shown(session: Session, caller: Principal, message: Message) -> MessagePublic:
     payload = message.payload or {}
     document_ids = {
         item["document_id"]
@@ -121,5 +129,6 @@ def _shown(session: Session, caller: Principal, message: Message) -> dict[str, A
     readable = all(i in documents and may_read(caller, documents[i].acl) for i in document_ids)
     base = {"id": message.id, "question": message.question, "created_at": message.created_at}
     if not readable:
-        return {**base, "answer": WITHHELD, "answered": False, "withheld": True}
-    return {**base, "answer": message.answer, "answered": message.answered, "withheld": False, **payload}
+        return MessagePublic.model_validate({**base, "answer": WITHHELD, "answered": False, "withheld": True})
+    shown = {**base, "answer": message.answer, "answered": message.answered, "withheld": False, **payload}
+    return MessagePublic.model_validate(shown)

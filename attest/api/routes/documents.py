@@ -21,7 +21,14 @@ from sqlalchemy.orm import Session, defer
 
 from attest.api.deps import MAX_ID, Access, EditorDep, Id, ServicesDep, SessionDep, UserDep, rule
 from attest.api.errors import ApiError
-from attest.api.schemas import DocumentUpdate
+from attest.api.schemas import (
+    DocumentDeleted,
+    DocumentList,
+    DocumentPublic,
+    DocumentText,
+    DocumentUpdate,
+    DocumentUpdated,
+)
 from attest.core import audit
 from attest.core.accounts import Principal, group_names, may_read, visible_kb
 from attest.core.errors import NotFound
@@ -34,20 +41,20 @@ _READ_BLOCK = 1 << 20
 MAX_NAME = 200
 
 
-def describe(doc: Document, chunks: int | None = None) -> dict[str, Any]:
-    return {
-        "id": doc.id,
-        "title": doc.title,
-        "file_name": (doc.metadata_ or {}).get("file_name") or Path(doc.source_uri).name,
-        "media_type": doc.media_type,
-        "size_bytes": doc.size_bytes,
-        "status": doc.status.value if hasattr(doc.status, "value") else doc.status,
-        "error": doc.error,
-        "acl": doc.acl,
-        "tags": doc.tags,
-        "chunks": chunks,
-        "updated_at": doc.updated_at,
-    }
+def describe(doc: Document, chunks: int | None = None) -> DocumentPublic:
+    return DocumentPublic(
+        id=doc.id,
+        title=doc.title,
+        file_name=(doc.metadata_ or {}).get("file_name") or Path(doc.source_uri).name,
+        media_type=doc.media_type,
+        size_bytes=doc.size_bytes,
+        status=DocumentStatus(doc.status).value,
+        error=doc.error,
+        acl=doc.acl,
+        tags=doc.tags,
+        chunks=chunks,
+        updated_at=doc.updated_at,
+    )
 
 
 def _readable_document(session: Session, caller: Principal, kb: KnowledgeBase, document_id: Id) -> Document:
@@ -67,7 +74,7 @@ def _groups(raw: str) -> list[str]:
     return group_names(g.strip() for g in raw.split(",") if g.strip())
 
 
-@router.get("", **rule(Access.KB_VIEWER))
+@router.get("", **rule(Access.KB_VIEWER, DocumentList))
 def list_documents(
     kb: str,
     caller: UserDep,
@@ -95,10 +102,11 @@ def list_documents(
         ).all()
     )
     page = docs[offset : offset + limit]
-    return {"total": len(docs), "items": [describe(d, counts.get(d.id, 0)) for d in page]}
+    items = [describe(d, counts.get(d.id, 0)) for d in page]
+    return DocumentList(total=len(docs), items=items).model_dump()
 
 
-@router.post("", status_code=201, **rule(Access.KB_EDITOR))
+@router.post("", **rule(Access.KB_EDITOR, DocumentPublic, status=201))
 def upload(
     kb: str,
     caller: EditorDep,
@@ -146,17 +154,17 @@ def upload(
         status=201,
         details={"document_id": doc.id, "file_name": name, "bytes": len(data), "acl": doc.acl},
     )
-    return describe(doc, 0)
+    return describe(doc, 0).model_dump()
 
 
-@router.get("/{document_id}", **rule(Access.KB_VIEWER))
+@router.get("/{document_id}", **rule(Access.KB_VIEWER, DocumentText))
 def get_document(kb: str, document_id: Id, caller: UserDep, session: SessionDep) -> dict[str, Any]:
     """One document with its extracted text."""
     doc = _readable_document(session, caller, visible_kb(session, caller, kb), document_id)
-    return {**describe(doc), "text": doc.text}
+    return DocumentText(**describe(doc).model_dump(), text=doc.text).model_dump()
 
 
-@router.patch("/{document_id}", **rule(Access.KB_EDITOR))
+@router.patch("/{document_id}", **rule(Access.KB_EDITOR, DocumentUpdated))
 def update_document(
     kb: str,
     document_id: Id,
@@ -189,10 +197,10 @@ def update_document(
         details={"document_id": document_id, **body.model_dump(exclude_none=True)},
     )
     session.refresh(doc)
-    return {**describe(doc), "index_version": summary.index_version}
+    return DocumentUpdated(**describe(doc).model_dump(), index_version=summary.index_version).model_dump()
 
 
-@router.delete("/{document_id}", **rule(Access.KB_EDITOR))
+@router.delete("/{document_id}", **rule(Access.KB_EDITOR, DocumentDeleted))
 def delete_document(
     kb: str, document_id: Id, caller: EditorDep, session: SessionDep, services: ServicesDep
 ) -> dict[str, Any]:
@@ -220,7 +228,7 @@ def delete_document(
         status=200,
         details={"document_id": document_id, "title": title},
     )
-    return {"deleted": document_id, "index_version": summary.index_version}
+    return DocumentDeleted(deleted=document_id, index_version=summary.index_version).model_dump()
 
 
 def _upload_target(

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from attest.api.deps import Access, AdminDep, Id, ServicesDep, SessionDep, UserDep, rule
-from attest.api.schemas import GrantCreate, KbCreate, KbUpdate
+from attest.api.schemas import GrantCreate, GrantList, GrantPublic, KbCreate, KbList, KbPublic, KbUpdate
 from attest.core import audit
 from attest.core.accounts import Principal, grant, may_read, visible_kb, visible_kbs
 from attest.core.errors import Conflict, NotFound
@@ -22,21 +22,21 @@ from attest.ingest.jobs import running_job
 router = APIRouter(prefix="/kbs", tags=["knowledge bases"])
 
 
-def describe(session: Session, kb: KnowledgeBase, caller: Principal) -> dict[str, Any]:
+def describe(session: Session, kb: KnowledgeBase, caller: Principal) -> KbPublic:
     version = session.get(IndexVersion, kb.active_index_id) if kb.active_index_id else None
     documents, chunks = readable_sizes(session, kb, caller)
     if documents is None:
-        documents = session.scalar(select(func.count(Document.id)).where(Document.kb_id == kb.id))
+        documents = session.scalar(select(func.count(Document.id)).where(Document.kb_id == kb.id)) or 0
         chunks = version.chunk_count if version else 0
-    return {
-        "name": kb.name,
-        "description": kb.description,
-        "verify_policy": kb.verify_policy,
-        "documents": documents,
-        "index_version": version.version if version else None,
-        "chunks": chunks,
-        "created_at": kb.created_at,
-    }
+    return KbPublic(
+        name=kb.name,
+        description=kb.description,
+        verify_policy=kb.verify_policy,
+        documents=documents,
+        index_version=version.version if version else None,
+        chunks=chunks,
+        created_at=kb.created_at,
+    )
 
 
 def readable_sizes(session: Session, kb: KnowledgeBase, caller: Principal) -> tuple[int | None, int]:
@@ -54,27 +54,27 @@ def readable_sizes(session: Session, kb: KnowledgeBase, caller: Principal) -> tu
     return len(readable), sum(n for doc_id, n in per_document if doc_id in readable)
 
 
-@router.get("", **rule(Access.USER))
+@router.get("", **rule(Access.USER, KbList))
 def list_kbs(caller: UserDep, session: SessionDep) -> dict[str, Any]:
     """The knowledge bases the caller may use."""
-    return {"items": [describe(session, kb, caller) for kb in visible_kbs(session, caller)]}
+    return KbList(items=[describe(session, kb, caller) for kb in visible_kbs(session, caller)]).model_dump()
 
 
-@router.post("", status_code=201, **rule(Access.ADMIN))
+@router.post("", **rule(Access.ADMIN, KbPublic, status=201))
 def create(body: KbCreate, caller: AdminDep, session: SessionDep) -> dict[str, Any]:
     kb = create_kb(session, name=body.name, description=body.description, verify_policy=body.verify_policy)
     audit.append(
         session, actor=caller.label, action="kb.create", kb=kb.name, status=201, details=body.model_dump()
     )
-    return describe(session, kb, caller)
+    return describe(session, kb, caller).model_dump()
 
 
-@router.get("/{kb}", **rule(Access.KB_VIEWER))
+@router.get("/{kb}", **rule(Access.KB_VIEWER, KbPublic))
 def get(kb: str, caller: UserDep, session: SessionDep) -> dict[str, Any]:
-    return describe(session, visible_kb(session, caller, kb), caller)
+    return describe(session, visible_kb(session, caller, kb), caller).model_dump()
 
 
-@router.patch("/{kb}", **rule(Access.ADMIN))
+@router.patch("/{kb}", **rule(Access.ADMIN, KbPublic))
 def update(kb: str, body: KbUpdate, caller: AdminDep, session: SessionDep) -> dict[str, Any]:
     """Rename a knowledge base, or change its description or verification policy."""
     row = visible_kb(session, caller, kb)
@@ -95,10 +95,10 @@ def update(kb: str, body: KbUpdate, caller: AdminDep, session: SessionDep) -> di
         details=body.model_dump(exclude_none=True),
     )
     session.flush()
-    return describe(session, row, caller)
+    return describe(session, row, caller).model_dump()
 
 
-@router.delete("/{kb}", status_code=204, **rule(Access.ADMIN))
+@router.delete("/{kb}", **rule(Access.ADMIN, status=204))
 def delete(kb: str, caller: AdminDep, session: SessionDep, services: ServicesDep) -> None:
     """Delete a knowledge base with its documents, indexes, uploads, grants and conversations."""
     row = visible_kb(session, caller, kb)
@@ -115,16 +115,16 @@ def delete(kb: str, caller: AdminDep, session: SessionDep, services: ServicesDep
         shutil.rmtree(path, ignore_errors=True)
 
 
-@router.get("/{kb}/grants", **rule(Access.ADMIN))
+@router.get("/{kb}/grants", **rule(Access.ADMIN, GrantList))
 def list_grants(kb: str, caller: AdminDep, session: SessionDep) -> dict[str, Any]:
     row = visible_kb(session, caller, kb)
     rows = session.execute(
         select(Grant, User.username).outerjoin(User, User.id == Grant.user_id).where(Grant.kb_id == row.id)
     ).all()
-    return {"items": [_grant(g, username) for g, username in rows]}
+    return GrantList(items=[_grant(g, username) for g, username in rows]).model_dump()
 
 
-@router.post("/{kb}/grants", status_code=201, **rule(Access.ADMIN))
+@router.post("/{kb}/grants", **rule(Access.ADMIN, GrantPublic, status=201))
 def add_grant(kb: str, body: GrantCreate, caller: AdminDep, session: SessionDep) -> dict[str, Any]:
     """Grant the knowledge base to one user (``user_id``) or to a group (``group``)."""
     row = visible_kb(session, caller, kb)
@@ -138,10 +138,10 @@ def add_grant(kb: str, body: GrantCreate, caller: AdminDep, session: SessionDep)
         details=body.model_dump(exclude_none=True),
     )
     user = session.get(User, new.user_id) if new.user_id else None
-    return _grant(new, user.username if user else None)
+    return _grant(new, user.username if user else None).model_dump()
 
 
-@router.delete("/{kb}/grants/{grant_id}", status_code=204, **rule(Access.ADMIN))
+@router.delete("/{kb}/grants/{grant_id}", **rule(Access.ADMIN, status=204))
 def remove_grant(kb: str, grant_id: Id, caller: AdminDep, session: SessionDep) -> None:
     row = visible_kb(session, caller, kb)
     existing = session.get(Grant, grant_id)
@@ -158,11 +158,7 @@ def remove_grant(kb: str, grant_id: Id, caller: AdminDep, session: SessionDep) -
     )
 
 
-def _grant(row: Grant, username: str | None) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "user_id": row.user_id,
-        "username": username,
-        "group": row.group_name,
-        "created_at": row.created_at,
-    }
+def _grant(row: Grant, username: str | None) -> GrantPublic:
+    return GrantPublic(
+        id=row.id, user_id=row.user_id, username=username, group=row.group_name, created_at=row.created_at
+    )

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from attest.core.settings import GeneratorName, Settings
+from attest.core.enums import GeneratorName
+from attest.core.settings import Settings
 from attest.generation.backends import Generator, LlamaCppGenerator, OpenAIGenerator
 from attest.generation.extractive import ExtractiveGenerator
 from attest.reader.reading import PassageReader

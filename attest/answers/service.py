@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 from attest.answers.cache import AnswerCache, Key
 from attest.answers.generators import make_generator
 from attest.answers.records import Answer, Citation, Query, Retrieved, Source
-from attest.core.errors import GenerationError
+from attest.core.errors import GenerationError, InvalidInput
 from attest.core.models import Policy
 from attest.core.repository import get_kb
 from attest.core.settings import Settings
@@ -160,7 +160,7 @@ class Answerer:
         """:meth:`ask`, yielding the text as it is generated and then the final answer."""
         question = question.strip()
         if not question:
-            raise ValueError("The question is empty.")
+            raise InvalidInput("The question is empty.")
         timings: dict[str, float] = {}
         query = Query.alone(question)
         if history:

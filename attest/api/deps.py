@@ -28,7 +28,13 @@ from sqlalchemy.orm import Session
 from attest.api.errors import ApiError
 from attest.api.limits import client_address, limits_of
 from attest.api.services import Services
-from attest.core.accounts import Principal, principal_for_key, principal_for_user
+from attest.core.accounts import (
+    Principal,
+    principal_for_key,
+    principal_for_user,
+    require_admin,
+    require_editor,
+)
 from attest.core.db import session_scope
 from attest.core.models import ApiKey, User, utcnow
 from attest.core.security import KEY_PREFIX, InvalidToken, hash_api_key, read_token, same_hash, split_api_key
@@ -214,15 +220,11 @@ def answer_slot(request: Request, caller: Annotated[Principal, Depends(principal
 
 
 def editor(caller: Annotated[Principal, Depends(principal)]) -> Principal:
-    if not caller.can_edit:
-        raise ApiError(403, "This needs the editor or admin role.")
-    return caller
+    return require_editor(caller)  # PermissionDenied (403, audited) otherwise
 
 
 def admin(caller: Annotated[Principal, Depends(principal)]) -> Principal:
-    if not caller.is_admin:
-        raise ApiError(403, "This needs the admin role.")
-    return caller
+    return require_admin(caller)  # PermissionDenied (403, audited) otherwise
 
 
 # scope="function": the transaction commits when the route returns, before the response is

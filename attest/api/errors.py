@@ -1,7 +1,17 @@
 """Errors as RFC 9457 problem details: a status, a title and a message that names the problem.
 
-No handler ever returns a stack trace. Attest's own errors map to 4xx statuses; anything
-unexpected becomes a plain 500 whose detail says only that it was logged.
+No handler ever returns a stack trace. The statuses (:data:`STATUSES`):
+
+- the caller's errors are 4xx with their message: :class:`InvalidInput` 422, an invalid
+  request body (pydantic) 422, :class:`PermissionDenied` 403, :class:`NotFound` 404,
+  :class:`Conflict` 409, a file that cannot be read 422 (415 when of no type Attest reads);
+- a part of the service that is not working is 503 with its message, logged with its
+  traceback: a setting (:class:`ConfigurationError`), the index (:class:`RetrievalError`),
+  the language model (:class:`GenerationError`), the checker (:class:`VerificationError`),
+  the database; 507 when the disk is full;
+- another :class:`AttestError` is a 500 with its message, logged with its traceback;
+- anything else is a bug (a stray ``ValueError`` included): a plain 500 whose detail says
+  only that it was logged, and it is logged with its traceback.
 """
 
 from __future__ import annotations
@@ -24,16 +34,37 @@ from attest.core.errors import (
     AttestError,
     ConfigurationError,
     Conflict,
+    GenerationError,
+    InvalidInput,
     LoadError,
     NotFound,
     PermissionDenied,
+    RetrievalError,
+    StorageFull,
     UnsupportedFileType,
+    VerificationError,
 )
 
 log = logging.getLogger(__name__)
 PROBLEM = "application/problem+json"
 DATABASE_DOWN = "The database is unavailable at the moment; nothing was changed. Try again shortly."
 DATABASE_RETRY_S = 5
+UNEXPECTED = "An unexpected error occurred; it has been logged."
+
+# Attest's errors and their statuses, the more specific first; an AttestError not listed is a 500.
+STATUSES: tuple[tuple[type[AttestError], int], ...] = (
+    (InvalidInput, 422),
+    (PermissionDenied, 403),
+    (NotFound, 404),
+    (Conflict, 409),
+    (UnsupportedFileType, 415),
+    (LoadError, 422),
+    (StorageFull, 507),
+    (ConfigurationError, 503),
+    (RetrievalError, 503),
+    (GenerationError, 503),
+    (VerificationError, 503),
+)
 
 
 class ApiError(Exception):
@@ -55,17 +86,8 @@ def problem(
 
 
 def status_of(exc: AttestError) -> int:
-    if isinstance(exc, NotFound):
-        return 404
-    if isinstance(exc, Conflict):
-        return 409
-    if isinstance(exc, PermissionDenied):
-        return 403
-    if isinstance(exc, LoadError):
-        return 415 if isinstance(exc, UnsupportedFileType) else 422
-    if isinstance(exc, ConfigurationError):
-        return 503
-    return 422
+    """The HTTP status of one of Attest's errors (:data:`STATUSES`; 500 when it is not listed)."""
+    return next((status for kind, status in STATUSES if isinstance(exc, kind)), 500)
 
 
 def _field(loc: tuple[Any, ...]) -> str:
@@ -82,12 +104,14 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(AttestError)
     async def _attest_error(request: Request, exc: AttestError) -> JSONResponse:
-        _audit_refused(request, exc)
-        return problem(status_of(exc), str(exc), instance=request.url.path)
-
-    @app.exception_handler(ValueError)
-    async def _value_error(request: Request, exc: ValueError) -> JSONResponse:
-        return problem(422, str(exc), instance=request.url.path)
+        status = status_of(exc)
+        if status >= 500:
+            log.error("%s on %s %s", type(exc).__name__, request.method, request.url.path, exc_info=exc)
+        if isinstance(exc, PermissionDenied):
+            _audit_denied(request, status, str(exc))
+        else:
+            _audit_refused(request, exc)
+        return problem(status, str(exc), instance=request.url.path)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -114,8 +138,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return problem(500, "An unexpected error occurred; it has been logged.", instance=request.url.path)
+        log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+        return problem(500, UNEXPECTED, instance=request.url.path)
 
 
 def _audit_denied(request: Request, status: int, detail: str) -> None:
@@ -146,14 +170,15 @@ def _audit_denied(request: Request, status: int, detail: str) -> None:
 
 
 def _audit_refused(request: Request, exc: AttestError) -> None:
-    """A 404 (or 403) raised by the access rules or the repositories leaves a ``denied`` record.
+    """A 404 raised by the access rules or the repositories leaves a ``denied`` record.
 
     A thing the caller may not see answers exactly like a missing one (404, same detail), and
     at this point the two are not told apart, on purpose: a record is written for both, so
     the denied path and the missing path cost the caller the same time. Unknown endpoints
-    are not AttestErrors and are not recorded.
+    are not AttestErrors and are not recorded. (A :class:`PermissionDenied` is recorded by
+    :func:`_audit_denied`, aggregated like every other 403.)
     """
-    if not isinstance(exc, NotFound | PermissionDenied):
+    if not isinstance(exc, NotFound):
         return
     services = getattr(request.app.state, "services", None)
     principal = getattr(request.state, "principal", None)

@@ -12,11 +12,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
+from attest.core.enums import Policy
 from attest.core.settings import get_settings
 
 Name = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]*$")
 KbName = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-Policy = Literal["flag", "strip", "refuse", "regenerate"]
 RoleName = Literal["admin", "editor", "viewer"]
 
 
@@ -32,6 +32,9 @@ class AskRequest(Strict):
     @field_validator("question")
     @classmethod
     def _bounded(cls, question: str) -> str:
+        # pydantic's protocol: a validator raises ValueError, which becomes a 422 naming the field.
+        if not question.strip():
+            raise ValueError("the question is empty")
         # The cost of an answer grows with the question, so the installation bounds it.
         limit = get_settings().max_question_chars
         if len(question) > limit:

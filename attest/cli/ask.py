@@ -62,7 +62,7 @@ def ask(
 
     allowed = split(groups)
     settings = get_settings()
-    with guard(ValueError, OSError):
+    with guard(OSError):
         engine = ready()
         answerer = Answerer(engine, settings)
         began = time.perf_counter()

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
-from attest.core.errors import Conflict, NotFound
+from attest.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from attest.core.models import (
     ApiKey,
     Conversation,
@@ -66,9 +66,23 @@ class Principal:
         return None if self.is_admin else self.groups
 
 
+def require_editor(principal: Principal) -> Principal:
+    """``principal`` if its role may change documents and re-index (editor or admin)."""
+    if not principal.can_edit:
+        raise PermissionDenied("This needs the editor or admin role.")
+    return principal
+
+
+def require_admin(principal: Principal) -> Principal:
+    """``principal`` if it is an admin."""
+    if not principal.is_admin:
+        raise PermissionDenied("This needs the admin role.")
+    return principal
+
+
 def check_name(kind: str, name: str) -> str:
     if not _NAME.match(name):
-        raise ValueError(
+        raise InvalidInput(
             f"Invalid {kind} name {name!r}: use 1-64 letters, digits, '.', '_', '@' or '-', "
             "starting with a letter or digit."
         )
@@ -151,11 +165,11 @@ def create_user(
     if not password:
         password = generated = generate_password()
     elif len(password) < 8:
-        raise ValueError("A password needs at least 8 characters.")
+        raise InvalidInput("A password needs at least 8 characters.")
     user = User(
         username=username,
         password_hash=hash_password(password),
-        role=Role(_role(role)),
+        role=Role.from_str(role, name="role"),
         groups=group_names(groups),
         active=True,
     )
@@ -182,13 +196,6 @@ def delete_user(session: Session, user: User) -> None:
 
 def admin_exists(session: Session) -> bool:
     return session.scalar(select(User.id).where(User.role == Role.ADMIN).limit(1)) is not None
-
-
-def _role(role: str) -> str:
-    try:
-        return Role(role).value
-    except ValueError:
-        raise ValueError(f"Unknown role {role!r}; choose admin, editor or viewer.") from None
 
 
 # Groups and grants ---------------------------------------------------------------------
@@ -220,7 +227,7 @@ def delete_group(session: Session, *, name: str) -> None:
 def grant(session: Session, *, kb: KnowledgeBase, user_id: int | None, group: str | None) -> Grant:
     """Grant ``kb`` to one user or to one group (exactly one of them)."""
     if (user_id is None) == (group is None):
-        raise ValueError("A grant names exactly one of user_id or group.")
+        raise InvalidInput("A grant names exactly one of user_id or group.")
     if user_id is not None:
         get_user(session, user_id)
     if group is not None and session.scalar(select(Group.id).where(Group.name == group)) is None:
@@ -261,7 +268,7 @@ def create_api_key(
         name=name,
         prefix=prefix,
         key_hash=digest,
-        role=Role(_role(role)),
+        role=Role.from_str(role, name="role"),
         kb_ids=sorted(kb_ids),
         groups=group_names(groups),
         created_by=created_by,

@@ -2,6 +2,19 @@
 
 Every error carries a message that says what went wrong and what to do about it.
 They become HTTP errors only in ``attest.api``; the CLI prints them without a traceback.
+
+Two kinds, told apart by who must act:
+
+- **The caller's** (the API answers 4xx): :class:`InvalidInput`, :class:`NotFound`,
+  :class:`Conflict`, :class:`PermissionDenied`, and :class:`LoadError` (a file that cannot
+  be read is the sender's to fix).
+- **The operator's** (the API answers 5xx, and logs it): :class:`ConfigurationError`, and a
+  component that failed: :class:`RetrievalError`, :class:`GenerationError`,
+  :class:`VerificationError`, :class:`StorageFull` and any other :class:`IngestError`.
+
+An exception that is not an :class:`AttestError` (a ``ValueError`` included) is a bug: the
+API answers 500 without its details and logs its traceback. Arguments that only code can get
+wrong (a negative ``k``, a mask of the wrong shape) stay ``ValueError`` for that reason.
 """
 
 from __future__ import annotations
@@ -9,6 +22,13 @@ from __future__ import annotations
 
 class AttestError(Exception):
     """Base class for errors that are reported to the user as they are."""
+
+
+class InvalidInput(AttestError):
+    """A value the caller sent is not acceptable: a name, a password, a mode.
+
+    The message names the value and says what would be accepted.
+    """
 
 
 class ConfigurationError(AttestError):
@@ -21,6 +41,10 @@ class NotFound(AttestError):
 
 class Conflict(AttestError):
     """The request clashes with the current state (for example a running job)."""
+
+
+class PermissionDenied(AttestError):
+    """The caller may not perform this action (its role is not enough)."""
 
 
 class IngestError(AttestError):
@@ -52,7 +76,3 @@ class GenerationError(AttestError):
 
 class VerificationError(AttestError):
     """The factuality check could not be run."""
-
-
-class PermissionDenied(AttestError):
-    """The caller may not perform this action."""

@@ -20,7 +20,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from attest.core.errors import ConfigurationError
+from attest.core.enums import Choice
+from attest.core.enums import Policy as Policy  # re-exported, beside the other stored modes
 
 
 def utcnow() -> datetime:
@@ -56,7 +57,7 @@ class JobStatus(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
-class Role(enum.StrEnum):
+class Role(Choice):
     ADMIN = "admin"  # everything
     EDITOR = "editor"  # manage documents and re-index in granted knowledge bases
     VIEWER = "viewer"  # ask in granted knowledge bases
@@ -70,27 +71,6 @@ class Outcome(enum.StrEnum):
     UNSUPPORTED = "unsupported"  # answered, at least one claim not supported
     OFF_TOPIC = "off_topic"  # answered, claims supported, but it does not answer the question
     DECLINED = "declined"  # not answered
-
-
-class Policy(enum.StrEnum):
-    """What a user sees of an answer the checker could not fully verify (:mod:`attest.verify.policy`).
-
-    Stored per knowledge base and set globally, so it lives with the other stored modes.
-    """
-
-    FLAG = "flag"
-    STRIP = "strip"
-    REFUSE = "refuse"
-    REGENERATE = "regenerate"
-
-    @classmethod
-    def from_str(cls, value: str) -> Policy:
-        try:
-            return cls(value.strip().lower())
-        except ValueError:
-            valid = ", ".join(p.value for p in cls)
-            message = f"unknown verification policy {value!r}; valid values: {valid}"
-            raise ConfigurationError(message) from None
 
 
 def _enum(cls: type[enum.Enum], name: str) -> Enum:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from attest.core.errors import Conflict, NotFound
+from attest.core.errors import Conflict, InvalidInput, NotFound
 from attest.core.models import Document, IndexVersion, KnowledgeBase, Policy
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
@@ -18,7 +18,7 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 def validate_kb_name(name: str) -> str:
     """Return ``name`` if it is a valid knowledge-base name, else raise a clear error."""
     if not _NAME.match(name):
-        raise ValueError(
+        raise InvalidInput(
             f"Invalid knowledge base name {name!r}: use 1-128 letters, digits, '.', '_' or '-', "
             "starting with a letter or digit."
         )
@@ -46,7 +46,7 @@ def create_kb(
 ) -> KnowledgeBase:
     """Create a knowledge base; its name must be new."""
     validate_kb_name(name)
-    policy = Policy.from_str(verify_policy).value if verify_policy else None
+    policy = Policy.from_str(verify_policy, name="verify_policy").value if verify_policy else None
     if session.scalar(select(KnowledgeBase.id).where(KnowledgeBase.name == name)) is not None:
         raise Conflict(f"Knowledge base {name!r} already exists.")
     kb = KnowledgeBase(
@@ -64,7 +64,7 @@ def create_kb(
 def set_verify_policy(session: Session, *, name: str, policy: str | None) -> KnowledgeBase:
     """Set a knowledge base's verification policy (``None``: the global setting)."""
     kb = get_kb(session, name=name)
-    kb.verify_policy = Policy.from_str(policy).value if policy else None
+    kb.verify_policy = Policy.from_str(policy, name="verify_policy").value if policy else None
     return kb
 
 

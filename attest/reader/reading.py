@@ -20,20 +20,17 @@ the cross-encoder costs a forward pass per unit.
 
 from __future__ import annotations
 
-import json
-import math
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
-from attest.core import logistic
-from attest.core.errors import ConfigurationError
+from attest.core.logistic import CalibratedLogistic
 from attest.reader.features import FEATURES, features, question_vector
 from attest.text.units import Unit, answer_units
 from attest.text.words import content_words
@@ -85,13 +82,9 @@ class Reading:
 
 
 @dataclass(frozen=True)
-class AnswerModel:
+class AnswerModel(CalibratedLogistic):
     """The answer model's weights and the calibrated decision points."""
 
-    mean: tuple[float, ...]
-    scale: tuple[float, ...]
-    coef: tuple[float, ...]
-    intercept: float
     decline: float  # below this best unit probability, the passages do not answer
     answer: float  # units at or above this join the extractive answer
     relevant: float  # an answer the reader scores below this does not answer the question
@@ -99,45 +92,17 @@ class AnswerModel:
     features: tuple[str, ...] = FEATURES
     about: dict[str, Any] = field(default_factory=dict)
 
+    INPUTS: ClassVar[str] = "features"
+    EXPECTED: ClassVar[tuple[str, ...]] = FEATURES
+    TITLE: ClassVar[str] = "the answer model"
+    FILE: ClassVar[Path] = CALIBRATION
+    SCRIPT: ClassVar[str] = "bench/calibrate_reader.py"
+
     def __post_init__(self) -> None:
-        if tuple(self.features) != FEATURES:
-            raise ConfigurationError(
-                f"the answer model is for features {list(self.features)}, this version computes "
-                f"{list(FEATURES)}; re-run bench/calibrate_reader.py"
-            )
-        if not len(self.mean) == len(self.scale) == len(self.coef) == len(FEATURES):
-            raise ConfigurationError("the answer model has the wrong number of weights")
+        super().__post_init__()
         limits = (self.decline, self.answer, self.relevant)
-        if not all(0.0 <= v <= 1.0 for v in limits) or self.cap < 1 or not math.isfinite(self.intercept):
-            raise ConfigurationError("the answer model's thresholds are out of range")
-
-    def probability(self, x: np.ndarray) -> np.ndarray:
-        return logistic.probability(x, self.mean, self.scale, self.coef, self.intercept)
-
-    def save(self, path: Path = CALIBRATION) -> None:
-        path.write_text(json.dumps(asdict(self) | {"features": list(self.features)}, indent=2) + "\n")
-
-    @classmethod
-    def load(cls, path: Path = CALIBRATION) -> AnswerModel:
-        try:
-            data = json.loads(path.read_text())
-            mean, scale, coef = (tuple(float(v) for v in data[name]) for name in ("mean", "scale", "coef"))
-            return cls(
-                mean,
-                scale,
-                coef,
-                float(data["intercept"]),
-                decline=float(data["decline"]),
-                answer=float(data["answer"]),
-                relevant=float(data["relevant"]),
-                cap=int(data.get("cap", 3)),
-                features=tuple(data["features"]),
-                about=data.get("about", {}),
-            )
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ConfigurationError(
-                f"cannot read the answer model {path}: {exc}; re-run bench/calibrate_reader.py"
-            ) from exc
+        if not all(0.0 <= v <= 1.0 for v in limits) or self.cap < 1:
+            raise self.error(f"has thresholds out of range: {limits}, cap {self.cap}")
 
 
 @cache

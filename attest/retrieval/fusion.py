@@ -6,27 +6,13 @@ fused scores, best first.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Sequence
 
 import numpy as np
 
-from attest.core.errors import ConfigurationError
+from attest.core.enums import FusionMode as FusionMode  # re-exported: it lives in core, for settings
 
 Ranking = tuple[np.ndarray, np.ndarray]  # (ids, scores), best first
-
-
-class FusionMode(enum.StrEnum):
-    RRF = "rrf"
-    WEIGHTED = "weighted"
-
-    @classmethod
-    def from_str(cls, value: str) -> FusionMode:
-        try:
-            return cls(value.strip().lower())
-        except ValueError:
-            valid = ", ".join(m.value for m in cls)
-            raise ConfigurationError(f"Unknown fusion mode {value!r}; valid modes: {valid}.") from None
 
 
 def reciprocal_rank_fusion(

@@ -189,7 +189,7 @@ def retrieval_config(settings: Settings) -> RetrievalConfig:
     """The fusion settings as a ``RetrievalConfig``."""
     return RetrievalConfig(
         candidates=settings.retrieval_candidates,
-        fusion=FusionMode.from_str(settings.retrieval_fusion),
+        fusion=settings.retrieval_fusion,
         rrf_k=settings.retrieval_rrf_k,
         dense_weight=settings.retrieval_dense_weight,
         entity_boost=settings.retrieval_entity_boost,

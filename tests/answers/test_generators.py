@@ -6,7 +6,8 @@ import pytest
 from pydantic import ValidationError
 
 from attest.answers.generators import GENERATORS
-from attest.core.settings import GeneratorName, Settings
+from attest.core.enums import GeneratorName
+from attest.core.settings import Settings
 
 pytestmark = pytest.mark.unit
 

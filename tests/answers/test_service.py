@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from attest.answers import NOT_IN_DOCUMENTS, Answer, Answerer, Delta, Final, Started
-from attest.core.errors import NotFound
+from attest.core.errors import InvalidInput, NotFound
 from attest.core.repository import set_verify_policy
 from attest.core.settings import Settings
 from attest.generation.backends import LlamaCppGenerator, OpenAIGenerator
@@ -147,7 +147,7 @@ def test_bad_requests_name_the_problem(
     kb: Path, settings: Settings, engine: Engine, embedder: SentenceTransformerEmbedder
 ) -> None:
     service = answerer(settings, engine, embedder, extractive(embedder))
-    with pytest.raises(ValueError, match="empty"):
+    with pytest.raises(InvalidInput, match="empty"):
         service.ask("hr", "   ")
     with pytest.raises(NotFound, match="nope"):
         service.ask("nope", LEAVE)

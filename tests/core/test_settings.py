@@ -46,3 +46,25 @@ def test_invalid_values_name_the_setting(monkeypatch: pytest.MonkeyPatch, tmp_pa
     with pytest.raises(ConfigurationError, match="no such file"):
         Settings()
     get_settings.cache_clear()
+
+
+def test_modes_are_typed_and_a_wrong_one_fails_at_load_listing_the_valid_ones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from attest.core.enums import FusionMode, Policy
+
+    monkeypatch.setenv("ATTEST_VERIFY_POLICY", " Strip ")
+    monkeypatch.setenv("ATTEST_RETRIEVAL_FUSION", "RRF")
+    settings = Settings()
+    assert settings.verify_policy is Policy.STRIP and settings.retrieval_fusion is FusionMode.RRF
+    for variable, field, valid in [
+        ("ATTEST_VERIFY_POLICY", "verify_policy", "'flag', 'strip', 'refuse' or 'regenerate'"),
+        ("ATTEST_RETRIEVAL_FUSION", "retrieval_fusion", "'rrf' or 'weighted'"),
+    ]:
+        monkeypatch.setenv(variable, "bogus")
+        get_settings.cache_clear()
+        with pytest.raises(ConfigurationError) as info:
+            get_settings()
+        assert field in str(info.value) and valid in str(info.value)
+        monkeypatch.delenv(variable)
+    get_settings.cache_clear()

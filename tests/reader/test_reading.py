@@ -13,7 +13,13 @@ import pytest
 
 from attest.core.errors import ConfigurationError
 from attest.reader.features import FEATURES
-from attest.reader.reading import AnswerModel, PassageReader, shipped_answer_model, shortlist
+from attest.reader.reading import (
+    CALIBRATION,
+    AnswerModel,
+    PassageReader,
+    shipped_answer_model,
+    shortlist,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -91,6 +97,7 @@ def test_the_same_passages_are_read_once() -> None:
 def test_the_shipped_answer_model_loads_and_a_broken_one_is_refused(tmp_path: Path) -> None:
     shipped = shipped_answer_model()
     assert 0 < shipped.decline < 1 and 0 < shipped.relevant < 1 and shipped.cap >= 1
+    assert shipped.to_json() == CALIBRATION.read_text()  # read and written back unchanged
     broken = tmp_path / "calibration.json"
     broken.write_text("{}")
     with pytest.raises(ConfigurationError, match="re-run bench/calibrate_reader.py"):

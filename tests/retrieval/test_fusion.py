@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from attest.core.errors import ConfigurationError
+from attest.core.errors import InvalidInput
 from attest.retrieval.fusion import FusionMode, Ranking, reciprocal_rank_fusion, weighted_fusion
 
 pytestmark = pytest.mark.unit
@@ -224,6 +224,6 @@ def test_fusion_mode_from_str(text: str, mode: FusionMode) -> None:
 
 
 def test_fusion_mode_from_str_lists_the_valid_values() -> None:
-    with pytest.raises(ConfigurationError, match="'borda'") as info:
+    with pytest.raises(InvalidInput, match="'borda'") as info:
         FusionMode.from_str("borda")
     assert "rrf, weighted" in str(info.value)

@@ -29,6 +29,7 @@ def test_the_shipped_weights_favour_supported_signals() -> None:
     assert model.signals == SIGNALS
     assert model.probability(supported_row)[0] > model.threshold > model.probability(invented_row)[0]
     assert "calibrate_verifier.py" in model.about["command"]
+    assert model.to_json() == WEIGHTS.read_text()  # read and written back unchanged
 
 
 @pytest.mark.unit

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from attest.core.errors import ConfigurationError
+from attest.core.errors import InvalidInput
 from attest.core.models import Policy
 from attest.verify.checker import ClaimVerdict, Verdict
 from attest.verify.claims import split_claims
@@ -57,5 +57,5 @@ def test_a_fully_supported_answer_is_shown_unchanged(policy: Policy) -> None:
 
 def test_unknown_policies_list_the_valid_ones() -> None:
     assert Policy.from_str(" Strip ") is Policy.STRIP
-    with pytest.raises(ConfigurationError, match="flag, strip, refuse, regenerate"):
+    with pytest.raises(InvalidInput, match="flag, strip, refuse, regenerate"):
         Policy.from_str("ignore")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import AsyncIterator, Generator
 from contextlib import closing
@@ -20,7 +21,7 @@ from starlette.types import Receive, Scope, Send
 
 from attest.answers import Answer, Delta, Started, outcome_of, record_ask
 from attest.api.deps import Access, AnswerSlot, Id, ServicesDep, SessionDep, UserDep, rule
-from attest.api.errors import DATABASE_DOWN, status_of
+from attest.api.errors import DATABASE_DOWN, UNEXPECTED, status_of
 from attest.api.schemas import AskRequest
 from attest.api.services import Services
 from attest.core.accounts import Principal, visible_kb
@@ -29,6 +30,7 @@ from attest.core.errors import AttestError, NotFound
 from attest.core.models import Conversation, KnowledgeBase, Message, utcnow
 from attest.generation.chat import Turn
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["ask"])
 
 
@@ -85,8 +87,9 @@ def ask_stream(
             yield _sse("error", {"status": status_of(exc), "detail": str(exc)})
         except (OperationalError, PoolTimeout):
             yield _sse("error", {"status": 503, "detail": DATABASE_DOWN})
-        except ValueError as exc:
-            yield _sse("error", {"status": 422, "detail": str(exc)})
+        except Exception:  # a fault of ours: logged, and a plain 500 without the details
+            log.exception("unexpected error while streaming an answer")
+            yield _sse("error", {"status": 500, "detail": UNEXPECTED})
         yield _sse("done", {})
 
     return _EventStream(request, events())

@@ -84,7 +84,10 @@ def ask_stream(
                 _record(services, request, caller, kb, body.conversation_id, partial, began, abandoned=True)
             raise
         except AttestError as exc:
-            yield _sse("error", {"status": status_of(exc), "detail": str(exc)})
+            status = status_of(exc)
+            if status >= 500:
+                log.error("%s while streaming an answer", type(exc).__name__, exc_info=exc)
+            yield _sse("error", {"status": status, "detail": str(exc)})
         except (OperationalError, PoolTimeout):
             yield _sse("error", {"status": 503, "detail": DATABASE_DOWN})
         except Exception:  # a fault of ours: logged, and a plain 500 without the details

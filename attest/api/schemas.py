@@ -319,3 +319,124 @@ class ApiKeyCreated(ApiKeyPublic):
 
 class ApiKeyList(BaseModel):
     items: list[ApiKeyPublic]
+
+
+class JobPublic(BaseModel):
+    """A re-index job. For a caller who may not read every document it touched, the counts
+    are null (they would reveal the hidden ones) and ``progress`` says how far it is."""
+
+    id: int
+    status: Literal["running", "succeeded", "failed", "cancelled"]
+    documents_total: int | None
+    documents_done: int | None
+    chunks_done: int | None
+    progress: float = Field(description="the fraction of the job's files read, 0 to 1")
+    eta_seconds: float | None = Field(description="a running job's time left; null when not known")
+    cancel_requested: bool
+    started_by: str | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    error: str | None
+    summary: dict[str, JsonValue] | None
+
+
+class JobList(BaseModel):
+    items: list[JobPublic]
+
+
+class CitationPublic(BaseModel):
+    """A passage the answer cites: its ``[n]``, the document, and where in it the passage lies."""
+
+    number: int
+    document_id: int
+    title: str
+    source_uri: str = Field(description="the file's name only")
+    page: int | None
+    char_start: int
+    char_end: int
+    chunk_ids: list[int]
+
+
+class SourcePublic(BaseModel):
+    """A passage the answer was given (with ``number``, ``text`` and ``score``), or, when Attest
+    declined, one of the closest documents (only ``document_id``, ``title``, ``source_uri``)."""
+
+    document_id: int
+    title: str
+    source_uri: str
+    number: int | None = None
+    page: int | None = None
+    char_start: int | None = None
+    char_end: int | None = None
+    chunk_ids: list[int] | None = None
+    text: str | None = None
+    score: float | None = None
+
+
+class SupportPublic(BaseModel):
+    """The source span an answer sentence rests on; offsets are into the document."""
+
+    number: int
+    document_id: int
+    title: str
+    source_uri: str
+    page: int | None
+    char_start: int
+    char_end: int
+    quote: str
+    score: float
+
+
+class SentencePublic(BaseModel):
+    text: str
+    char_start: int
+    char_end: int
+    cited: list[int]
+    support: SupportPublic | None
+
+
+class VerdictPublic(BaseModel):
+    """The factuality checker's verdict: each claim with its evidence and signals."""
+
+    score: float
+    threshold: float
+    supported: int
+    unsupported: int
+    wrong_citations: int
+    claims: list[dict[str, JsonValue]]
+    answers_question: bool | None = Field(description="null: not checked")
+    relevance: float | None
+    relevance_threshold: float | None
+    latency_ms: float
+
+
+class GatePublic(BaseModel):
+    """The verification policy, and what it did to the answer's text."""
+
+    policy: Policy
+    action: Literal["shown", "flagged", "stripped", "refused"]
+    removed: int
+    note: str | None
+
+
+class AnswerPublic(BaseModel):
+    """An answer (``Answer.to_public()``), and the conversation and message it is kept in."""
+
+    question: str
+    query: str = Field(description="what was retrieved with: the question, made standalone in a conversation")
+    answer: str
+    answered: bool = Field(description="false: Attest declined; the sources are then the closest documents")
+    reason: str | None
+    citations: list[CitationPublic]
+    sentences: list[SentencePublic]
+    invalid_citations: list[int]
+    sources: list[SourcePublic]
+    backend: str
+    relevance: float
+    index_version: int
+    timings_ms: dict[str, float]
+    verdict: VerdictPublic | None
+    gate: GatePublic | None
+    cached: bool
+    conversation_id: int | None = None
+    message_id: int | None = None

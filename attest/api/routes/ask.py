@@ -22,7 +22,7 @@ from starlette.types import Receive, Scope, Send
 from attest.answers import Answer, Delta, Started, outcome_of, record_ask
 from attest.api.deps import Access, AnswerSlot, Id, ServicesDep, SessionDep, UserDep, rule
 from attest.api.errors import DATABASE_DOWN, UNEXPECTED, status_of
-from attest.api.schemas import AskRequest
+from attest.api.schemas import AnswerPublic, AskRequest
 from attest.api.services import Services
 from attest.core.accounts import Principal, visible_kb
 from attest.core.db import write_gate
@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["ask"])
 
 
-@router.post("/ask", dependencies=[AnswerSlot], **rule(Access.KB_VIEWER))
+@router.post("/ask", dependencies=[AnswerSlot], **rule(Access.KB_VIEWER, AnswerPublic))
 def ask(
     body: AskRequest, caller: UserDep, session: SessionDep, services: ServicesDep, request: Request
 ) -> dict[str, Any]:
@@ -201,6 +201,8 @@ def _record(
         session.add(message)
         session.flush()
         payload.update(conversation_id=conversation.id, message_id=message.id)
+        # Checked against the published model; a declined answer's sources keep only their three fields.
+        payload = AnswerPublic.model_validate(payload).model_dump(exclude_unset=True)
         record_ask(
             session,
             answer,

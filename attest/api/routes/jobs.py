@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Query
 
 from attest.api.deps import Access, EditorDep, Id, ServicesDep, SessionDep, rule
-from attest.api.schemas import JobCreate
+from attest.api.schemas import JobCreate, JobList, JobPublic
 from attest.core import audit
 from attest.core.accounts import visible_kb
 from attest.core.models import IngestJob, JobStatus
@@ -17,8 +17,8 @@ router = APIRouter(prefix="/kbs/{kb}/jobs", tags=["jobs"])
 
 
 def describe(job: IngestJob, hidden: set[str] | None = None) -> dict[str, Any]:
-    """A job as the API shows it. ``hidden``: the sources of documents the caller may not
-    read; when there are any, the job's counts (which include them) give way to its
+    """A job as the API shows it (a :class:`JobPublic`). ``hidden``: the sources of documents the
+    caller may not read; when there are any, the job's counts (which include them) give way to its
     progress as a fraction, and their errors are left out."""
     status = job.status.value if isinstance(job.status, JobStatus) else job.status
     data = {
@@ -39,10 +39,10 @@ def describe(job: IngestJob, hidden: set[str] | None = None) -> dict[str, Any]:
     if hidden:
         data.update(documents_total=None, documents_done=None, chunks_done=None)
         data["summary"] = jobs.redacted_summary(job.summary or {}, hidden)
-    return data
+    return JobPublic.model_validate(data).model_dump()
 
 
-@router.post("", status_code=202, **rule(Access.KB_EDITOR))
+@router.post("", **rule(Access.KB_EDITOR, JobPublic, status=202))
 def start(
     kb: str, caller: EditorDep, session: SessionDep, services: ServicesDep, body: JobCreate | None = None
 ) -> dict[str, Any]:
@@ -65,22 +65,22 @@ def start(
     return describe(job, jobs.hidden_sources(session, caller, row))
 
 
-@router.get("", **rule(Access.KB_EDITOR))
+@router.get("", **rule(Access.KB_EDITOR, JobList))
 def list_jobs(
     kb: str, caller: EditorDep, session: SessionDep, limit: int = Query(20, ge=1, le=200)
 ) -> dict[str, Any]:
     row = visible_kb(session, caller, kb)
     hidden = jobs.hidden_sources(session, caller, row)
-    return {"items": [describe(j, hidden) for j in jobs.recent_jobs(session, row, limit)]}
+    return {"items": [describe(j, hidden) for j in jobs.recent_jobs(session, row, limit)]}  # JobList
 
 
-@router.get("/{job_id}", **rule(Access.KB_EDITOR))
+@router.get("/{job_id}", **rule(Access.KB_EDITOR, JobPublic))
 def get_job(kb: str, job_id: Id, caller: EditorDep, session: SessionDep) -> dict[str, Any]:
     row = visible_kb(session, caller, kb)
     return describe(jobs.find_job(session, row, job_id), jobs.hidden_sources(session, caller, row))
 
 
-@router.post("/{job_id}/cancel", status_code=202, **rule(Access.KB_EDITOR))
+@router.post("/{job_id}/cancel", **rule(Access.KB_EDITOR, JobPublic, status=202))
 def cancel(kb: str, job_id: Id, caller: EditorDep, session: SessionDep) -> dict[str, Any]:
     """Ask a running job to stop; it stops after its current batch and activates nothing."""
     row = visible_kb(session, caller, kb)

@@ -17,9 +17,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
+
+from attest.retrieval.records import ChunkRecord
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ class Restriction:
 class FilterTables:
     """Lookup tables over one index version's chunks, built once when the version loads."""
 
-    def __init__(self, chunks: Iterable[dict[str, Any]]) -> None:
+    def __init__(self, chunks: Iterable[ChunkRecord]) -> None:
         document_ids: list[int] = []
         acls: dict[tuple[str, ...], int] = {}
         tag_sets: dict[tuple[str, ...], int] = {}
@@ -56,10 +57,10 @@ class FilterTables:
         tag_codes: list[int] = []
         by_entity: dict[str, list[int]] = defaultdict(list)
         for row, chunk in enumerate(chunks):  # one pass: records may be parsed from disk
-            document_ids.append(chunk["document_id"])
-            acl_codes.append(acls.setdefault(tuple(sorted(chunk["acl"])), len(acls)))
-            tag_codes.append(tag_sets.setdefault(tuple(sorted(chunk["tags"])), len(tag_sets)))
-            for entity in {e["text"].casefold() for e in chunk["entities"]}:
+            document_ids.append(chunk.document_id)
+            acl_codes.append(acls.setdefault(tuple(sorted(chunk.acl)), len(acls)))
+            tag_codes.append(tag_sets.setdefault(tuple(sorted(chunk.tags)), len(tag_sets)))
+            for entity in {e.text.casefold() for e in chunk.entities}:
                 by_entity[entity].append(row)
         self.size = len(document_ids)
         self.document_ids = np.asarray(document_ids, dtype=np.int64)

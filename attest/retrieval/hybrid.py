@@ -12,7 +12,6 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -24,6 +23,7 @@ from attest.retrieval.evaluation import Mode
 from attest.retrieval.filters import Filters, FilterTables, Restriction
 from attest.retrieval.fusion import FusionMode, Ranking, reciprocal_rank_fusion, weighted_fusion
 from attest.retrieval.index_store import IndexSnapshot
+from attest.retrieval.records import ChunkRecord
 from attest.text.embedder import Embedder
 from attest.text.tokenize import TokenizerConfig
 
@@ -48,7 +48,7 @@ class RetrievalConfig:
 class RetrievedChunk:
     """A chunk record of the index version with its fused score and its index vector."""
 
-    chunk: dict[str, Any]
+    chunk: ChunkRecord
     score: float
     row: int  # position in the index version
     vector: np.ndarray | None = None  # the chunk's unit embedding, as indexed; read-only

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pytest
 
 from attest.retrieval.filters import Filters, FilterTables
+from attest.retrieval.records import ChunkEntity, ChunkRecord
+from tests.doubles import chunk_record
 
 pytestmark = pytest.mark.unit
 
@@ -17,15 +17,15 @@ def chunk(
     acl: list[str] | None = None,
     tags: list[str] | None = None,
     entities: list[tuple[str, str]] | None = None,
-) -> dict[str, Any]:
-    return {
-        "document_id": document_id,
-        "acl": acl or [],
-        "tags": tags or [],
-        "entities": [
-            {"label": label, "text": text, "start": 0, "end": len(text)} for label, text in entities or []
-        ],
-    }
+) -> ChunkRecord:
+    return chunk_record(
+        0,
+        document_id,
+        "",
+        acl=tuple(acl or ()),
+        tags=tuple(tags or ()),
+        entities=tuple(ChunkEntity(label, text, 0, len(text)) for label, text in entities or []),
+    )
 
 
 # Row | document | acl                | tags             | entities

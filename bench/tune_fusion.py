@@ -17,6 +17,7 @@ import hashlib
 import json
 import sys
 import tempfile
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from attest.retrieval.evaluation import (
     squad_to_beir,
 )
 from attest.retrieval.fusion import Ranking, reciprocal_rank_fusion, weighted_fusion
+from attest.retrieval.records import ChunkRecord
 
 SQUAD = Path(__file__).resolve().parents[1].parent / "shared/data/squad-v2-dev/dev-v2.0.json"
 RRF_KS = (5, 10, 20, 40, 60, 100)
@@ -60,7 +62,7 @@ def in_tuning_half(qid: str) -> bool:
 
 def fused_run(
     rankings: dict[str, tuple[Ranking, Ranking]],
-    chunks: list[dict[str, Any]],
+    chunks: Sequence[ChunkRecord],
     id_of: dict[str, str],
     how: dict,
 ) -> dict[str, list[str]]:

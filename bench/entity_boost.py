@@ -69,13 +69,13 @@ def entity_stats(
 ) -> dict[str, Any]:
     """What the boost has to work with: entities in queries and chunks, and how often they meet."""
     chunks = retriever.snapshot.chunks
-    per_chunk = [len(c["entities"]) for c in chunks]
+    per_chunk = [len(c.entities) for c in chunks]
     named_by_doc: dict[str, set[str]] = {}
     labels: Counter[str] = Counter()
     for chunk in chunks:
-        doc = id_of[Path(chunk["source_uri"]).stem]
-        named_by_doc.setdefault(doc, set()).update(e["text"].casefold() for e in chunk["entities"])
-        labels.update(e["label"] for e in chunk["entities"])
+        doc = id_of[Path(chunk.source_uri).stem]
+        named_by_doc.setdefault(doc, set()).update(e.text.casefold() for e in chunk.entities)
+        labels.update(e.label for e in chunk.entities)
     with_entities = [q for q, ents in entities.items() if ents]
     met = [
         q

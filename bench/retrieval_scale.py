@@ -49,6 +49,7 @@ from attest.retrieval.dense import DenseConfig, DenseIndex
 from attest.retrieval.filters import Filters
 from attest.retrieval.hybrid import open_retriever
 from attest.retrieval.index_store import FORMAT, load_snapshot
+from attest.retrieval.records import ChunkEntity, ChunkRecord
 from attest.text.embedder import SentenceTransformerEmbedder
 
 DIM = 384
@@ -104,7 +105,7 @@ def build(path: Path, size: int, args: argparse.Namespace) -> dict[str, Any]:
             cols.append(c)
             tfs.append(t)
             for i in range(n):
-                out.write(json.dumps(_record(start + i, tokens[i], rng)) + "\n")
+                out.write(_record(start + i, tokens[i], rng).to_json() + "\n")
             print(f"  {start + n:,}/{size:,} chunks", file=sys.stderr)
     vectors.flush()
     del vectors
@@ -145,27 +146,28 @@ def _term_counts(tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return row.astype(np.int64), ordered[row, col].astype(np.int64), counts
 
 
-def _record(row: int, tokens: np.ndarray, rng: np.random.Generator) -> dict[str, Any]:
+def _record(row: int, tokens: np.ndarray, rng: np.random.Generator) -> ChunkRecord:
     doc = row // CHUNKS_PER_DOC
     position = row % CHUNKS_PER_DOC
     text = " ".join(word(t) for t in tokens)
     group = doc % 20  # 0-9: one group; 10-19: everyone
-    return {
-        "chunk_id": row + 1,
-        "document_id": doc + 1,
-        "position": position,
-        "text": text,
-        "char_start": position * 10_000,
-        "char_end": position * 10_000 + len(text),
-        "token_start": position * len(tokens),
-        "token_end": (position + 1) * len(tokens),
-        "page": None,
-        "entities": [{"text": f"Entity {e}", "label": "ORG"} for e in rng.integers(500, size=row % 3)],
-        "title": f"Document {doc + 1}",
-        "source_uri": f"synthetic://doc/{doc + 1}",
-        "acl": [GROUPS[group]] if group < 10 else [],
-        "tags": [f"tag{doc % 100}"],
-    }
+    names = [f"Entity {e}" for e in rng.integers(500, size=row % 3)]
+    return ChunkRecord(
+        chunk_id=row + 1,
+        document_id=doc + 1,
+        position=position,
+        text=text,
+        char_start=position * 10_000,
+        char_end=position * 10_000 + len(text),
+        token_start=position * len(tokens),
+        token_end=(position + 1) * len(tokens),
+        page=None,
+        entities=tuple(ChunkEntity("ORG", name, 0, len(name)) for name in names),  # not in the text
+        title=f"Document {doc + 1}",
+        source_uri=f"synthetic://doc/{doc + 1}",
+        acl=(GROUPS[group],) if group < 10 else (),
+        tags=(f"tag{doc % 100}",),
+    )
 
 
 # ---------------------------------------------------------------- serving

@@ -17,6 +17,7 @@ import hashlib
 import json
 import sys
 import tempfile
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ from attest.eval.datasets import (
 )
 from attest.eval.metrics import evaluate_run
 from attest.retrieval.fusion import Ranking, reciprocal_rank_fusion, weighted_fusion
+from attest.retrieval.records import ChunkRecord
 
 RRF_KS = (5, 10, 20, 40, 60, 100)
 DENSE_WEIGHTS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
@@ -60,7 +62,7 @@ def in_tuning_half(qid: str) -> bool:
 
 def fused_run(
     rankings: dict[str, tuple[Ranking, Ranking]],
-    chunks: list[dict[str, Any]],
+    chunks: Sequence[ChunkRecord],
     id_of: dict[str, str],
     how: dict,
 ) -> dict[str, list[str]]:

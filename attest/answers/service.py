@@ -350,16 +350,14 @@ class _Draft:
         self.query, self.hits, self.relevance = query, hits, relevance
         self.version, self.timings = version, timings
         self.backend = answerer.generator.name
-        self.retrieved = tuple(Retrieved(h.chunk["chunk_id"], h.chunk["document_id"], h.score) for h in hits)
+        self.retrieved = tuple(Retrieved(h.chunk.chunk_id, h.chunk.document_id, h.score) for h in hits)
 
     def declined(self, reason: str) -> Answer:
         """Attest declines, listing the closest documents."""
         closest: dict[int, Source] = {}
         for hit in self.hits:
             chunk = hit.chunk
-            closest.setdefault(
-                chunk["document_id"], Source(chunk["document_id"], chunk["title"], chunk["source_uri"])
-            )
+            closest.setdefault(chunk.document_id, Source(chunk.document_id, chunk.title, chunk.source_uri))
         return self._answer(NOT_IN_DOCUMENTS, False, reason, tuple(closest.values())[:5])
 
     def unfinished(self, context: Context) -> Answer:
@@ -410,7 +408,7 @@ def answer_context(
 
 def _passage_vectors(context: Context, hits: Sequence[RetrievedChunk]) -> np.ndarray | None:
     """Each passage's vector: the normalised mean of its chunks' index vectors, if all are known."""
-    vectors = {hit.chunk["chunk_id"]: hit.vector for hit in hits if hit.vector is not None}
+    vectors = {hit.chunk.chunk_id: hit.vector for hit in hits if hit.vector is not None}
     rows = []
     for passage in context.passages:
         if not passage.chunk_ids or any(i not in vectors for i in passage.chunk_ids):

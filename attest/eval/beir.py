@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from attest.ingest.pipeline import IngestPipeline
 from attest.ingest.progress import BarProgress
 from attest.retrieval.hybrid import HybridRetriever, Mode, open_retriever
 from attest.retrieval.index_store import active_snapshot
+from attest.retrieval.records import ChunkRecord
 from attest.text.embedder import SentenceTransformerEmbedder
 
 DOC_DEPTH = 100  # documents ranked per query (Recall@100)
@@ -95,9 +97,9 @@ def _run_mode(
     return metrics
 
 
-def doc_ranking(chunks: list[dict[str, Any]], id_of: dict[str, str]) -> list[str]:
+def doc_ranking(chunks: Iterable[ChunkRecord], id_of: dict[str, str]) -> list[str]:
     """Corpus ids in the order their first chunk appears, at most ``DOC_DEPTH``."""
     ranked: dict[str, None] = {}
     for chunk in chunks:
-        ranked.setdefault(id_of[Path(chunk["source_uri"]).stem], None)
+        ranked.setdefault(id_of[Path(chunk.source_uri).stem], None)
     return list(ranked)[:DOC_DEPTH]

@@ -77,7 +77,7 @@ def _ask(
 def _rows_by_corpus_id(retriever: HybridRetriever, id_of: dict[str, str]) -> dict[str, list[int]]:
     rows: dict[str, list[int]] = {}
     for row, chunk in enumerate(retriever.snapshot.chunks):
-        rows.setdefault(id_of[Path(chunk["source_uri"]).stem], []).append(row)
+        rows.setdefault(id_of[Path(chunk.source_uri).stem], []).append(row)
     return rows
 
 

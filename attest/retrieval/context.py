@@ -28,12 +28,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
+from attest.retrieval.records import ChunkRecord
+
 
 class Hit(Protocol):
     """A retrieved chunk record and its score, e.g. ``hybrid.RetrievedChunk``."""
 
     @property
-    def chunk(self) -> dict[str, Any]: ...
+    def chunk(self) -> ChunkRecord: ...
 
     @property
     def score(self) -> float: ...
@@ -129,13 +131,13 @@ def _unique_windows(hits: Iterable[Hit]) -> list[_Span]:
     windows: dict[int, _Span] = {}
     for hit in hits:
         c, score = hit.chunk, float(hit.score)
-        seen = windows.get(c["chunk_id"])
+        seen = windows.get(c.chunk_id)
         if seen is None or score > seen.score:
-            pages = () if c["page"] is None else (c["page"],)
-            windows[c["chunk_id"]] = _Span(
-                document_id=c["document_id"], title=c["title"], source_uri=c["source_uri"],
-                char_start=c["char_start"], char_end=c["char_end"], text=c["text"], score=score,
-                position=c["position"], page=c["page"], pages=pages, chunk_ids=(c["chunk_id"],),
+            pages = () if c.page is None else (c.page,)
+            windows[c.chunk_id] = _Span(
+                document_id=c.document_id, title=c.title, source_uri=c.source_uri,
+                char_start=c.char_start, char_end=c.char_end, text=c.text, score=score,
+                position=c.position, page=c.page, pages=pages, chunk_ids=(c.chunk_id,),
             )  # fmt: skip
     return list(windows.values())
 

@@ -15,11 +15,13 @@ the candidates, as a search filter would.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from attest.retrieval.records import ChunkRecord
 
 
 @dataclass(frozen=True)
@@ -48,18 +50,32 @@ class Restriction:
 class FilterTables:
     """Lookup tables over one index version's chunks, built once when the version loads."""
 
-    def __init__(self, chunks: Iterable[dict[str, Any]]) -> None:
+    def __init__(self, chunks: Iterable[ChunkRecord]) -> None:
+        self._build((c.document_id, c.acl, c.tags, [e.text for e in c.entities]) for c in chunks)
+
+    @classmethod
+    def of_lines(cls, lines: Iterable[Mapping[str, Any]]) -> FilterTables:
+        """The tables of a version's chunk lines as parsed JSON (:meth:`ChunkRecords.lines`):
+        loading a version skips building a million records it does not need (a third faster)."""
+        tables = cls.__new__(cls)
+        tables._build(
+            (c["document_id"], c["acl"], c["tags"], [e["text"] for e in c["entities"]]) for c in lines
+        )
+        return tables
+
+    def _build(self, rows: Iterable[tuple[int, Sequence[str], Sequence[str], list[str]]]) -> None:
+        """From each chunk's document id, ACL, tags and entity texts, in row order."""
         document_ids: list[int] = []
         acls: dict[tuple[str, ...], int] = {}
         tag_sets: dict[tuple[str, ...], int] = {}
         acl_codes: list[int] = []
         tag_codes: list[int] = []
         by_entity: dict[str, list[int]] = defaultdict(list)
-        for row, chunk in enumerate(chunks):  # one pass: records may be parsed from disk
-            document_ids.append(chunk["document_id"])
-            acl_codes.append(acls.setdefault(tuple(sorted(chunk["acl"])), len(acls)))
-            tag_codes.append(tag_sets.setdefault(tuple(sorted(chunk["tags"])), len(tag_sets)))
-            for entity in {e["text"].casefold() for e in chunk["entities"]}:
+        for row, (document_id, acl, tags, entities) in enumerate(rows):  # one pass: parsed from disk
+            document_ids.append(document_id)
+            acl_codes.append(acls.setdefault(tuple(sorted(acl)), len(acls)))
+            tag_codes.append(tag_sets.setdefault(tuple(sorted(tags)), len(tag_sets)))
+            for entity in {text.casefold() for text in entities}:
                 by_entity[entity].append(row)
         self.size = len(document_ids)
         self.document_ids = np.asarray(document_ids, dtype=np.int64)

@@ -13,7 +13,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, assert_never
+from typing import assert_never
 
 import numpy as np
 
@@ -24,6 +24,7 @@ from attest.retrieval.dense import DenseConfig, DenseIndex
 from attest.retrieval.filters import Filters, FilterTables, Restriction
 from attest.retrieval.fusion import FusionMode, Ranking, reciprocal_rank_fusion, weighted_fusion
 from attest.retrieval.index_store import IndexSnapshot
+from attest.retrieval.records import ChunkRecord
 from attest.text.embedder import Embedder
 from attest.text.tokenize import TokenizerConfig
 
@@ -65,7 +66,7 @@ class RetrievalConfig:
 class RetrievedChunk:
     """A chunk record of the index version with its fused score and its index vector."""
 
-    chunk: dict[str, Any]
+    chunk: ChunkRecord
     score: float
     row: int  # position in the index version
     vector: np.ndarray | None = None  # the chunk's unit embedding, as indexed; read-only
@@ -91,7 +92,7 @@ class HybridRetriever:
         self.embedder = embedder
         self.config = config or RetrievalConfig()
         self.query_entities = query_entities
-        self.tables = FilterTables(snapshot.chunks)
+        self.tables = FilterTables.of_lines(snapshot.chunks.lines())
         self._stats: OrderedDict[tuple[int, ...], CorpusStats] = OrderedDict()
         self._stats_lock = threading.Lock()
 

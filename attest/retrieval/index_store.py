@@ -28,15 +28,16 @@ from attest.core.errors import NotFound
 from attest.core.models import Chunk, Document, IndexStatus, IndexVersion, KnowledgeBase, utcnow
 from attest.retrieval.bm25 import BM25Config, BM25Index
 from attest.retrieval.dense import DenseConfig, DenseIndex
+from attest.retrieval.records import ChunkEntity, ChunkRecord
 
 FORMAT = 2
 
 
-class ChunkRecords(Sequence[dict[str, Any]]):
+class ChunkRecords(Sequence[ChunkRecord]):
     """The chunk records of a version, parsed on demand from its memory-mapped ``chunks.jsonl``.
 
     Only the records a query returns are ever parsed, so a million-chunk version costs its
-    line offsets in memory, not a million dicts. The map outlives the file, so a version
+    line offsets in memory, not a million records. The map outlives the file, so a version
     deleted by pruning still serves the queries already reading it.
     """
 
@@ -54,20 +55,24 @@ class ChunkRecords(Sequence[dict[str, Any]]):
         return len(self._ends)
 
     @overload
-    def __getitem__(self, row: int) -> dict[str, Any]: ...
+    def __getitem__(self, row: int) -> ChunkRecord: ...
     @overload
-    def __getitem__(self, row: slice) -> list[dict[str, Any]]: ...
-    def __getitem__(self, row: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+    def __getitem__(self, row: slice) -> list[ChunkRecord]: ...
+    def __getitem__(self, row: int | slice) -> ChunkRecord | list[ChunkRecord]:
         if isinstance(row, slice):
             return [self[i] for i in range(*row.indices(len(self)))]
         if not -len(self) <= row < len(self):
             raise IndexError(f"chunk row {row} is out of range (0..{len(self) - 1})")
         row = row % len(self)
-        record: dict[str, Any] = json.loads(self._data[self._starts[row] : self._ends[row]])
-        return record
+        return ChunkRecord.from_json(self._data[self._starts[row] : self._ends[row]])
 
-    def __iter__(self) -> Iterator[dict[str, Any]]:
+    def __iter__(self) -> Iterator[ChunkRecord]:
         return (self[i] for i in range(len(self)))
+
+    def lines(self) -> Iterator[dict[str, Any]]:
+        """Every line as parsed JSON, in row order, without building records (loading a version)."""
+        for start, end in zip(self._starts, self._ends, strict=True):
+            yield json.loads(self._data[start:end])
 
 
 @dataclass(frozen=True)
@@ -152,9 +157,7 @@ def _write_snapshot(
                 if i >= total:
                     break  # chunks added after counting belong to the next version
                 vectors[i] = np.frombuffer(chunk.embedding, dtype=np.float32)
-                out.write(
-                    json.dumps(_chunk_record(chunk, title, source_uri, acl, tags), ensure_ascii=False) + "\n"
-                )
+                out.write(_chunk_record(chunk, title, source_uri, acl, tags).to_json() + "\n")
                 documents.add(chunk.document_id)
                 bm25_texts.append(f"{title}\n{chunk.text}")
                 i += 1
@@ -193,25 +196,23 @@ def _truncate(path: Path, rows: int) -> None:
     np.save(path, data)
 
 
-def _chunk_record(
-    chunk: Chunk, title: str, source_uri: str, acl: list[Any], tags: list[Any]
-) -> dict[str, Any]:
-    return {
-        "chunk_id": chunk.id,
-        "document_id": chunk.document_id,
-        "position": chunk.position,
-        "text": chunk.text,
-        "char_start": chunk.char_start,
-        "char_end": chunk.char_end,
-        "token_start": chunk.token_start,
-        "token_end": chunk.token_end,
-        "page": chunk.page,
-        "entities": chunk.entities,
-        "title": title,
-        "source_uri": source_uri,
-        "acl": acl,
-        "tags": tags,
-    }
+def _chunk_record(chunk: Chunk, title: str, source_uri: str, acl: list[Any], tags: list[Any]) -> ChunkRecord:
+    return ChunkRecord(
+        chunk_id=chunk.id,
+        document_id=chunk.document_id,
+        position=chunk.position,
+        text=chunk.text,
+        char_start=chunk.char_start,
+        char_end=chunk.char_end,
+        token_start=chunk.token_start,
+        token_end=chunk.token_end,
+        page=chunk.page,
+        entities=tuple(ChunkEntity.from_dict(e) for e in chunk.entities),
+        title=title,
+        source_uri=source_uri,
+        acl=tuple(acl),
+        tags=tuple(tags),
+    )
 
 
 def activate(session: Session, kb: KnowledgeBase, version: IndexVersion) -> None:

@@ -87,4 +87,4 @@ def test_sigkill_mid_job(
         killed = session.scalars(select(IngestJob).order_by(IngestJob.id)).all()[1]
         assert killed.status == JobStatus.FAILED and "interrupted" in (killed.error or "")
         final = active_snapshot(session, get_kb(session, name="kb"))
-    assert len({c["document_id"] for c in final.chunks}) == 43
+    assert len({c.document_id for c in final.chunks}) == 43

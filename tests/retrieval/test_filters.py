@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+import json
 
 import numpy as np
 import pytest
 
 from attest.retrieval.filters import Filters, FilterTables
+from attest.retrieval.records import ChunkEntity, ChunkRecord
+from tests.doubles import chunk_record
 
 pytestmark = pytest.mark.unit
 
@@ -17,15 +19,15 @@ def chunk(
     acl: list[str] | None = None,
     tags: list[str] | None = None,
     entities: list[tuple[str, str]] | None = None,
-) -> dict[str, Any]:
-    return {
-        "document_id": document_id,
-        "acl": acl or [],
-        "tags": tags or [],
-        "entities": [
-            {"label": label, "text": text, "start": 0, "end": len(text)} for label, text in entities or []
-        ],
-    }
+) -> ChunkRecord:
+    return chunk_record(
+        0,
+        document_id,
+        "",
+        acl=tuple(acl or ()),
+        tags=tuple(tags or ()),
+        entities=tuple(ChunkEntity(label, text, 0, len(text)) for label, text in entities or []),
+    )
 
 
 # Row | document | acl                | tags             | entities
@@ -186,3 +188,15 @@ def test_empty_index() -> None:
     ):
         mask = empty.mask(filters)
         assert mask is not None and mask.dtype == np.bool_ and mask.shape == (0,)
+
+
+def test_a_versions_parsed_lines_give_the_same_tables(tables: FilterTables) -> None:
+    """Loading a version builds the tables from its JSON lines, skipping the records."""
+    from_lines = FilterTables.of_lines(json.loads(c.to_json()) for c in CHUNKS)
+    assert np.array_equal(from_lines.document_ids, tables.document_ids)
+    for groups in ({"hr"}, {"eng", "managers"}, set()):
+        assert rows(from_lines, Filters(groups=groups)) == rows(tables, Filters(groups=groups))
+    assert rows(from_lines, Filters(entities={"ledgerline"})) == rows(
+        tables, Filters(entities={"ledgerline"})
+    )
+    assert rows(from_lines, Filters(tags={"infra"})) == rows(tables, Filters(tags={"infra"}))

@@ -64,8 +64,8 @@ def test_activation_swaps_in_under_concurrent_queries(
                 hits = retriever.retrieve(QUERY, k=4)
                 # every hit belongs to the version the query ran on
                 for hit in hits:
-                    assert retriever.snapshot.chunks[hit.row]["chunk_id"] == hit.chunk["chunk_id"]
-                seen.append((retriever.snapshot.version, tuple(h.chunk["source_uri"] for h in hits)))
+                    assert retriever.snapshot.chunks[hit.row].chunk_id == hit.chunk.chunk_id
+                seen.append((retriever.snapshot.version, tuple(h.chunk.source_uri for h in hits)))
                 per_thread.setdefault(threading.get_ident(), []).append(retriever.snapshot.version)
             except BaseException as exc:  # noqa: BLE001 - reported by the main thread
                 errors.append(exc)
@@ -99,7 +99,7 @@ def test_activation_swaps_in_under_concurrent_queries(
     # The query that held version 1 all along still runs after its files were deleted.
     assert not first.snapshot.path.exists()
     hits = first.retrieve(QUERY, k=4)
-    assert len(hits) == 3 and zebra not in {h.chunk["source_uri"] for h in hits}
+    assert len(hits) == 3 and zebra not in {h.chunk.source_uri for h in hits}
     assert retrievers.get("kb").snapshot.version == v1 + 2
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import Engine
@@ -17,6 +16,7 @@ from attest.ingest.pipeline import IngestPipeline
 from attest.retrieval.filters import Filters
 from attest.retrieval.hybrid import HybridRetriever, Mode, RetrievedChunk, open_retriever
 from attest.retrieval.index_store import active_snapshot
+from attest.retrieval.records import ChunkRecord
 from attest.text.embedder import SentenceTransformerEmbedder
 
 pytestmark = pytest.mark.integration
@@ -68,7 +68,7 @@ class Corpus:
 
     def doc_ids(self, *names: str) -> frozenset[int]:
         paths = {str(p) for files in (self.hr, self.eng, self.public) for n, p in files.items() if n in names}
-        ids = {c["document_id"] for c in self.retriever.snapshot.chunks if c["source_uri"] in paths}
+        ids = {c.document_id for c in self.retriever.snapshot.chunks if c.source_uri in paths}
         assert len(ids) == len(names)
         return frozenset(ids)
 
@@ -111,16 +111,16 @@ def corpus(
     pipeline.run("company", [tmp_path / "eng"], acl=["eng"], tags=["engineering"])
     pipeline.run("company", [tmp_path / "public"], tags=["office"])  # empty ACL: everyone
     retriever = open_kb(engine, embedder, settings, "company")
-    assert len({c["document_id"] for c in retriever.snapshot.chunks}) == 13
+    assert len({c.document_id for c in retriever.snapshot.chunks}) == 13
     return Corpus("company", hr, eng, public, retriever)
 
 
 def source(hit: RetrievedChunk) -> str:
-    return Path(hit.chunk["source_uri"]).name
+    return Path(hit.chunk.source_uri).name
 
 
-def visible_to_eng(chunk: dict[str, Any]) -> bool:
-    return not chunk["acl"] or "eng" in chunk["acl"]
+def visible_to_eng(chunk: ChunkRecord) -> bool:
+    return not chunk.acl or "eng" in chunk.acl
 
 
 ON_TOPIC = [
@@ -209,7 +209,7 @@ def test_forbidden_documents_change_nothing_in_the_ranking(
     assert len(alone.snapshot.chunks) == len(visible)
 
     def key(hit: RetrievedChunk) -> tuple[str, int]:  # row and chunk ids differ between KBs
-        return source(hit), hit.chunk["position"]
+        return source(hit), hit.chunk.position
 
     queries = [q for q, _ in AIMED_AT_HR] + ["database backup and the pager", "the office kitchen"]
     for query in queries:
@@ -231,17 +231,17 @@ def test_document_tag_and_entity_filters(corpus: Corpus) -> None:
 
     # documents: only chunks of the chosen documents, all of them when k allows.
     chosen = corpus.doc_ids("pension.txt", "ci.txt")
-    n_chosen = sum(c["document_id"] in chosen for c in chunks)
+    n_chosen = sum(c.document_id in chosen for c in chunks)
     for mode in (Mode.DENSE, Mode.HYBRID):
         hits = retriever.retrieve(
             "how are the unit tests run", k=10, filters=Filters(documents=chosen), mode=mode
         )
-        assert len(hits) == n_chosen and {h.chunk["document_id"] for h in hits} == chosen
+        assert len(hits) == n_chosen and {h.chunk.document_id for h in hits} == chosen
         assert source(hits[0]) == "ci.txt"
 
     # tags (any of): a query aimed at hr, restricted to the engineering tag, still fills k.
     hits = retriever.retrieve("parental leave", k=4, filters=Filters(tags=frozenset({"engineering"})))
-    assert len(hits) == 4 and all(h.chunk["tags"] == ["engineering"] for h in hits)
+    assert len(hits) == 4 and all(h.chunk.tags == ("engineering",) for h in hits)
     hits = retriever.retrieve(
         "kubernetes deployment", k=20, filters=Filters(tags=frozenset({"office", "people"})), mode=Mode.DENSE
     )

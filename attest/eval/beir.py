@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from attest.core import db
-from attest.core.errors import RetrievalError
+from attest.core.errors import InvalidInput
 from attest.core.repository import get_kb
 from attest.core.settings import Settings
 from attest.eval.datasets import CorpusDoc, Qrels
@@ -35,9 +35,9 @@ def parse_modes(value: str) -> list[Mode]:
         return list(Mode)
     try:
         return [Mode.from_str(value)]
-    except RetrievalError:
+    except InvalidInput:
         valid = ", ".join([*(m.value for m in Mode), ALL_MODES])
-        raise RetrievalError(f"unknown retrieval mode {value!r}; valid modes: {valid}") from None
+        raise InvalidInput(f"unknown retrieval mode {value!r}; valid values: {valid}.") from None
 
 
 def evaluate_beir(

@@ -12,11 +12,11 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from enum import Enum
 from typing import assert_never
 
 import numpy as np
 
+from attest.core.enums import Choice
 from attest.core.errors import RetrievalError
 from attest.core.settings import Settings
 from attest.retrieval.bm25 import BM25Config, BM25Index, CorpusStats
@@ -34,7 +34,7 @@ STATS_CACHE_SIZE = 256  # readable sets whose BM25 statistics are kept per versi
 QueryEntities = Callable[[str], Iterable[str]]
 
 
-class Mode(Enum):
+class Mode(Choice):
     """Which retriever answers a query: BM25 alone, FAISS alone, or both fused."""
 
     BM25 = "bm25"
@@ -42,13 +42,8 @@ class Mode(Enum):
     HYBRID = "hybrid"
 
     @classmethod
-    def from_str(cls, value: str) -> Mode:
-        """The mode named ``value`` (case-insensitive); RetrievalError listing the valid names if none."""
-        try:
-            return cls(value.strip().lower())
-        except ValueError:
-            valid = ", ".join(m.value for m in cls)
-            raise RetrievalError(f"unknown retrieval mode {value!r}; valid modes: {valid}") from None
+    def kind(cls) -> str:
+        return "retrieval mode"
 
 
 @dataclass(frozen=True)

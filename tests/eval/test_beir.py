@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from attest.core.errors import RetrievalError
+from attest.core.errors import InvalidInput
 from attest.eval.beir import DOC_DEPTH, doc_ranking, parse_modes
 from attest.retrieval.hybrid import Mode
 from tests.doubles import chunk_record
@@ -28,5 +28,5 @@ def test_the_ranking_stops_at_the_document_depth() -> None:
 def test_all_modes_is_every_retrieval_mode_in_turn() -> None:
     assert parse_modes("all") == parse_modes(" ALL ") == [Mode.BM25, Mode.DENSE, Mode.HYBRID]
     assert parse_modes("Dense") == [Mode.DENSE]
-    with pytest.raises(RetrievalError, match="'sparse'; valid modes: bm25, dense, hybrid, all$"):
+    with pytest.raises(InvalidInput, match="'sparse'; valid values: bm25, dense, hybrid, all.$"):
         parse_modes("sparse")

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from attest.core.errors import RetrievalError
+from attest.core.errors import InvalidInput, RetrievalError
 from attest.core.repository import get_kb
 from attest.core.settings import Settings
 from attest.ingest.pipeline import IngestPipeline
@@ -283,5 +283,7 @@ def test_mode_from_str_names_the_three_retrievers_only() -> None:
     assert Mode.from_str(" BM25 ") is Mode.BM25
     assert Mode.from_str("Hybrid") is Mode.HYBRID
     for name in ("sparse", "all"):  # "all" is the evaluation's word for every mode, not a mode
-        with pytest.raises(RetrievalError, match="valid modes: bm25, dense, hybrid$"):
+        with pytest.raises(
+            InvalidInput, match="unknown retrieval mode .*; valid values: bm25, dense, hybrid.$"
+        ):
             Mode.from_str(name)

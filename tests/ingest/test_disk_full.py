@@ -74,7 +74,7 @@ def test_a_full_disk_is_a_clear_error_and_loses_nothing(small_disk: Path, tmp_pa
     asked = attest(env, "ask", "--kb", "hr", LEAVE, "--json")  # the previous version still answers
     assert asked.returncode == 0, asked.stderr
     answer = json.loads(asked.stdout)
-    assert answer["index_version"] == version and "27 days" in answer["text"]
+    assert answer["index_version"] == version and "27 days" in answer["answer"]
 
     big.unlink()  # space again: the re-run completes
     again = attest(env, "ingest", "--kb", "hr", "--sync", str(docs), "--json")

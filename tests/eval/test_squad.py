@@ -8,26 +8,11 @@ import pytest
 
 from attest.eval.datasets import SquadQuestion, squad_questions
 from attest.eval.squad import Outcome, report
+from tests.eval.test_datasets import SMALL_SQUAD
 
 pytestmark = pytest.mark.unit
 
-SQUAD = {
-    "data": [
-        {
-            "title": "T",
-            "paragraphs": [
-                {
-                    "context": "c0",
-                    "qas": [
-                        {"id": "a", "question": "qa?", "answers": [{"text": "x"}, {"text": "x"}]},
-                        {"id": "b", "question": "qb?", "answers": [], "is_impossible": True},
-                    ],
-                },
-                {"context": "c1", "qas": [{"id": "c", "question": "qc?", "answers": [{"text": "y z"}]}]},
-            ],
-        }
-    ]
-}
+SQUAD = SMALL_SQUAD  # two paragraphs, three questions (one unanswerable)
 
 
 def test_report_by_hand() -> None:

@@ -26,5 +26,5 @@ fi
 if [ -n "${ATTEST_TEST_POSTGRES_URL:-}" ]; then
   echo "test.sh: the integration tests again, on PostgreSQL" >&2
   ATTEST_TEST_DATABASE=postgresql .venv/bin/python -m pytest -m "integration and not postgres" \
-    tests/core tests/ingest tests/retrieval tests/api tests/test_answers.py
+    tests/core tests/ingest tests/retrieval tests/api tests/answers
 fi

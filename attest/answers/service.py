@@ -371,7 +371,7 @@ class _Draft:
         """The checked answer, as the verification policy shows it."""
         return replace(
             self._answer(gated.text, True, reason, tuple(Source.given(p) for p in checked.passages)),
-            citations=tuple(Citation.of(p) for p in checked.passages if p.number in checked.cited_passages),
+            citations=tuple(Citation.of(p) for p in checked.cited()),
             sentences=checked.sentences,
             invalid_citations=checked.invalid_citations,
             backend=backend,

@@ -107,9 +107,9 @@ class CheckedAnswer:
     uncited_sentences: int  # sentences with content words but no citation
     passages: tuple[Passage, ...] = field(default=(), repr=False)
 
-    def citations(self) -> list[dict[str, Any]]:
-        """One JSON-compatible dict per cited passage: where it comes from, and its number."""
-        return [p.citation() | {"number": p.number} for p in self.passages if p.number in self.cited_passages]
+    def cited(self) -> tuple[Passage, ...]:
+        """The passages the answer cites, each once, in passage order."""
+        return tuple(p for p in self.passages if p.number in self.cited_passages)
 
 
 def quote(text: str) -> str:

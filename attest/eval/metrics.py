@@ -176,3 +176,14 @@ def latency_percentiles(samples_ms: Sequence[float]) -> dict[str, float]:
         raise RetrievalError("latency_percentiles needs at least one sample")
     values = np.percentile(np.asarray(samples_ms, dtype=float), [50, 95, 99], method="linear")
     return {"p50": float(values[0]), "p95": float(values[1]), "p99": float(values[2])}
+
+
+def time_to_first_word(timings_ms: Mapping[str, float]) -> float:
+    """How long the asker waited for the answer's first text: the stages up to the model's
+    first piece (``first_token``), or the whole answer when it came at once (a decline)."""
+    waited = 0.0
+    for stage, ms in timings_ms.items():  # in the order the stages ran
+        waited += ms
+        if stage == "first_token":
+            break
+    return round(waited, 2)

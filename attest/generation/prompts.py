@@ -1,11 +1,19 @@
-"""The prompt: numbered sources, the question, and how to answer or decline.
+"""The prompt: numbered sources, the question, and how to answer or decline, in two forms.
 
-The default local model is a *base* model (Gemma 3 270M, not instruction-tuned), which
-continues text rather than follows instructions. So the prompt is also a document to
-continue: two worked examples in the exact shape expected (one answered with a
-citation, one declined), then the real sources and question, ending at ``Answer:``.
-Chat models get the same material as a system message (the instructions) and a user
-message (the examples, sources and question).
+* For a *base* model (Gemma 3 270M, not instruction-tuned), which continues text rather
+  than follows instructions, the prompt is a document to continue (:attr:`Prompt.text`):
+  two worked examples in the exact shape expected (one answered with a citation, one
+  declined), then the real sources and question, ending at ``Answer:``.
+* For a *chat* model (an instruct GGUF through its own chat template, or an
+  OpenAI-compatible endpoint), the prompt is messages (:attr:`Prompt.messages`): the
+  instructions as the system message, one worked example as a user and an assistant turn,
+  then the sources and the question. The worked example answers; it does not decline. A
+  small instruct model shown a declined example, and told to "reply exactly" a decline
+  phrase, declined most questions its sources did answer (docs/benchmarks.md), and Attest
+  already declines before asking any model when no passage answers (the reader's gate).
+
+Both forms put everything that does not change between questions first, so that
+llama.cpp reuses its computation of that prefix from one question to the next.
 """
 
 from __future__ import annotations
@@ -20,10 +28,9 @@ from attest.retrieval.context import Context
 class Prompt:
     """A completion prompt for base models, and the same as chat messages for chat models."""
 
-    text: str  # the whole prompt, for completion models
-    system: str  # the instructions alone, for chat models
-    user: str  # the examples, sources and question, for chat models
-    stop: tuple[str, ...] = ()
+    text: str  # the whole prompt, for completion (base) models
+    messages: tuple[tuple[str, str], ...]  # (role, content) pairs, for chat models
+    stop: tuple[str, ...] = ()  # where a completion ends
 
 
 NOT_FOUND = "NOT IN THE DOCUMENTS"
@@ -62,6 +69,31 @@ STRICT = (
 )
 
 
+CHAT_INSTRUCTIONS = (
+    "You answer employees' questions using only the numbered sources you are given. Answer "
+    "in one to three short sentences, in your own words or the sources' words, and put the "
+    "number of the source you used after each sentence, like [1]. Use only names, numbers "
+    "and facts that the sources state. If the question has two parts, answer both. If the "
+    f"sources do not contain the answer at all, reply: {NOT_FOUND}."
+)
+CHAT_EXAMPLE = (
+    "[1] Travel policy\nTrain travel is booked in second class. Flights need a manager's approval "
+    "when the trip takes less than four hours by train.\n\n[2] Expenses\nReceipts are uploaded "
+    "within 30 days of the purchase. Hotel nights are refunded up to the rate in the table below.",
+    "Do I need approval to fly, and how long do I have to upload receipts?",
+    "You need your manager's approval to fly when the trip takes less than four hours by "
+    "train [1]. Receipts must be uploaded within 30 days of the purchase [2].",
+)
+
+
+# Repeated after each question: small instruct models follow the last instruction best.
+CHAT_REMINDER = "Answer briefly from the sources, with the source number after each sentence, like [1]."
+
+
+def _chat_user(sources: str, question: str) -> str:
+    return f"Sources:\n{sources}\n\nQuestion: {question}\n{CHAT_REMINDER}"
+
+
 def build_prompt(context: Context, question: str, *, strict: bool = False) -> Prompt:
     """The prompt that asks for an answer to ``question`` from ``context``'s passages.
 
@@ -70,13 +102,18 @@ def build_prompt(context: Context, question: str, *, strict: bool = False) -> Pr
     quoted as text (:func:`~attest.generation.citations.quote`): copied into the answer,
     they stay text instead of citing a passage.
     """
+    sources, question = render_sources(context), question.strip()
     examples = "".join(_block(*example) for example in EXAMPLES)
-    current = _block(render_sources(context), question.strip())
     instructions = INSTRUCTIONS + (STRICT if strict else "")
+    sources_shown, asked, answered = CHAT_EXAMPLE
     return Prompt(
-        text=f"{instructions}\n\n{examples}{current}",
-        system=instructions,
-        user=f"{examples}{current}",
+        text=f"{instructions}\n\n{examples}{_block(sources, question)}",
+        messages=(
+            ("system", CHAT_INSTRUCTIONS + (STRICT if strict else "")),
+            ("user", _chat_user(sources_shown, asked)),
+            ("assistant", answered),
+            ("user", _chat_user(sources, question)),
+        ),
         stop=(SEPARATOR, "\nQuestion:", "\nSources:"),
     )
 
@@ -87,8 +124,17 @@ def render_sources(context: Context) -> str:
     return "\n\n".join(p.render() for p in quoted)
 
 
-def prompt_overhead(question: str) -> str:
-    """Everything of the prompt except the sources, to size the sources' token budget."""
+# What a chat template adds around each message (role markers, separators), at most.
+TEMPLATE_TOKENS_PER_MESSAGE = 8
+
+
+def prompt_overhead(question: str, *, chat: bool = False) -> str:
+    """Everything of the prompt's ``chat`` or completion form except the sources, to size the
+    sources' token budget (a chat template's own tokens come on top: see
+    :data:`TEMPLATE_TOKENS_PER_MESSAGE`)."""
+    if chat:
+        example = (_chat_user(*CHAT_EXAMPLE[:2]), CHAT_EXAMPLE[2])
+        return "\n".join((CHAT_INSTRUCTIONS + STRICT, *example, _chat_user("", question)))
     examples = "".join(_block(*example) for example in EXAMPLES)
     return f"{INSTRUCTIONS}\n\n{examples}{_block('', question)}"
 

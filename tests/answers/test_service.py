@@ -224,6 +224,9 @@ class Regenerates(Scripted):
     name = "regenerates"
     STRICT_REPLY = "Full-time employees receive 27 days of annual leave each year [1]."
 
+    def uses_chat(self) -> bool:
+        return False  # a base model: it gets the few-shot text
+
     def complete(self, prompt: Prompt, max_tokens: int) -> Iterator[str]:
         self.strict_prompt = prompt
         yield self.STRICT_REPLY

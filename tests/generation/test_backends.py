@@ -12,7 +12,7 @@ import pytest
 from attest.core.errors import ConfigurationError, GenerationError
 from attest.generation.backends import LlamaCppGenerator, OpenAIGenerator
 from attest.generation.citations import parse_citations
-from attest.generation.prompts import NOT_FOUND, build_prompt, declines
+from attest.generation.prompts import CHAT_REMINDER, NOT_FOUND, build_prompt, declines
 from attest.retrieval.context import Context, build_context
 from tests.doubles import chunk_record, hit
 from tests.llama_server import API_KEY, free_port, start_llama_server
@@ -36,7 +36,12 @@ def test_prompt_shows_numbered_sources_and_ends_at_answer() -> None:
     assert prompt.text.rstrip().endswith(
         "Question: How much is refunded for a hotel night in Paris?\nAnswer:"
     )
-    assert NOT_FOUND in prompt.system and prompt.user in prompt.text
+    system, *_, (role, last) = prompt.messages
+    assert system[0] == "system" and NOT_FOUND in system[1]
+    assert role == "user" and last.endswith(
+        f"Question: How much is refunded for a hotel night in Paris?\n{CHAT_REMINDER}"
+    )
+    assert "[1] Expenses\n" + DOC in last  # chat models get the same sources
     assert declines(f"  {NOT_FOUND}.") and declines("") and not declines("It is 140 euros [1].")
 
 
@@ -48,7 +53,8 @@ def test_prompt_shows_a_sources_own_bracketed_numbers_as_text() -> None:
     sources = prompt.text[prompt.text.rindex("Sources:") :]
     assert "[1] Expenses [\u20603]\n" in sources and "travel annex [\u20602]." in sources
     assert [mark.numbers for mark in parse_citations(sources)] == [(1,)]
-    assert prompt.user.endswith(sources)  # chat models get the same quoted sources
+    chat_sources = sources.removesuffix("\nAnswer:").rstrip()
+    assert prompt.messages[-1][1] == f"{chat_sources}\n{CHAT_REMINDER}"  # chat models: the same sources
 
 
 def test_llama_cpp_streams_an_answer(llama: LlamaCppGenerator) -> None:

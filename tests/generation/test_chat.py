@@ -55,6 +55,9 @@ class Rewriter:
     def __init__(self, reply: str, fails: bool = False) -> None:
         self.reply, self.fails, self.prompts = reply, fails, []  # type: ignore[var-annotated]
 
+    def uses_chat(self) -> bool:
+        return False  # a base model: it gets the few-shot text
+
     def complete(self, prompt: Prompt, max_tokens: int) -> Iterator[str]:
         self.prompts.append(prompt)
         if self.fails:

@@ -147,13 +147,23 @@ def assemble(model: NamedModel, directory: Path | None = None) -> Path:
                 f"{model.install}."
             )
         partial.replace(target)
+        stat = target.stat()
+        _checked[target] = (stat.st_size, stat.st_mtime_ns)
     finally:
         partial.unlink(missing_ok=True)
     return target
 
 
+# Files this process has checked, with the size and modification time they had then: each
+# one is hashed once per process, and again only when it has been written since.
+_checked: dict[Path, tuple[int, int]] = {}
+
+
 def verify(model: NamedModel, path: Path) -> None:
     """Refuse ``path`` unless it is exactly the pinned file."""
+    stat = path.stat()
+    if _checked.get(path) == (stat.st_size, stat.st_mtime_ns):
+        return
     digest, size = sha256_of([path])
     if digest != model.sha256:
         why = "is truncated" if size < model.bytes else "differs from the pinned file"
@@ -162,6 +172,7 @@ def verify(model: NamedModel, path: Path) -> None:
             f"{model.bytes:,} bytes, {model.sha256}). Delete it and Attest assembles it again "
             "from the installed packages."
         )
+    _checked[path] = (stat.st_size, stat.st_mtime_ns)
 
 
 def resolve(setting: str) -> Path:

@@ -26,7 +26,7 @@ from attest.retrieval.context import OMITTED, Context, build_context
 from attest.text.embedder import SentenceTransformerEmbedder
 from attest.verify.policy import COULD_NOT_VERIFY, UNVERIFIED_MARK
 from tests.conftest import extractive, write_corpus
-from tests.llama_server import API_KEY, start_llama_server
+from tests.llama_server import API_KEY, MODEL_ALIAS, start_llama_server
 
 pytestmark = pytest.mark.integration
 
@@ -85,7 +85,8 @@ def test_extractive_answer_cites_the_right_document(
         assert support is not None and support.title == "Annual leave"
         assert leave_text[support.char_start : support.char_end] == support.quote
     assert answer.relevance > settings.answer_min_relevance
-    assert set(answer.timings_ms) == {"retrieve", "context", "read", "generate", "citations", "verify"}
+    stages = {"retrieve", "context", "read", "first_token", "generate", "citations", "verify"}
+    assert set(answer.timings_ms) == stages
     assert answer.verdict is not None and answer.verdict.unsupported == 0  # extracted sentences
 
 
@@ -383,7 +384,9 @@ def test_llm_server_stopped_mid_answer_gives_the_extractive_fallback(
 ) -> None:
     url, server = start_llama_server()
     try:
-        generator = OpenAIGenerator(base_url=url, model="gemma", api_key=API_KEY, timeout_s=30, max_retries=0)
+        generator = OpenAIGenerator(
+            base_url=url, model=MODEL_ALIAS, api_key=API_KEY, timeout_s=30, max_retries=0
+        )
         service = answerer(settings.model_copy(update={"llm_max_tokens": 300}), engine, embedder, generator)
         events = service.stream("hr", LEAVE)
         assert isinstance(next(events), Started)

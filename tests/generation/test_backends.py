@@ -15,7 +15,7 @@ from attest.generation.citations import parse_citations
 from attest.generation.prompts import CHAT_REMINDER, NOT_FOUND, build_prompt, declines
 from attest.retrieval.context import Context, build_context
 from tests.doubles import chunk_record, hit
-from tests.llama_server import API_KEY, free_port, start_llama_server
+from tests.llama_server import API_KEY, MODEL_ALIAS, free_port, start_llama_server
 
 pytestmark = pytest.mark.integration
 
@@ -86,31 +86,31 @@ def server() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
 
 def test_openai_backend_streams_from_a_real_server(server: tuple[str, subprocess.Popen[bytes]]) -> None:
     url, _proc = server
-    generator = OpenAIGenerator(base_url=url, model="gemma", api_key=API_KEY, timeout_s=60, max_retries=0)
+    generator = OpenAIGenerator(base_url=url, model=MODEL_ALIAS, api_key=API_KEY, timeout_s=60, max_retries=0)
     pieces = list(generator.stream(context(), "How much is refunded for a hotel night in Paris?", 30))
     assert len(pieces) > 1 and "".join(pieces).strip()
 
 
 def test_openai_backend_wrong_key(server: tuple[str, subprocess.Popen[bytes]]) -> None:
     url, _proc = server
-    generator = OpenAIGenerator(base_url=url, model="gemma", api_key="wrong", timeout_s=30, max_retries=0)
+    generator = OpenAIGenerator(base_url=url, model=MODEL_ALIAS, api_key="wrong", timeout_s=30, max_retries=0)
     with pytest.raises(GenerationError, match="rejected the API key"):
         list(generator.stream(context(), "Anything?", 5))
 
 
 def test_openai_backend_server_down() -> None:
     url = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
-    generator = OpenAIGenerator(base_url=url, model="gemma", api_key=API_KEY, timeout_s=5, max_retries=1)
+    generator = OpenAIGenerator(base_url=url, model=MODEL_ALIAS, api_key=API_KEY, timeout_s=5, max_retries=1)
     with pytest.raises(GenerationError, match="Cannot reach"):
         list(generator.stream(context(), "Anything?", 5))
     with pytest.raises(ConfigurationError, match="ATTEST_OPENAI_BASE_URL"):
-        OpenAIGenerator(base_url="", model="gemma", api_key="")
+        OpenAIGenerator(base_url="", model=MODEL_ALIAS, api_key="")
 
 
 def test_openai_backend_server_stopped_mid_conversation(server: tuple[str, subprocess.Popen[bytes]]) -> None:
     """Runs last in this module: it stops the shared server."""
     url, proc = server
-    generator = OpenAIGenerator(base_url=url, model="gemma", api_key=API_KEY, timeout_s=30, max_retries=1)
+    generator = OpenAIGenerator(base_url=url, model=MODEL_ALIAS, api_key=API_KEY, timeout_s=30, max_retries=1)
     assert "".join(generator.stream(context(), "How much for a hotel night in Paris?", 10)).strip()
     proc.terminate()
     proc.wait(timeout=30)

@@ -17,6 +17,7 @@ from attest.eval.metrics import (
     ndcg_at_k,
     normalize_answer,
     recall_at_k,
+    time_to_first_word,
 )
 
 pytestmark = pytest.mark.unit
@@ -202,3 +203,13 @@ def test_detection_scores_by_hand() -> None:
     assert result == {"roc_auc": 0.75, "pr_auc": 0.8333, "balanced_accuracy": 0.5, "f1": 0.5}
     perfect = detection_scores([True, False], [1.0, 0.0], [True, False])
     assert perfect == {"roc_auc": 1.0, "pr_auc": 1.0, "balanced_accuracy": 1.0, "f1": 1.0}
+
+
+# --- time to the first word ----------------------------------------------------------------------
+
+
+def test_time_to_first_word_counts_the_stages_up_to_the_models_first_piece() -> None:
+    stages = {"retrieve": 10.0, "read": 40.0, "first_token": 900.0, "generate": 600.0, "verify": 90.0}
+    assert time_to_first_word(stages) == 950.0
+    declined = {"retrieve": 10.0, "read": 40.0}  # a decline comes all at once
+    assert time_to_first_word(declined) == 50.0

@@ -13,11 +13,14 @@ Two question sets:
 For each backend: contains gold (all parts), F1 (SQuAD), declined on unanswerable,
 citation precision, the time to the first word and the total time (p50, p95).
 
+``--no-reader-gate`` (demo questions only) asks the model even when the reader finds no
+passage that answers, to see what the gate costs a model that reads well.
+
 ``--reset-prefix`` clears llama.cpp's cache before each question, so the fixed front of
 the prompt is read again every time: the difference to a normal run is what the prefix
 cache saves. Usage:
     python bench/local_llms.py --backends extractive,qwen2.5-coder-0.5b-instruct \\
-        [--sets squad,demo] [--limit 200] [--source-tokens 0] [--reset-prefix] [--json]
+        [--sets squad,demo] [--limit 200] [--source-tokens 0] [--reset-prefix] [--no-reader-gate] [--json]
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -93,10 +96,18 @@ def demo_kb(base: Settings, embedder: SentenceTransformerEmbedder) -> Iterator[S
 
 
 def run_demo(
-    settings: Settings, embedder: SentenceTransformerEmbedder, questions: list[DemoQuestion], reset: bool
+    settings: Settings,
+    embedder: SentenceTransformerEmbedder,
+    questions: list[DemoQuestion],
+    reset: bool,
+    reader_gate: bool = True,
 ) -> dict[str, Any]:
     engine = db.make_engine(settings.sqlalchemy_url)
     answerer = Answerer(engine, settings, embedder=embedder)
+    if not reader_gate:  # the model is asked whatever the reader finds (the relevance gate stays)
+        answerer = Answerer(
+            engine, settings, embedder=embedder, answer_model=replace(answerer.answer_model, decline=0.0)
+        )
     rows = []
     for question in questions:
         generator = answerer.generator
@@ -176,6 +187,7 @@ def main() -> None:
         "--source-tokens", type=int, default=0, help="ATTEST_LLM_SOURCE_TOKENS for the models"
     )
     parser.add_argument("--reset-prefix", action="store_true", help="no prefix reuse between questions")
+    parser.add_argument("--no-reader-gate", action="store_true", help="demo: ask the model regardless")
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     args = parser.parse_args()
 
@@ -195,7 +207,9 @@ def main() -> None:
             if "demo" in sets:
                 print(f"{backend}: demo questions", file=sys.stderr)
                 settings = backend_settings(demo_settings, backend, args.source_tokens)
-                result["demo"] = run_demo(settings, embedder, questions, args.reset_prefix)
+                result["demo"] = run_demo(
+                    settings, embedder, questions, args.reset_prefix, reader_gate=not args.no_reader_gate
+                )
             if "squad" in sets:
                 print(f"{backend}: SQuAD, held-out articles", file=sys.stderr)
                 settings = backend_settings(base, backend, args.source_tokens)

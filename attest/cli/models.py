@@ -28,9 +28,7 @@ def list_models(
         print(json.dumps({"models": [row.to_dict() for row in rows]}))
         return
     for row, model in zip(rows, MODELS.values(), strict=True):
-        state = (
-            "verified" if row.verified else "INSTALLED BUT NOT VERIFIED" if row.installed else "not installed"
-        )
+        state = "verified" if row.verified else "NOT VERIFIED" if row.installed else "not installed"
         typer.echo(f"{row.name:<30} {row.bytes / 1e6:>7.0f} MB  {state:<13} {model.title}")
         if not row.installed:
             typer.echo(f"{'':<30} install: {model.install}")

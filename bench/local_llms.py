@@ -166,6 +166,10 @@ def _demo_report(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "first_word": latency_percentiles([r["first_word_ms"] for r in rows]),
             "total": latency_percentiles([r["total_ms"] for r in rows]),
         },
+        # The questions a backend answered: where a model wrote, not where the gates declined.
+        "answered_first_word_ms": latency_percentiles([r["first_word_ms"] for r in rows if r["answered"]])
+        if any(r["answered"] for r in rows)
+        else {},
         "rows": rows,
     }
 

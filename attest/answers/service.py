@@ -42,7 +42,7 @@ from attest.generation.backends import Generator, LanguageModel
 from attest.generation.chat import Condenser, Turn
 from attest.generation.citations import CheckedAnswer, validate
 from attest.generation.extractive import ExtractiveGenerator
-from attest.generation.prompts import TEMPLATE_TOKENS_PER_MESSAGE, build_prompt, declines, prompt_overhead
+from attest.generation.prompts import build_prompt, declines, prompt_overhead
 from attest.ingest.entities import EntityTagger
 from attest.reader.model import shipped_reader
 from attest.reader.reading import AnswerModel, PassageReader, Scorer, shipped_answer_model
@@ -412,7 +412,7 @@ def answer_context(
     count = generator.count_tokens
     model = generator if isinstance(generator, LanguageModel) else None
     chat = model is not None and model.uses_chat()
-    overhead = count(prompt_overhead(question, chat=chat)) + (TEMPLATE_TOKENS_PER_MESSAGE * 4 if chat else 0)
+    overhead = prompt_overhead(question, count, chat=chat)
     budget = settings.llm_context_tokens - settings.llm_max_tokens - overhead
     if model is not None and settings.llm_source_tokens:
         budget = min(budget, settings.llm_source_tokens)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from functools import cache
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -49,12 +48,6 @@ class LanguageModel(Protocol):
         ...
 
     def complete(self, prompt: Prompt, max_tokens: int) -> Iterator[str]: ...
-
-
-@cache
-def default_gguf() -> Path:
-    """The default local model's file (Gemma 3 270M), assembled and verified once."""
-    return resolve(DEFAULT_MODEL)
 
 
 CHAT_TEMPLATE = "tokenizer.chat_template"  # the GGUF metadata key of the model's own template

@@ -18,6 +18,7 @@ llama.cpp reuses its computation of that prefix from one question to the next.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from attest.generation.citations import quote
@@ -128,15 +129,15 @@ def render_sources(context: Context) -> str:
 TEMPLATE_TOKENS_PER_MESSAGE = 8
 
 
-def prompt_overhead(question: str, *, chat: bool = False) -> str:
-    """Everything of the prompt's ``chat`` or completion form except the sources, to size the
-    sources' token budget (a chat template's own tokens come on top: see
-    :data:`TEMPLATE_TOKENS_PER_MESSAGE`)."""
-    if chat:
-        example = (_chat_user(*CHAT_EXAMPLE[:2]), CHAT_EXAMPLE[2])
-        return "\n".join((CHAT_INSTRUCTIONS + STRICT, *example, _chat_user("", question)))
-    examples = "".join(_block(*example) for example in EXAMPLES)
-    return f"{INSTRUCTIONS}\n\n{examples}{_block('', question)}"
+def prompt_overhead(question: str, count: Callable[[str], int], *, chat: bool = False) -> int:
+    """The tokens of the prompt's ``chat`` or completion form without its sources, counted by
+    ``count``, to size the sources' budget: the prompt built with no passages (the chat form
+    with the ``regenerate`` policy's longer instructions, and its template's tokens on top)."""
+    empty = build_prompt(Context(passages=(), tokens=0, budget_tokens=0, dropped=0), question, strict=chat)
+    if not chat:
+        return count(empty.text)
+    texts = [content for _, content in empty.messages]
+    return sum(count(text) for text in texts) + TEMPLATE_TOKENS_PER_MESSAGE * len(texts)
 
 
 def declines(answer: str) -> bool:

@@ -12,7 +12,14 @@ import pytest
 from attest.core.errors import ConfigurationError, GenerationError
 from attest.generation.backends import LlamaCppGenerator, OpenAIGenerator
 from attest.generation.citations import parse_citations
-from attest.generation.prompts import CHAT_REMINDER, NOT_FOUND, build_prompt, declines
+from attest.generation.prompts import (
+    CHAT_INSTRUCTIONS,
+    CHAT_REMINDER,
+    INSTRUCTIONS,
+    NOT_FOUND,
+    build_prompt,
+    declines,
+)
 from attest.retrieval.context import Context, build_context
 from tests.doubles import chunk_record, hit
 from tests.llama_server import API_KEY, MODEL_ALIAS, free_port, start_llama_server
@@ -62,6 +69,17 @@ def test_llama_cpp_streams_an_answer(llama: LlamaCppGenerator) -> None:
     text = "".join(pieces)
     assert len(pieces) > 1 and text.strip()  # streamed piece by piece
     assert "###" not in text and "Question:" not in text  # stopped at the end of the answer
+
+
+def test_a_base_model_gets_the_few_shot_text_not_a_chat_template(llama: LlamaCppGenerator) -> None:
+    """Gemma 3 270M's file carries no chat template: it continues the worked examples."""
+    assert not llama.uses_chat()
+    list(llama.stream(context(), "How much is refunded for a hotel night in Paris?", max_tokens=5))
+    model = llama.llama
+    read = model.detokenize(model.input_ids[: model.n_tokens].tolist()).decode("utf-8", "replace")
+    assert INSTRUCTIONS in read
+    assert "Question: How much is refunded for a hotel night in Paris?\nAnswer:" in read
+    assert CHAT_INSTRUCTIONS not in read
 
 
 def test_llama_cpp_errors_name_the_problem(tmp_path: Path) -> None:

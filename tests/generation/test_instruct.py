@@ -90,7 +90,3 @@ def test_follow_ups_are_rewritten_by_the_instruct_model(qwen: LlamaCppGenerator)
     rewrite = Condenser(qwen)("and part-time employees?", history)
     assert "part-time" in rewrite.lower() and "leave" in rewrite.lower()
     assert rewrite != "How many days of annual leave do full-time employees get? and part-time employees?"
-
-
-def test_the_base_model_still_gets_the_few_shot_prompt(llama: LlamaCppGenerator) -> None:
-    assert not llama.uses_chat()  # Gemma 3 270M's file has no chat template

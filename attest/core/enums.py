@@ -73,6 +73,20 @@ class FusionMode(Choice):
     WEIGHTED = "weighted"
 
 
+class IndexBackendName(Choice):
+    """Where index versions live (``ATTEST_INDEX_BACKEND``); :mod:`attest.retrieval.backends` builds each."""
+
+    LOCAL = "local"  # immutable files under the data directory, memory-mapped by every process
+    MILVUS = "milvus"  # one Milvus collection per version: embedded milvus-lite, or a server by URI
+
+
+class JobRunnerName(Choice):
+    """Which processes run ingest and re-index jobs (``ATTEST_JOB_RUNNER``)."""
+
+    API = "api"  # a thread of the API process that accepted the job (one process, the default)
+    WORKER = "worker"  # queued in the database, claimed by ``attest worker`` processes
+
+
 class GeneratorName(Choice):
     """The answer backends (``ATTEST_GENERATOR``); :mod:`attest.answers.generators` builds each one."""
 

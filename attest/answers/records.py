@@ -143,6 +143,7 @@ class Answer:
     relevance: float  # cosine of the question to the best retrieved chunk
     index_version: int
     timings_ms: dict[str, float] = field(default_factory=dict)
+    index_backend: str = "local"  # the index backend the passages came from: local or milvus
     verdict: Verdict | None = None  # the factuality checker's verdict on the answer
     gate: Gate | None = None  # the verification policy and what it did to the text
     draft: str | None = None  # the checked answer before the policy changed it (for the audit log)
@@ -169,6 +170,7 @@ class Answer:
             "backend": self.backend,
             "relevance": self.relevance,
             "index_version": self.index_version,
+            "index_backend": self.index_backend,
             "timings_ms": dict(self.timings_ms),
             "verdict": None if self.verdict is None else self.verdict.to_dict(),
             "gate": None if self.gate is None else self.gate.to_dict(),

@@ -46,10 +46,11 @@ from attest.generation.prompts import build_prompt, declines, prompt_overhead
 from attest.ingest.entities import EntityTagger
 from attest.reader.model import shipped_reader
 from attest.reader.reading import AnswerModel, PassageReader, Scorer, shipped_answer_model
+from attest.retrieval.backend import Searcher
 from attest.retrieval.cache import CachingEmbedder
 from attest.retrieval.context import Context, build_context
 from attest.retrieval.filters import Filters
-from attest.retrieval.hybrid import HybridRetriever, QueryEntities, RetrievedChunk
+from attest.retrieval.hybrid import QueryEntities, RetrievedChunk
 from attest.retrieval.service import Retrievers
 from attest.text.embedder import Embedder, SentenceTransformerEmbedder
 from attest.verify.checker import FactChecker, Verdict
@@ -171,7 +172,7 @@ class Answerer:
             retriever = self.retrievers.get(kb)
             policy = self.policy(kb)
             # A follow-up's answer depends on its conversation: only standalone questions are kept.
-            version_id = retriever.snapshot.version_id
+            version_id = retriever.version_id
             key = (
                 None if history else self.cache.key(version_id, groups, policy, self.generator.name, question)
             )
@@ -188,7 +189,7 @@ class Answerer:
 
     def _compute(
         self,
-        retriever: HybridRetriever,
+        retriever: Searcher,
         query: Query,
         groups: frozenset[str] | None,
         key: Key | None,
@@ -204,12 +205,14 @@ class Answerer:
             query,
             hits,
             relevance=relevance,
-            version=retriever.snapshot.version,
+            version=retriever.version,
             timings=timings,
             policy=policy,
         )
         with closing(stream) as events:  # closed with this one, so the model stops at once
             for event in events:
+                if isinstance(event, Final):
+                    event = Final(replace(event.answer, index_backend=retriever.backend.value))
                 # A fallback's answer is not kept.
                 if isinstance(event, Final) and key and event.answer.backend == self.generator.name:
                     self.cache.keep(key, event.answer)

@@ -24,8 +24,8 @@ from attest.ingest.entities import Entity
 from attest.ingest.loaders import page_at
 from attest.ingest.preparation import Prepared, chunk_entities
 from attest.ingest.sources import enclosing
-from attest.retrieval.hybrid import bm25_config, dense_config
-from attest.retrieval.index_store import build_index_version, is_current_format
+from attest.retrieval.backend import IndexBackend
+from attest.retrieval.index_store import build_index_version
 from attest.text.embedder import SentenceTransformerEmbedder
 
 
@@ -220,7 +220,12 @@ def delete_missing(
 
 
 def refresh_index(
-    session: Session, *, kb: KnowledgeBase, settings: Settings, embedder: SentenceTransformerEmbedder
+    session: Session,
+    *,
+    kb: KnowledgeBase,
+    settings: Settings,
+    embedder: SentenceTransformerEmbedder,
+    backend: IndexBackend,
 ) -> int:
     """Build and activate a new index version when the active one is out of date; its number."""
     session.refresh(kb)
@@ -229,18 +234,16 @@ def refresh_index(
         active is not None
         and active.content_revision == kb.content_revision
         and active.embedding_model == embedder.name
-        and is_current_format(active.path)
+        and backend.readable(active)
     ):
         return active.version
     same_model = active is not None and active.embedding_model == embedder.name
     version = build_index_version(
         session,
         kb,
-        index_dir=settings.index_dir,
+        backend,
         embedding_model=embedder.name,
         dim=active.embedding_dim if active is not None and same_model else embedder.dimension,
         keep=settings.index_versions_kept,
-        bm25_config=bm25_config(settings),
-        dense_config=dense_config(settings),
     )
     return version.version

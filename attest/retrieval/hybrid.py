@@ -16,7 +16,7 @@ from typing import assert_never
 
 import numpy as np
 
-from attest.core.enums import Choice
+from attest.core.enums import Choice, IndexBackendName
 from attest.core.errors import RetrievalError
 from attest.core.settings import Settings
 from attest.retrieval.bm25 import BM25Config, BM25Index, CorpusStats
@@ -63,7 +63,7 @@ class RetrievedChunk:
 
     chunk: ChunkRecord
     score: float
-    row: int  # position in the index version
+    row: int  # local: the chunk's row in the version's files; milvus: its chunk id
     vector: np.ndarray | None = None  # the chunk's unit embedding, as indexed; read-only
 
 
@@ -91,14 +91,23 @@ class HybridRetriever:
         self._stats: OrderedDict[tuple[int, ...], CorpusStats] = OrderedDict()
         self._stats_lock = threading.Lock()
 
+    @property
+    def version_id(self) -> int:
+        return self.snapshot.version_id
+
+    @property
+    def version(self) -> int:
+        return self.snapshot.version
+
+    @property
+    def backend(self) -> IndexBackendName:
+        return IndexBackendName.LOCAL
+
     def retrieve(
         self, query: str, k: int = 10, filters: Filters | None = None, mode: Mode = Mode.HYBRID
     ) -> list[RetrievedChunk]:
         """The ``k`` best chunks for ``query`` among those ``filters`` allow."""
-        if not query.strip():
-            raise RetrievalError("The query is empty.")
-        if k < 0:
-            raise RetrievalError(f"k must be 0 or more, not {k}.")
+        check_query(query, k)
         if k == 0:
             return []
         restriction = self.tables.restrict(filters or Filters())
@@ -108,9 +117,10 @@ class HybridRetriever:
         elif mode is Mode.DENSE:
             ids, scores = self.dense_top_k(query, k, restriction.returnable)
         elif mode is Mode.HYBRID:
-            fused = self._fuse(
+            fused = fuse(
                 self.bm25_top_k(query, depth, restriction),
                 self.dense_top_k(query, depth, restriction.returnable),
+                self.config,
             )
             ids, scores = self._boost_entities(query, fused)
         else:
@@ -144,24 +154,42 @@ class HybridRetriever:
                 self._stats.popitem(last=False)
         return stats
 
-    def _fuse(self, bm25: Ranking, dense: Ranking) -> Ranking:
-        weights = [1.0 - self.config.dense_weight, self.config.dense_weight]
-        if self.config.fusion is FusionMode.RRF:
-            return reciprocal_rank_fusion([bm25, dense], k=self.config.rrf_k, weights=weights)
-        return weighted_fusion([bm25, dense], weights)
-
     def _boost_entities(self, query: str, fused: Ranking) -> Ranking:
         """Add ``entity_boost`` times the share of the query's entities each chunk names."""
-        ids, scores = fused
-        if self.config.entity_boost == 0 or self.query_entities is None or not len(ids):
+        if self.config.entity_boost == 0 or self.query_entities is None or not len(fused[0]):
             return fused
         wanted = {e.casefold() for e in self.query_entities(query)}
-        if not wanted:
-            return fused
-        named = sum(np.isin(ids, self.tables.entity_rows(e)).astype(np.float64) for e in wanted)
-        boosted = scores + self.config.entity_boost * np.asarray(named) / len(wanted)
-        order = np.lexsort((ids, -boosted))
-        return ids[order], boosted[order]
+        return boost_entities(fused, wanted, self.tables.entity_rows, self.config.entity_boost)
+
+
+def fuse(bm25: Ranking, dense: Ranking, config: RetrievalConfig) -> Ranking:
+    """The two candidate lists fused as ``config`` says (every backend)."""
+    weights = [1.0 - config.dense_weight, config.dense_weight]
+    if config.fusion is FusionMode.RRF:
+        return reciprocal_rank_fusion([bm25, dense], k=config.rrf_k, weights=weights)
+    return weighted_fusion([bm25, dense], weights)
+
+
+def check_query(query: str, k: int) -> None:
+    """Refuse an empty query or a negative ``k`` (every backend)."""
+    if not query.strip():
+        raise RetrievalError("The query is empty.")
+    if k < 0:
+        raise RetrievalError(f"k must be 0 or more, not {k}.")
+
+
+def boost_entities(
+    fused: Ranking, wanted: set[str], named: Callable[[str], np.ndarray], boost: float
+) -> Ranking:
+    """Add ``boost`` times the share of the ``wanted`` entities (casefolded) each chunk names;
+    ``named(entity)`` gives the ids of the chunks that name it."""
+    ids, scores = fused
+    if boost == 0 or not wanted or not len(ids):
+        return fused
+    hits = sum(np.isin(ids, named(e)).astype(np.float64) for e in wanted)
+    boosted = scores + boost * np.asarray(hits) / len(wanted)
+    order = np.lexsort((ids, -boosted))
+    return ids[order], boosted[order]
 
 
 def bm25_config(settings: Settings) -> BM25Config:

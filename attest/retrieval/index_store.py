@@ -15,10 +15,10 @@ import mmap
 import os
 import shutil
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 from sqlalchemy import func, select, update
@@ -29,6 +29,9 @@ from attest.core.models import Chunk, Document, IndexStatus, IndexVersion, Knowl
 from attest.retrieval.bm25 import BM25Config, BM25Index
 from attest.retrieval.dense import DenseConfig, DenseIndex
 from attest.retrieval.records import ChunkEntity, ChunkRecord
+
+if TYPE_CHECKING:
+    from attest.retrieval.backend import IndexBackend
 
 FORMAT = 2
 
@@ -90,25 +93,22 @@ class IndexSnapshot:
 def build_index_version(
     session: Session,
     kb: KnowledgeBase,
+    backend: IndexBackend,
     *,
-    index_dir: Path,
     embedding_model: str,
     dim: int,
     keep: int = 2,
-    bm25_config: BM25Config | None = None,
-    dense_config: DenseConfig | None = None,
 ) -> IndexVersion:
     """Write a new version from the chunks in the database and make it the active one."""
     revision = kb.content_revision
     number = (
         session.scalar(select(func.max(IndexVersion.version)).where(IndexVersion.kb_id == kb.id)) or 0
     ) + 1
-    final = index_dir / f"kb-{kb.id}" / f"v{number}"
     version = IndexVersion(
         kb_id=kb.id,
         version=number,
         status=IndexStatus.BUILDING,
-        path=str(final),
+        path=backend.location(kb.id, number),
         embedding_model=embedding_model,
         embedding_dim=dim,
         content_revision=revision,
@@ -116,26 +116,43 @@ def build_index_version(
     session.add(version)
     session.commit()  # the BUILDING row lets a later job clean up after a crash
 
-    chunk_count, doc_count = _write_snapshot(
-        session, kb.id, final, version, dim, bm25_config or BM25Config(), dense_config or DenseConfig()
-    )
+    total = session.scalar(select(func.count(Chunk.id)).where(Chunk.kb_id == kb.id)) or 0
+    chunk_count, doc_count = backend.write(version, version_rows(session, kb.id), total)
     version.chunk_count = chunk_count
     version.document_count = doc_count
-    activate(session, kb, version)
-    prune_versions(session, kb.id, keep=keep)
+    activate(session, kb, version, backend)
+    prune_versions(session, kb.id, keep=keep, backend=backend)
     return version
 
 
-def _write_snapshot(
-    session: Session,
-    kb_id: int,
+def version_rows(session: Session, kb_id: int) -> Iterator[tuple[ChunkRecord, np.ndarray]]:
+    """Every chunk of a knowledge base with its embedding, by document and position."""
+    rows = session.execute(
+        select(Chunk, Document.title, Document.source_uri, Document.acl, Document.tags)
+        .join(Document, Chunk.document_id == Document.id)
+        .where(Chunk.kb_id == kb_id)
+        .order_by(Chunk.document_id, Chunk.position)
+        .execution_options(yield_per=2000)
+    )
+    for chunk, title, source_uri, acl, tags in rows:
+        yield _chunk_record(chunk, title, source_uri, acl, tags), np.frombuffer(chunk.embedding, np.float32)
+
+
+def bm25_text(record: ChunkRecord) -> str:
+    """What BM25 reads of a chunk: its document's title and its text."""
+    return f"{record.title}\n{record.text}"
+
+
+def write_snapshot(
     final: Path,
     version: IndexVersion,
-    dim: int,
+    rows: Iterable[tuple[ChunkRecord, np.ndarray]],
+    total: int,
     bm25_config: BM25Config,
     dense_config: DenseConfig,
 ) -> tuple[int, int]:
-    total = session.scalar(select(func.count(Chunk.id)).where(Chunk.kb_id == kb_id)) or 0
+    """Write the files of a version at ``final``: under a temporary name, renamed when complete."""
+    dim = version.embedding_dim
     tmp = final.parent / f".{final.name}.tmp-{uuid.uuid4().hex[:8]}"
     tmp.mkdir(parents=True)
     try:
@@ -144,22 +161,15 @@ def _write_snapshot(
         )
         documents: set[int] = set()
         bm25_texts: list[str] = []
-        rows = session.execute(
-            select(Chunk, Document.title, Document.source_uri, Document.acl, Document.tags)
-            .join(Document, Chunk.document_id == Document.id)
-            .where(Chunk.kb_id == kb_id)
-            .order_by(Chunk.document_id, Chunk.position)
-            .execution_options(yield_per=2000)
-        )
         i = 0
         with open(tmp / "chunks.jsonl", "w", encoding="utf-8") as out:
-            for chunk, title, source_uri, acl, tags in rows:
+            for record, vector in rows:
                 if i >= total:
                     break  # chunks added after counting belong to the next version
-                vectors[i] = np.frombuffer(chunk.embedding, dtype=np.float32)
-                out.write(_chunk_record(chunk, title, source_uri, acl, tags).to_json() + "\n")
-                documents.add(chunk.document_id)
-                bm25_texts.append(f"{title}\n{chunk.text}")
+                vectors[i] = vector
+                out.write(record.to_json() + "\n")
+                documents.add(record.document_id)
+                bm25_texts.append(bm25_text(record))
                 i += 1
             out.flush()
             os.fsync(out.fileno())
@@ -172,7 +182,7 @@ def _write_snapshot(
         dense.save(tmp)
         manifest = {
             "format": FORMAT,
-            "kb_id": kb_id,
+            "kb_id": version.kb_id,
             "version": version.version,
             "embedding_model": version.embedding_model,
             "dim": dim,
@@ -215,8 +225,9 @@ def _chunk_record(chunk: Chunk, title: str, source_uri: str, acl: list[Any], tag
     )
 
 
-def activate(session: Session, kb: KnowledgeBase, version: IndexVersion) -> None:
-    """Make ``version`` the one queries read, in one transaction."""
+def activate(session: Session, kb: KnowledgeBase, version: IndexVersion, backend: IndexBackend) -> None:
+    """Make ``version`` the one queries read: in the backend, then in one database transaction."""
+    backend.activate(kb.id, version)
     session.execute(
         update(IndexVersion)
         .where(IndexVersion.kb_id == kb.id, IndexVersion.status == IndexStatus.ACTIVE)
@@ -228,7 +239,7 @@ def activate(session: Session, kb: KnowledgeBase, version: IndexVersion) -> None
     session.commit()
 
 
-def prune_versions(session: Session, kb_id: int, *, keep: int) -> None:
+def prune_versions(session: Session, kb_id: int, *, keep: int, backend: IndexBackend) -> None:
     """Delete the files of all but the newest ``keep`` complete versions (never the active one)."""
     versions = session.scalars(
         select(IndexVersion)
@@ -240,23 +251,19 @@ def prune_versions(session: Session, kb_id: int, *, keep: int) -> None:
     ).all()
     for old in versions[keep:]:
         if old.status == IndexStatus.RETIRED:
-            shutil.rmtree(old.path, ignore_errors=True)
+            backend.delete(old)
             session.delete(old)
     session.commit()
 
 
-def discard_unfinished(session: Session, kb_id: int, index_dir: Path) -> int:
-    """Mark versions left BUILDING by a crashed job as failed and remove temporary files."""
+def discard_unfinished(session: Session, kb_id: int, backend: IndexBackend) -> int:
+    """Mark versions left BUILDING by a crashed job as failed and remove what they wrote."""
     stale = session.scalars(
         select(IndexVersion).where(IndexVersion.kb_id == kb_id, IndexVersion.status == IndexStatus.BUILDING)
     ).all()
     for version in stale:
         version.status = IndexStatus.FAILED
-        shutil.rmtree(version.path, ignore_errors=True)
-    kb_dir = index_dir / f"kb-{kb_id}"
-    if kb_dir.is_dir():
-        for tmp in kb_dir.glob(".v*.tmp-*"):
-            shutil.rmtree(tmp, ignore_errors=True)
+    backend.discard_unfinished(kb_id, stale)
     session.commit()
     return len(stale)
 

@@ -1,11 +1,12 @@
-"""The retriever a knowledge base is served by now, following its active index version.
+"""The searcher a knowledge base is served by now, following its active index version.
 
 An ingest job activates a new version by flipping ``knowledge_bases.active_index_id`` in
-one transaction. :class:`Retrievers` notices the flip on the next query, loads the new
-version and swaps it in, without a restart:
+one transaction. :class:`Retrievers` notices the flip on the next query, opens the new
+version in the index backend and swaps it in, without a restart:
 
-* queries that already hold the old retriever finish on it. Its files are memory-mapped,
-  so they stay readable even after pruning deletes the version's directory;
+* queries that already hold the old searcher finish on it. A local version's files are
+  memory-mapped, so they stay readable even after pruning deletes the version's directory;
+  a Milvus version's collection is kept until two newer ones exist;
 * while the new version loads, other queries keep being answered by the old one; only
   the first query of a knowledge base waits for a load.
 
@@ -28,8 +29,8 @@ from attest.core.errors import NotFound, RetrievalError
 from attest.core.models import IndexVersion, KnowledgeBase
 from attest.core.repository import get_kb
 from attest.core.settings import Settings
-from attest.retrieval.hybrid import HybridRetriever, QueryEntities, open_retriever
-from attest.retrieval.index_store import load_snapshot
+from attest.retrieval.backend import IndexBackend, Searcher, index_backend
+from attest.retrieval.hybrid import QueryEntities
 from attest.text.embedder import Embedder
 
 # A knowledge base's entity terms ({"PRODUCT": ["Harbor", ...]}) -> its question-entity hook.
@@ -41,11 +42,11 @@ class _Slot:
     """What one knowledge base is served by, and the lock its loads take turns on."""
 
     lock: threading.Lock
-    retriever: HybridRetriever | None = None
+    retriever: Searcher | None = None
 
 
 class Retrievers:
-    """One :class:`HybridRetriever` per knowledge base, always on the active version."""
+    """One :class:`Searcher` per knowledge base, always on the active version."""
 
     def __init__(
         self,
@@ -53,22 +54,25 @@ class Retrievers:
         embedder: Embedder,
         settings: Settings,
         query_entities_for: QueryEntitiesFor | None = None,
+        backend: IndexBackend | None = None,
     ) -> None:
-        """Without ``query_entities_for`` the entity boost has no entities to match, so it is off."""
+        """Without ``query_entities_for`` the entity boost has no entities to match, so it is off.
+        ``backend`` defaults to the one ``ATTEST_INDEX_BACKEND`` names."""
         self.engine = engine
         self.embedder = embedder
         self.settings = settings
         self.query_entities_for = query_entities_for
+        self.backend = backend or index_backend(settings, embedder)
         self._slots: dict[int, _Slot] = {}
         self._slots_lock = threading.Lock()
 
-    def get(self, kb_name: str) -> HybridRetriever:
+    def get(self, kb_name: str) -> Searcher:
         """The retriever of ``kb_name``'s active version (loaded on first use or after a swap)."""
         kb_id, active_id = self._active(kb_name)
         with self._slots_lock:
             slot = self._slots.setdefault(kb_id, _Slot(threading.Lock()))
         current = slot.retriever
-        if current is not None and current.snapshot.version_id == active_id:
+        if current is not None and current.version_id == active_id:
             return current
         # Another query is loading the new version: keep answering from the old one.
         if not slot.lock.acquire(blocking=current is None):
@@ -76,7 +80,7 @@ class Retrievers:
             return current
         try:
             current = slot.retriever
-            if current is None or current.snapshot.version_id != active_id:
+            if current is None or current.version_id != active_id:
                 current = self._load(kb_name, active_id)
                 slot.retriever = current
             return current
@@ -97,7 +101,7 @@ class Retrievers:
                 )
             return kb.id, kb.active_index_id
 
-    def _load(self, kb_name: str, version_id: int) -> HybridRetriever:
+    def _load(self, kb_name: str, version_id: int) -> Searcher:
         """Open ``version_id``; if a newer activation pruned it meanwhile, open the newest."""
         for _attempt in range(3):
             try:
@@ -109,15 +113,15 @@ class Retrievers:
                 version_id = newest
         raise NotFound(f"The index of {kb_name!r} keeps changing while loading; try again.")
 
-    def _open(self, version_id: int) -> HybridRetriever:
-        with Session(self.engine) as session:
+    def _open(self, version_id: int) -> Searcher:
+        with Session(self.engine, expire_on_commit=False) as session:
             version = session.get(IndexVersion, version_id)
             if version is None:
                 raise NotFound(f"Index version {version_id} no longer exists.")
-            path, kb = version.path, session.get(KnowledgeBase, version.kb_id)
+            kb = session.get(KnowledgeBase, version.kb_id)
             terms = kb.entity_terms if kb is not None else {}
-        snapshot = load_snapshot(path, version_id)
-        return open_retriever(snapshot, self.embedder, self.settings, self._query_entities(terms))
+            session.expunge(version)
+        return self.backend.open(version, self._query_entities(terms))
 
     def _query_entities(self, terms: dict[str, Any]) -> QueryEntities | None:
         """The hook the entity boost needs, with the knowledge base's terms; none while it is off."""

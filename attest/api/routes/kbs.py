@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter
@@ -18,6 +17,7 @@ from attest.core.errors import Conflict, NotFound
 from attest.core.models import Chunk, Document, Grant, IndexVersion, KnowledgeBase, User
 from attest.core.repository import create_kb
 from attest.ingest.jobs import running_job
+from attest.retrieval.backend import LocalBackend
 
 router = APIRouter(prefix="/kbs", tags=["knowledge bases"])
 
@@ -104,15 +104,17 @@ def delete(kb: str, caller: AdminDep, session: SessionDep, services: ServicesDep
     row = visible_kb(session, caller, kb)
     if running_job(session, row.id) is not None:
         raise Conflict(f"An ingest job is running on {kb!r}; cancel it or wait, then delete.")
-    paths = [Path(p) for p in session.scalars(select(IndexVersion.path).where(IndexVersion.kb_id == row.id))]
     row.active_index_id = None
     session.flush()
     session.delete(row)
     audit.append(session, actor=caller.label, action="kb.delete", kb=kb, status=204)
+    # Before the commit: a Milvus that cannot be reached refuses the deletion (503), and the
+    # knowledge base stays whole rather than leaving collections behind.
+    services.answerer.retrievers.backend.drop_kb(row.id)
     session.commit()
     services.answerer.retrievers.forget(row.id)
-    for path in [*paths, services.settings.upload_dir / str(row.id)]:
-        shutil.rmtree(path, ignore_errors=True)
+    LocalBackend(services.settings).drop_kb(row.id)  # files of versions built before a switch
+    shutil.rmtree(services.settings.upload_dir / str(row.id), ignore_errors=True)
 
 
 @router.get("/{kb}/grants", **rule(Access.ADMIN, GrantList))

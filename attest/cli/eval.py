@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -100,21 +100,37 @@ def eval_retrieval(
     queries: Annotated[Path, typer.Option(help="BEIR queries.jsonl")],
     qrels: Annotated[Path, typer.Option(help="BEIR qrels TSV (query-id, corpus-id, score)")],
     mode: Annotated[str, typer.Option(help="bm25, dense, hybrid or all")] = "all",
+    backend: Annotated[
+        str | None,
+        typer.Option(
+            help="local, milvus or all (each in turn, side by side: the JSON is keyed by backend, "
+            "then mode); default: ATTEST_INDEX_BACKEND, keyed by mode"
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
 ) -> None:
     """nDCG@10, Recall@10/100, MRR@10 and query latency per retrieval mode."""
     from attest.core.settings import get_settings
-    from attest.eval.beir import evaluate_beir, parse_modes
+    from attest.eval.beir import evaluate_backends, parse_backends, parse_modes
     from attest.eval.datasets import read_corpus, read_qrels, read_queries
 
     with guard():
-        modes = parse_modes(mode)
-        results = evaluate_beir(
-            read_corpus(corpus), read_queries(queries), read_qrels(qrels), modes, get_settings()
+        settings = get_settings()
+        modes, backends = parse_modes(mode), parse_backends(backend, settings)
+        by_backend = evaluate_backends(
+            read_corpus(corpus), read_queries(queries), read_qrels(qrels), modes, settings, backends
         )
+    results: dict[str, Any] = by_backend if backend is not None else by_backend[settings.index_backend.value]
     if as_json:
         print(json.dumps(results))
         return
+    for label, per_mode in by_backend.items():
+        if backend is not None:
+            typer.echo(f"{label}:")
+        _print_retrieval(per_mode)
+
+
+def _print_retrieval(results: dict[str, Any]) -> None:
     for name, m in results.items():
         lat = m["latency_ms"]
         typer.echo(

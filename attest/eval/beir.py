@@ -9,19 +9,18 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from attest.core import db
+from attest.core.enums import IndexBackendName
 from attest.core.errors import InvalidInput
-from attest.core.repository import get_kb
 from attest.core.settings import Settings
 from attest.eval.datasets import CorpusDoc, Qrels
 from attest.eval.metrics import evaluate_run, latency_percentiles
 from attest.ingest.pipeline import IngestPipeline
 from attest.ingest.progress import BarProgress
-from attest.retrieval.hybrid import HybridRetriever, Mode, open_retriever
-from attest.retrieval.index_store import active_snapshot
+from attest.retrieval.backend import Searcher
+from attest.retrieval.hybrid import Mode
 from attest.retrieval.records import ChunkRecord
+from attest.retrieval.service import Retrievers
 from attest.text.embedder import SentenceTransformerEmbedder
 
 DOC_DEPTH = 100  # documents ranked per query (Recall@100)
@@ -40,22 +39,53 @@ def parse_modes(value: str) -> list[Mode]:
         raise InvalidInput(f"unknown retrieval mode {value!r}; valid values: {valid}.") from None
 
 
+def parse_backends(value: str | None, settings: Settings) -> list[IndexBackendName]:
+    """The index backends ``--backend value`` runs: both for ``all``, the configured one for None."""
+    if value is None:
+        return [settings.index_backend]
+    if value.strip().lower() == ALL_MODES:
+        return list(IndexBackendName)
+    return [IndexBackendName.from_str(value, name="--backend")]
+
+
 def evaluate_beir(
     corpus: list[CorpusDoc], queries: dict[str, str], qrels: Qrels, modes: list[Mode], settings: Settings
 ) -> dict[str, Any]:
-    """Metrics and latency per mode, keyed by the mode's name."""
+    """Metrics and latency per mode, keyed by the mode's name (on ``settings.index_backend``)."""
     with tempfile.TemporaryDirectory(prefix="attest-eval-") as tmp:
         retriever, id_of = index_corpus(corpus, Path(tmp), settings)
         judged = {q: text for q, text in queries.items() if q in qrels}
         return {mode.value: _run_mode(retriever, id_of, judged, qrels, mode) for mode in modes}
 
 
-def index_corpus(
-    corpus: list[CorpusDoc], tmp: Path, settings: Settings
-) -> tuple[HybridRetriever, dict[str, str]]:
-    """Ingest the corpus, written as text files, into a data directory under ``tmp``.
+def evaluate_backends(
+    corpus: list[CorpusDoc],
+    queries: dict[str, str],
+    qrels: Qrels,
+    modes: list[Mode],
+    settings: Settings,
+    backends: list[IndexBackendName],
+) -> dict[str, Any]:
+    """:func:`evaluate_beir` on each backend in turn, keyed by the backend's name."""
+    return {
+        backend.value: evaluate_beir(
+            corpus, queries, qrels, modes, settings.model_copy(update={"index_backend": backend})
+        )
+        for backend in backends
+    }
 
-    Returns the retriever and a map from file stem to corpus id (see ``doc_ranking``).
+
+def index_corpus(
+    corpus: list[CorpusDoc],
+    tmp: Path,
+    settings: Settings,
+    embedder: SentenceTransformerEmbedder | None = None,
+) -> tuple[Searcher, dict[str, str]]:
+    """Ingest the corpus, written as text files, into a data directory under ``tmp``, in the
+    index backend ``settings`` names (Milvus: an embedded milvus-lite database there, unless
+    ``ATTEST_MILVUS_URI`` names a server).
+
+    Returns the searcher and a map from file stem to corpus id (see ``doc_ranking``).
     """
     folder = tmp / "corpus"
     folder.mkdir()
@@ -69,18 +99,19 @@ def index_corpus(
     settings.data_dir.mkdir()
     db.upgrade(settings.sqlalchemy_url)
     engine = db.make_engine(settings.sqlalchemy_url)
-    embedder = SentenceTransformerEmbedder(settings.embedding_model, batch_size=settings.embedding_batch_size)
+    embedder = embedder or SentenceTransformerEmbedder(
+        settings.embedding_model, batch_size=settings.embedding_batch_size
+    )
     IngestPipeline(settings, engine=engine, embedder=embedder, progress=BarProgress("index corpus")).run(
         "eval", [folder]
     )
-    with Session(engine) as session:
-        snapshot = active_snapshot(session, get_kb(session, name="eval"))
+    searcher = Retrievers(engine, embedder, settings).get("eval")
     engine.dispose()
-    return open_retriever(snapshot, embedder, settings), id_of
+    return searcher, id_of
 
 
 def _run_mode(
-    retriever: HybridRetriever, id_of: dict[str, str], queries: dict[str, str], qrels: Qrels, mode: Mode
+    retriever: Searcher, id_of: dict[str, str], queries: dict[str, str], qrels: Qrels, mode: Mode
 ) -> dict[str, Any]:
     run: dict[str, list[str]] = {}
     latencies: list[float] = []

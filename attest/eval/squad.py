@@ -19,11 +19,15 @@ from typing import Any
 
 from attest.answers import Answerer
 from attest.core import db
+from attest.core.enums import IndexBackendName
+from attest.core.errors import InvalidInput
 from attest.core.settings import Settings
 from attest.eval.beir import index_corpus
 from attest.eval.datasets import SquadQuestion, sample, squad_corpus, squad_questions
 from attest.eval.metrics import contains_gold, exact_match, f1, latency_percentiles, time_to_first_word
+from attest.retrieval.backend import Searcher
 from attest.retrieval.hybrid import HybridRetriever, RetrievedChunk
+from attest.text.embedder import SentenceTransformerEmbedder
 
 
 def evaluate_squad(
@@ -41,10 +45,15 @@ def evaluate_squad(
         q for q in squad_questions(squad) if parity is None or int(q.paragraph_id.split("-")[0]) % 2 == parity
     ]
     questions = sample(asked, limit)
+    if oracle and settings.index_backend is not IndexBackendName.LOCAL:
+        raise InvalidInput(
+            "--oracle-context reads the local index's files; run it with ATTEST_INDEX_BACKEND=local."
+        )
+    embedder = SentenceTransformerEmbedder(settings.embedding_model, batch_size=settings.embedding_batch_size)
     with tempfile.TemporaryDirectory(prefix="attest-qa-") as tmp:
-        retriever, id_of = index_corpus(corpus, Path(tmp), settings)
+        retriever, id_of = index_corpus(corpus, Path(tmp), settings, embedder)
         settings = settings.model_copy(update={"data_dir": Path(tmp) / "data", "database_url": None})
-        answerer = Answerer(db.make_engine(settings.sqlalchemy_url), settings, embedder=retriever.embedder)
+        answerer = Answerer(db.make_engine(settings.sqlalchemy_url), settings, embedder=embedder)
         gold_rows = _rows_by_corpus_id(retriever, id_of) if oracle else {}
         outcomes = []
         for n, question in enumerate(questions, 1):
@@ -59,9 +68,10 @@ def evaluate_squad(
 
 
 def _ask(
-    answerer: Answerer, question: SquadQuestion, retriever: HybridRetriever, gold_rows: dict[str, list[int]]
+    answerer: Answerer, question: SquadQuestion, retriever: Searcher, gold_rows: dict[str, list[int]]
 ) -> Outcome:
     if gold_rows:
+        assert isinstance(retriever, HybridRetriever)  # --oracle-context is refused on other backends
         hits = [
             RetrievedChunk(retriever.snapshot.chunks[row], 1.0, row, retriever.dense.embeddings[row])
             for row in gold_rows[question.paragraph_id]
@@ -74,7 +84,8 @@ def _ask(
     return Outcome(question, answer.text, answer.answered, texts, answer.timings_ms)
 
 
-def _rows_by_corpus_id(retriever: HybridRetriever, id_of: dict[str, str]) -> dict[str, list[int]]:
+def _rows_by_corpus_id(retriever: Searcher, id_of: dict[str, str]) -> dict[str, list[int]]:
+    assert isinstance(retriever, HybridRetriever)  # --oracle-context is refused on other backends
     rows: dict[str, list[int]] = {}
     for row, chunk in enumerate(retriever.snapshot.chunks):
         rows.setdefault(id_of[Path(chunk.source_uri).stem], []).append(row)

@@ -80,14 +80,14 @@ def company(
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("group", HOSTILE)
 def test_a_group_name_cannot_change_the_filter(
-    company: IngestPipeline, engine: Engine, embedder: SentenceTransformerEmbedder, group: str
+    company: IngestPipeline, engine: Engine, embedder: SentenceTransformerEmbedder
 ) -> None:
     searcher = Retrievers(engine, embedder, company.settings).get("company")
-    for groups in ({group}, {group, "staff"}):
-        hits = searcher.retrieve("analyst salary", k=10, filters=Filters(groups=frozenset(groups)))
-        assert [Path(h.chunk.source_uri).name for h in hits] == ["soup.txt"], groups
+    for group in HOSTILE:
+        for groups in ({group}, {group, "staff"}):
+            hits = searcher.retrieve("analyst salary", k=10, filters=Filters(groups=frozenset(groups)))
+            assert [Path(h.chunk.source_uri).name for h in hits] == ["soup.txt"], groups
     # and the same search with the real group finds the salary page, so the check has teeth
     hits = searcher.retrieve("analyst salary", k=10, filters=Filters(groups=frozenset({"hr"})))
     assert "salary.txt" in {Path(h.chunk.source_uri).name for h in hits}

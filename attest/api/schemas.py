@@ -326,15 +326,19 @@ class JobPublic(BaseModel):
     are null (they would reveal the hidden ones) and ``progress`` says how far it is."""
 
     id: int
-    status: Literal["running", "succeeded", "failed", "cancelled"]
+    status: Literal["queued", "running", "succeeded", "failed", "cancelled"] = Field(
+        description="queued: waiting for an `attest worker` (ATTEST_JOB_RUNNER=worker)"
+    )
     documents_total: int | None
     documents_done: int | None
     chunks_done: int | None
-    progress: float = Field(description="the fraction of the job's files read, 0 to 1")
+    progress: float = Field(description="the fraction of the job's files read, 0 to 1 (0 while queued)")
     eta_seconds: float | None = Field(description="a running job's time left; null when not known")
     cancel_requested: bool
     started_by: str | None
-    started_at: datetime | None
+    queued_at: datetime | None = Field(description="when it was queued for the workers; null if never")
+    attempts: int = Field(description="how often the worker running it stopped and it was queued again")
+    started_at: datetime | None = Field(description="when it began to run; null while queued")
     finished_at: datetime | None
     error: str | None
     summary: dict[str, JsonValue] | None

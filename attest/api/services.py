@@ -1,4 +1,5 @@
-"""What the API builds once per process: settings, database engine, models, the job runner."""
+"""What the API builds once per process: settings, database engine, models, the job runner
+(a thread, or with ``ATTEST_JOB_RUNNER=worker`` the queue, which starts no thread)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from sqlalchemy.orm import Session
 from attest.answers import Answerer
 from attest.core.models import KnowledgeBase
 from attest.core.settings import Settings
-from attest.ingest.jobs import JobRunner, fail_dead_jobs
+from attest.ingest.jobs import JobRunner, recover_dead_jobs
 from attest.ingest.pipeline import IngestPipeline
 from attest.text.embedder import SentenceTransformerEmbedder
 
@@ -34,9 +35,13 @@ class Services:
         assert isinstance(embedder, SentenceTransformerEmbedder)  # Answerer builds one when not given
         pipeline = IngestPipeline(settings, engine=engine, embedder=embedder)  # one model in memory
         with Session(engine) as session:
-            failed = fail_dead_jobs(session)
-            if failed:
-                log.warning("%d ingest job(s) were interrupted by a restart and are marked failed", failed)
+            recovered = recover_dead_jobs(session)
+        if recovered.ended:
+            log.warning(
+                "%d ingest job(s) were interrupted by a restart and are marked failed", recovered.ended
+            )
+        if recovered.requeued:
+            log.warning("%d queued ingest job(s) lost their worker and are queued again", recovered.requeued)
         services = cls(settings, engine, answerer, pipeline, JobRunner(pipeline))
         services.warm_up()
         return services

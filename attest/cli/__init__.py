@@ -10,7 +10,7 @@ import os
 
 import typer
 
-from attest.cli import accounts, ask, audit, db, eval, kb, models, serve
+from attest.cli import accounts, ask, audit, db, eval, kb, models, serve, worker
 from attest.cli.common import guard
 
 app = typer.Typer(help="Attest: answers from your documents, with citations.", no_args_is_help=True)
@@ -19,6 +19,7 @@ app.command()(ask.ask)
 app.command()(serve.demo)
 app.command()(serve.serve)
 app.command()(serve.ui)
+app.command()(worker.worker)
 app.add_typer(kb.app, name="kb")
 app.add_typer(db.app, name="db")
 app.add_typer(eval.app, name="eval")

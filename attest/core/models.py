@@ -51,6 +51,7 @@ class IndexStatus(enum.StrEnum):
 
 
 class JobStatus(enum.StrEnum):
+    QUEUED = "queued"  # waiting for an ``attest worker`` (ATTEST_JOB_RUNNER=worker)
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
@@ -197,10 +198,15 @@ class IngestJob(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kb_id: Mapped[int] = mapped_column(ForeignKey("knowledge_bases.id", ondelete="CASCADE"), index=True)
-    status: Mapped[JobStatus] = mapped_column(_enum(JobStatus, "job_status"))
+    status: Mapped[JobStatus] = mapped_column(_enum(JobStatus, "job_status"), index=True)
     sources: Mapped[list[Any]] = mapped_column(default=list)
     sync: Mapped[bool] = mapped_column(default=False)
     owner: Mapped[str] = mapped_column(String(256), default="")  # host:pid of the process running it
+    # When it was queued for the workers; None for a job run at once by the process that
+    # started it (`attest ingest`, an API thread). Only a queued job is run again when its
+    # process dies, ``attempts`` counting how often that happened.
+    queued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
     documents_total: Mapped[int] = mapped_column(Integer, default=0)
     documents_done: Mapped[int] = mapped_column(Integer, default=0)
     chunks_done: Mapped[int] = mapped_column(Integer, default=0)

@@ -38,6 +38,7 @@ from attest.ingest.jobs import (
     claim_job,
     count_done,
     end_interrupted,
+    enqueue_job,
     finish_job,
     out_of_space,
 )
@@ -147,13 +148,16 @@ class IngestPipeline:
         sync: bool = False,
         create: bool = True,
         started_by: str = "",
+        queue: bool = False,
     ) -> int:
-        """Claim a job for ``kb_name`` (Conflict while another one runs there); returns its id."""
+        """Claim a job for ``kb_name``, or with ``queue`` queue it for the workers (Conflict
+        while another one is queued or runs there); returns its id."""
         roots = [Path(p).expanduser().resolve() for p in paths]
         with self._sessions() as session:
             kb = get_or_create_kb(session, name=kb_name)[0] if create else get_kb(session, name=kb_name)
             session.commit()
-            job = claim_job(session, kb, [str(r) for r in roots], sync, started_by=started_by)
+            claim = enqueue_job if queue else claim_job
+            job = claim(session, kb, [str(r) for r in roots], sync, started_by=started_by)
             return job.id
 
     def execute(

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from attest.api.deps import RateLimiter
 from attest.core.models import IngestJob, JobStatus
 from attest.core.settings import Settings
-from attest.ingest.jobs import fail_dead_jobs
+from attest.ingest.jobs import Recovered, recover_dead_jobs
 from attest.ingest.pipeline import IngestPipeline, JobCancelled
 from attest.text.embedder import SentenceTransformerEmbedder
 
@@ -59,7 +59,7 @@ def test_jobs_of_a_dead_process_are_failed_at_start_up(engine: Engine) -> None:
             IngestJob(kb_id=kb.id, status=JobStatus.RUNNING, owner=f"{_host()}:999999999", sources=[])
         )
         session.commit()
-        assert fail_dead_jobs(session) == 1
+        assert recover_dead_jobs(session) == Recovered(requeued=0, ended=1)
         job = session.scalars(select(IngestJob)).one()
         assert job.status == JobStatus.FAILED and "restart" in (job.error or "")
 

@@ -1,4 +1,4 @@
-"""Re-index jobs: start, follow (progress and ETA), cancel. One at a time per knowledge base."""
+"""Re-index jobs: start (or queue), follow (progress and ETA), cancel. One at a time per knowledge base."""
 
 from __future__ import annotations
 
@@ -31,7 +31,9 @@ def describe(job: IngestJob, hidden: set[str] | None = None) -> dict[str, Any]:
         "eta_seconds": jobs.eta_seconds(job),
         "cancel_requested": job.cancel_requested,
         "started_by": job.started_by,
-        "started_at": job.started_at,
+        "queued_at": job.queued_at,
+        "attempts": job.attempts,
+        "started_at": None if status == JobStatus.QUEUED else job.started_at,
         "finished_at": job.finished_at,
         "error": job.error,
         "summary": job.summary,
@@ -46,7 +48,8 @@ def describe(job: IngestJob, hidden: set[str] | None = None) -> dict[str, Any]:
 def start(
     kb: str, caller: EditorDep, session: SessionDep, services: ServicesDep, body: JobCreate | None = None
 ) -> dict[str, Any]:
-    """Re-index in the background: new and changed files are embedded, removed ones dropped."""
+    """Re-index in the background: new and changed files are embedded, removed ones dropped.
+    With ATTEST_JOB_RUNNER=worker the job is queued for the workers (status "queued")."""
     row = visible_kb(session, caller, kb)
     paths = jobs.reindex_sources(session, row, services.settings.upload_dir)
     sync = True if body is None else body.sync
@@ -82,10 +85,11 @@ def get_job(kb: str, job_id: Id, caller: EditorDep, session: SessionDep) -> dict
 
 @router.post("/{job_id}/cancel", **rule(Access.KB_EDITOR, JobPublic, status=202))
 def cancel(kb: str, job_id: Id, caller: EditorDep, session: SessionDep) -> dict[str, Any]:
-    """Ask a running job to stop; it stops after its current batch and activates nothing."""
+    """Cancel a job: a queued one ends at once; a running one stops after its current batch.
+    Either way it activates nothing."""
     row = visible_kb(session, caller, kb)
     job = jobs.find_job(session, row, job_id)
-    jobs.request_cancel(job)
+    jobs.cancel_job(session, job)
     audit.append(
         session, actor=caller.label, action="reindex.cancel", kb=kb, status=202, details={"job_id": job_id}
     )

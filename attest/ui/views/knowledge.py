@@ -13,7 +13,7 @@ from attest.ui.render import md_text, table
 from attest.ui.views.forms import attempt, flash, split
 
 POLL_S = 1.0
-ACTIVE = ("running",)
+ACTIVE = ("queued", "running")  # a queued job waits for an `attest worker`
 
 
 def render(client: ApiClient, me: dict[str, Any]) -> None:
@@ -150,6 +150,8 @@ def _reindex(client: ApiClient, kb: str) -> None:
 
 
 def _progress_text(job: dict[str, Any]) -> str:
+    if job["status"] == "queued":
+        return "Queued: waiting for a worker…"
     if job.get("documents_total") is None:  # the API leaves counts out when they include hidden documents
         text = f"{float(job['progress']):.0%} of the documents"
     else:

@@ -438,6 +438,7 @@ class AnswerPublic(BaseModel):
     backend: str
     relevance: float
     index_version: int
+    index_backend: str = Field(description="where the passages were retrieved: local or milvus")
     timings_ms: dict[str, float]
     verdict: VerdictPublic | None
     gate: GatePublic | None

@@ -55,6 +55,7 @@ from attest.ingest.storage import (
     store_entities,
     update_access,
 )
+from attest.retrieval.backend import IndexBackend, index_backend
 from attest.retrieval.index_store import discard_unfinished
 from attest.text.embedder import SentenceTransformerEmbedder
 
@@ -84,9 +85,12 @@ class IngestPipeline:
         engine: Engine,
         embedder: SentenceTransformerEmbedder | None = None,
         progress: Progress | None = None,
+        backend: IndexBackend | None = None,
     ) -> None:
+        """``backend`` stores the index versions (default: the one ``ATTEST_INDEX_BACKEND`` names)."""
         self.settings = settings
         self.engine = engine
+        self.backend = backend or index_backend(settings)
         self.embedder = embedder or SentenceTransformerEmbedder(
             settings.embedding_model,
             batch_size=settings.embedding_batch_size,
@@ -244,7 +248,7 @@ class IngestPipeline:
         access: Access,
     ) -> _Run:
         """Clear what an interrupted job left, count the files, and set up the run."""
-        discard_unfinished(session, kb.id, self.settings.index_dir)
+        discard_unfinished(session, kb.id, self.backend)
         existing = {d.source_uri: d for d in session.scalars(select(Document).where(Document.kb_id == kb.id))}
         job.documents_total = len(files)
         session.commit()
@@ -388,7 +392,9 @@ class IngestPipeline:
 
     def _refresh_index(self, session: Session, kb: KnowledgeBase) -> int:
         """Build and activate a new index version when the active one is out of date; its number."""
-        return refresh_index(session, kb=kb, settings=self.settings, embedder=self.embedder)
+        return refresh_index(
+            session, kb=kb, settings=self.settings, embedder=self.embedder, backend=self.backend
+        )
 
 
 def _too_large(path: Path, size: int, settings: Settings) -> str:

@@ -27,6 +27,7 @@ from typing import Protocol
 import numpy as np
 
 from attest.core.enums import IndexBackendName
+from attest.core.errors import NotFound
 from attest.core.models import IndexVersion
 from attest.core.settings import Settings
 from attest.retrieval.filters import Filters
@@ -42,6 +43,8 @@ from attest.retrieval.hybrid import (
 from attest.retrieval.index_store import is_current_format, load_snapshot, write_snapshot
 from attest.retrieval.records import ChunkRecord
 from attest.text.embedder import Embedder
+
+MILVUS_LOCATION = "milvus:"  # how a Milvus version's IndexVersion.path begins (then its collection)
 
 # One chunk of a version as the database holds it: its record and its embedding.
 VersionRow = tuple[ChunkRecord, np.ndarray]
@@ -144,11 +147,13 @@ class LocalBackend:
         """Nothing to do: every process follows the database's pointer (``Retrievers``)."""
 
     def delete(self, version: IndexVersion) -> None:
-        shutil.rmtree(version.path, ignore_errors=True)
+        """Remove the version's directory (another backend's version is left to that backend)."""
+        if not version.path.startswith(MILVUS_LOCATION):
+            shutil.rmtree(version.path, ignore_errors=True)
 
     def discard_unfinished(self, kb_id: int, unfinished: Iterable[IndexVersion]) -> None:
         for version in unfinished:
-            shutil.rmtree(version.path, ignore_errors=True)
+            self.delete(version)
         kb_dir = self.root / f"kb-{kb_id}"
         if kb_dir.is_dir():
             for tmp in kb_dir.glob(".v*.tmp-*"):
@@ -169,6 +174,11 @@ class LocalBackend:
     def open(self, version: IndexVersion, query_entities: QueryEntities | None = None) -> HybridRetriever:
         if self.embedder is None:
             raise TypeError("LocalBackend.open needs the embedder that embeds queries")
+        if version.path.startswith(MILVUS_LOCATION):
+            raise NotFound(
+                f"Index version {version.version} was built by another index backend ({version.path}); "
+                "set ATTEST_INDEX_BACKEND back, or re-index the knowledge base to build it in local files."
+            )
         snapshot = load_snapshot(version.path, version.id)
         return open_retriever(snapshot, self.embedder, self.settings, query_entities)
 

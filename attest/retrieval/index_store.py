@@ -11,6 +11,7 @@ active, so a failed or interrupted build never touches the version queries are r
 from __future__ import annotations
 
 import json
+import logging
 import mmap
 import os
 import shutil
@@ -24,7 +25,7 @@ import numpy as np
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from attest.core.errors import NotFound
+from attest.core.errors import NotFound, RetrievalError
 from attest.core.models import Chunk, Document, IndexStatus, IndexVersion, KnowledgeBase, utcnow
 from attest.retrieval.bm25 import BM25Config, BM25Index
 from attest.retrieval.dense import DenseConfig, DenseIndex
@@ -32,6 +33,8 @@ from attest.retrieval.records import ChunkEntity, ChunkRecord
 
 if TYPE_CHECKING:
     from attest.retrieval.backend import IndexBackend
+
+log = logging.getLogger(__name__)
 
 FORMAT = 2
 
@@ -251,7 +254,11 @@ def prune_versions(session: Session, kb_id: int, *, keep: int, backend: IndexBac
     ).all()
     for old in versions[keep:]:
         if old.status == IndexStatus.RETIRED:
-            backend.delete(old)
+            try:
+                backend.delete(old)
+            except RetrievalError as exc:  # the row stays, so the next activation tries again
+                log.warning("could not delete index version %s: %s", old.path, exc)
+                continue
             session.delete(old)
     session.commit()
 

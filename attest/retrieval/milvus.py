@@ -49,7 +49,7 @@ from attest.core.enums import IndexBackendName
 from attest.core.errors import IngestError, NotFound, RetrievalError
 from attest.core.models import IndexVersion
 from attest.core.settings import Settings
-from attest.retrieval.backend import VersionRow
+from attest.retrieval.backend import MILVUS_LOCATION, VersionRow
 from attest.retrieval.filters import Filters
 from attest.retrieval.fusion import Ranking
 from attest.retrieval.hybrid import (
@@ -69,13 +69,14 @@ from attest.text.embedder import Embedder
 from attest.text.tokenize import Tokenizer
 
 PREFIX = "attest_kb"  # every collection and alias Attest makes starts with it
-LOCATION = "milvus:"  # IndexVersion.path of a Milvus version: LOCATION + collection name
+LOCATION = MILVUS_LOCATION  # IndexVersion.path of a Milvus version: LOCATION + collection name
 FORMAT = "attest-index-v1"  # the collection description; another one is rebuilt, not read
 INSERT_BATCH = 512
 MAX_TEXT = 65_535  # Milvus's largest VARCHAR
 MAX_LIST = 1024  # most ACL groups, tags or entity texts a chunk's row holds
 HNSW = {"M": 16, "efConstruction": 200}  # versions of ATTEST_DENSE_ANN_THRESHOLD chunks or more
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 Failure = type[RetrievalError] | type[IngestError]  # what a Milvus failure is reported as (both 503)
 
@@ -339,16 +340,21 @@ class MilvusBackend:
         self._call(swap, IngestError)
 
     def delete(self, version: IndexVersion) -> None:
+        """Drop the version's collection (RetrievalError when Milvus cannot be reached)."""
         if version.path.startswith(LOCATION):
-            self._drop(_collection(version))
+            self._call(lambda: self._drop_now(_collection(version)))
 
     def _drop(self, name: str) -> None:
+        """Drop a collection a failed build was writing, if Milvus lets us: the build's own
+        error is the one to report, and the next build's ``discard_unfinished`` tries again."""
         try:
-            with unavailable_as_error(self.uri):
-                if self.client.has_collection(name):
-                    self.client.drop_collection(name)
+            self._call(lambda: self._drop_now(name))
         except RetrievalError:
-            pass  # an unreachable Milvus keeps the collection; discard_unfinished retries
+            log.warning("could not drop the unfinished collection %s; the next build will", name)
+
+    def _drop_now(self, name: str) -> None:
+        if self.client.has_collection(name):
+            self.client.drop_collection(name)
 
     def discard_unfinished(self, kb_id: int, unfinished: Iterable[IndexVersion]) -> None:
         for version in unfinished:

@@ -11,7 +11,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from attest.core.enums import IndexBackendName
-from attest.core.errors import RetrievalError
+from attest.core.errors import NotFound, RetrievalError
 from attest.core.models import IndexVersion
 from attest.core.settings import Settings
 from attest.ingest.pipeline import IngestPipeline
@@ -116,3 +116,18 @@ def test_a_milvus_that_cannot_be_reached_is_a_retrieval_error_naming_it(
     settings = company.settings.model_copy(update={"milvus_uri": down, "milvus_timeout": 2.0})
     with pytest.raises(RetrievalError, match=f"Milvus index at {down}"):
         Retrievers(engine, embedder, settings).get("company")
+
+
+@pytest.mark.integration
+def test_switching_backends_asks_for_a_re_index_and_the_next_ingest_rebuilds(
+    company: IngestPipeline, engine: Engine, embedder: SentenceTransformerEmbedder, tmp_path: Path
+) -> None:
+    local = company.settings.model_copy(update={"index_backend": IndexBackendName.LOCAL})
+    with pytest.raises(NotFound, match="another index backend .*re-index"):
+        Retrievers(engine, embedder, local).get("company")
+    summary = IngestPipeline(local, engine=engine, embedder=embedder).run("company", [tmp_path / "public"])
+    assert summary.documents_unchanged == 1 and summary.index_version == 3  # rebuilt in local files
+    searcher = Retrievers(engine, embedder, local).get("company")
+    assert searcher.backend is IndexBackendName.LOCAL and len(searcher.retrieve("soup", k=5)) == 2
+    with pytest.raises(NotFound, match="local index backend; re-index"):
+        Retrievers(engine, embedder, company.settings).get("company")

@@ -19,7 +19,7 @@ The mapping:
   Milvus's ``standard`` analyzer only splits them again, so the analysis is pinned: the same
   on milvus-lite and on a server, whatever analyzers they ship.
 * The caller's filters become a filter expression applied inside both searches, before the
-  top-k cut. Values are quoted and escaped here (:func:`quote`), never pasted.
+  top-k cut (:mod:`attest.retrieval.milvus_search`). Values are quoted and escaped, never pasted.
 * Fusion, the entity boost and the candidate depth are the local backend's
   (:func:`attest.retrieval.hybrid.fuse`), applied to the two candidate lists Milvus returns.
 
@@ -29,8 +29,12 @@ Known differences from the local backend (measured in docs/benchmarks.md):
   over every chunk of the version, so documents a user may not read do count in their idf
   (the local backend computes them over what the user may read). The ranking can differ
   slightly; what is returned never includes a forbidden chunk.
-* Milvus's idf is ``log(1 + (N - n + 0.5) / (n + 0.5))``, rank_bm25's Okapi idf with a floor
-  ``epsilon``; milvus-lite returns BM25 scores negated (their magnitude is used here).
+* Milvus's idf is ``log(1 + (N - n + 0.5) / (n + 0.5))``; the local backend's is rank_bm25's
+  Okapi idf with a floor ``epsilon``. milvus-lite returns BM25 scores negated (their
+  magnitude is used here).
+* milvus-lite evaluates array filters (the ACL) by a scan in Python, so a restricted query
+  costs time in proportion to the version's size (benchmarks.md); a Milvus server
+  evaluates them natively.
 """
 
 from __future__ import annotations
@@ -50,20 +54,9 @@ from attest.core.errors import IngestError, NotFound, RetrievalError
 from attest.core.models import IndexVersion
 from attest.core.settings import Settings
 from attest.retrieval.backend import MILVUS_LOCATION, VersionRow
-from attest.retrieval.filters import Filters
-from attest.retrieval.fusion import Ranking
-from attest.retrieval.hybrid import (
-    Mode,
-    QueryEntities,
-    RetrievalConfig,
-    RetrievedChunk,
-    bm25_config,
-    boost_entities,
-    check_query,
-    fuse,
-    retrieval_config,
-)
+from attest.retrieval.hybrid import QueryEntities, bm25_config, retrieval_config
 from attest.retrieval.index_store import bm25_text
+from attest.retrieval.milvus_search import MilvusSearcher
 from attest.retrieval.records import ChunkRecord
 from attest.text.embedder import Embedder
 from attest.text.tokenize import Tokenizer
@@ -87,52 +80,6 @@ def collection_name(kb_id: int, number: int) -> str:
 
 def alias_name(kb_id: int) -> str:
     return f"{PREFIX}{kb_id}"
-
-
-# --- filter expressions -------------------------------------------------------------------
-
-
-def quote(value: str) -> str:
-    """``value`` as a Milvus string literal: double-quoted, with ``\\``, ``"`` and line breaks
-    escaped, so that no value can end the literal and change the expression around it."""
-    escaped = (
-        value.replace("\\", "\\\\")
-        .replace('"', '\\"')
-        .replace("\n", "\\n")
-        .replace("\r", "\\r")
-        .replace("\t", "\\t")
-    )
-    return f'"{escaped}"'
-
-
-def _strings(values: Iterable[str]) -> str:
-    return "[" + ", ".join(quote(v) for v in sorted(values)) + "]"
-
-
-def filter_expression(filters: Filters) -> str | None:
-    """The Milvus filter for ``filters``, or None when nothing is restricted.
-
-    The ACL part is the security boundary: a chunk passes when its document is public (no
-    ACL) or lists one of the caller's groups. Empty sets are handled by the caller (nothing
-    can match them), so every list here has a member.
-    """
-    parts: list[str] = []
-    if filters.groups is not None:
-        readable = "public == true"
-        if filters.groups:
-            readable = f"(public == true or array_contains_any(acl, {_strings(filters.groups)}))"
-        parts.append(readable)
-    if filters.documents is not None:
-        parts.append("document_id in [" + ", ".join(str(int(d)) for d in sorted(filters.documents)) + "]")
-    if filters.tags is not None:
-        parts.append(f"array_contains_any(tags, {_strings(filters.tags)})")
-    if filters.entities is not None:
-        parts.append(f"array_contains_any(entities, {_strings(e.casefold() for e in filters.entities)})")
-    return " and ".join(parts) or None
-
-
-def _matches_nothing(filters: Filters) -> bool:
-    return any(v is not None and not v for v in (filters.documents, filters.tags, filters.entities))
 
 
 # --- the connection -------------------------------------------------------------------------
@@ -406,160 +353,3 @@ class MilvusBackend:
 
 def _collection(version: IndexVersion) -> str:
     return version.path.removeprefix(LOCATION)
-
-
-class MilvusSearcher:
-    """Searches the collection of one index version.
-
-    Attest's processes follow the database's pointer to the active version (as with the local
-    backend) and search that version's own collection, so an answer always names the version
-    its passages came from, and a query that began before an activation finishes on the
-    version it began on. The alias, swapped in the same activation, is the pointer for every
-    other reader of the Milvus.
-    """
-
-    def __init__(
-        self,
-        backend: MilvusBackend,
-        version: IndexVersion,
-        embedder: Embedder,
-        config: RetrievalConfig,
-        query_entities: QueryEntities | None = None,
-    ) -> None:
-        self._backend = backend
-        self._version_id, self._version = version.id, version.version
-        self.target = _collection(version)
-        self.embedder = embedder
-        self.config = config
-        self.query_entities = query_entities
-        self.ann = version.chunk_count >= backend.settings.dense_ann_threshold
-
-    @property
-    def version_id(self) -> int:
-        return self._version_id
-
-    @property
-    def version(self) -> int:
-        return self._version
-
-    @property
-    def backend(self) -> IndexBackendName:
-        return IndexBackendName.MILVUS
-
-    def retrieve(
-        self, query: str, k: int = 10, filters: Filters | None = None, mode: Mode = Mode.HYBRID
-    ) -> list[RetrievedChunk]:
-        check_query(query, k)
-        filters = filters or Filters()
-        if k == 0 or _matches_nothing(filters):
-            return []
-        expression = filter_expression(filters)
-        depth = max(k, self.config.candidates)
-        wanted = self._wanted_entities(query) if mode is Mode.HYBRID else set()
-        named: dict[int, set[str]] = {}
-        if mode is Mode.BM25:
-            ids, scores = self._bm25(query, k, expression, named)
-        elif mode is Mode.DENSE:
-            ids, scores = self._dense(query, k, expression, named)
-        else:
-            extra = frozenset({"entities"} if wanted else ())
-            fused = fuse(
-                self._bm25(query, depth, expression, named, extra),
-                self._dense(query, depth, expression, named, extra),
-                self.config,
-            )
-            ids, scores = boost_entities(fused, wanted, _named_by(named), self.config.entity_boost)
-        return self._records(ids[:k], scores[:k])
-
-    def _wanted_entities(self, query: str) -> set[str]:
-        if self.config.entity_boost == 0 or self.query_entities is None:
-            return set()
-        return {e.casefold() for e in self.query_entities(query)}
-
-    def _bm25(
-        self,
-        query: str,
-        limit: int,
-        expression: str | None,
-        named: dict[int, set[str]],
-        extra: frozenset[str] = frozenset(),
-    ) -> Ranking:
-        terms = self._backend.terms(query)
-        if not terms:
-            return _empty()
-        # BM25 scores are never negative; milvus-lite returns them negated, a server as they are.
-        ids, scores = self._search(terms, "sparse", "BM25", limit, expression, named, extra)
-        return ids, np.abs(scores)
-
-    def _dense(
-        self,
-        query: str,
-        limit: int,
-        expression: str | None,
-        named: dict[int, set[str]],
-        extra: frozenset[str] = frozenset(),
-    ) -> Ranking:
-        vector = np.asarray(self.embedder.embed([query])[0], dtype=np.float32).tolist()
-        return self._search(vector, "vector", "IP", limit, expression, named, extra)
-
-    def _search(
-        self,
-        data: Any,
-        field: str,
-        metric: str,
-        limit: int,
-        expression: str | None,
-        named: dict[int, set[str]],
-        extra: frozenset[str],
-    ) -> Ranking:
-        params: dict[str, Any] = {"metric_type": metric}
-        if field == "vector" and self.ann:
-            params["params"] = {"ef": max(64, limit)}
-        kwargs: dict[str, Any] = {"filter": expression} if expression else {}
-        hits = self._backend._call(
-            lambda: self._backend.client.search(
-                self.target,
-                data=[data],
-                anns_field=field,
-                limit=limit,
-                search_params=params,
-                output_fields=sorted(extra) or ["chunk_id"],
-                **kwargs,
-            )
-        )[0]
-        for hit in hits:
-            if "entities" in extra:
-                named[int(hit["chunk_id"])] = set(hit["entity"].get("entities") or ())
-        ids = np.fromiter((int(h["chunk_id"]) for h in hits), dtype=np.int64, count=len(hits))
-        scores = np.fromiter((float(h["distance"]) for h in hits), dtype=np.float64, count=len(hits))
-        return ids, scores
-
-    def _records(self, ids: np.ndarray, scores: np.ndarray) -> list[RetrievedChunk]:
-        """The records and vectors of the chosen chunks, in the order chosen."""
-        if not len(ids):
-            return []
-        wanted = [int(i) for i in ids]
-        rows = self._backend._call(
-            lambda: self._backend.client.get(self.target, ids=wanted, output_fields=["record", "vector"])
-        )
-        by_id = {int(r["chunk_id"]): r for r in rows}
-        found = []
-        for chunk_id, score in zip(wanted, scores.tolist(), strict=True):
-            row = by_id.get(chunk_id)
-            if row is None:
-                continue  # cannot happen in an immutable version; skipped rather than trusted
-            vector = np.asarray(row["vector"], dtype=np.float32)
-            vector.flags.writeable = False
-            found.append(RetrievedChunk(ChunkRecord.from_json(row["record"]), float(score), chunk_id, vector))
-        return found
-
-
-def _named_by(named: dict[int, set[str]]) -> Callable[[str], np.ndarray]:
-    def rows(entity: str) -> np.ndarray:
-        return np.asarray([i for i, names in named.items() if entity in names], dtype=np.int64)
-
-    return rows
-
-
-def _empty() -> Ranking:
-    return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)

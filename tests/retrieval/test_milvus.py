@@ -16,7 +16,8 @@ from attest.core.models import IndexVersion
 from attest.core.settings import Settings
 from attest.ingest.pipeline import IngestPipeline
 from attest.retrieval.filters import Filters
-from attest.retrieval.milvus import alias_name, connect, filter_expression, quote, shown_uri
+from attest.retrieval.milvus import alias_name, connect, shown_uri
+from attest.retrieval.milvus_search import filter_expression, quote
 from attest.retrieval.service import Retrievers
 from attest.text.embedder import SentenceTransformerEmbedder
 from tests.live import free_port

@@ -53,6 +53,7 @@ def test_ingest_json_then_ask(tmp_path: Path) -> None:
     assert answer.returncode == 0, answer.stderr
     result = json.loads(answer.stdout)
     assert result["answered"] and "27 days" in result["answer"] and result["backend"] == "extractive"
+    assert result["index_backend"] == "local"  # a stable key (ATTEST_INDEX_BACKEND)
     cited = {c["number"]: c for c in result["citations"]}
     assert [s["title"] for s in result["sources"] if s["number"] in cited] == ["Annual leave"]
     assert set(result["timings_ms"]) >= {"retrieve", "context", "generate", "citations"}

@@ -92,6 +92,7 @@ def audit_details(
         "gate": None if answer.gate is None else answer.gate.to_dict(),
         "model": answer.backend,
         "index_version": answer.index_version,
+        "index_backend": answer.index_backend,
         "latency_ms": latency_ms,
         "timings_ms": answer.timings_ms,
         "abandoned": abandoned,

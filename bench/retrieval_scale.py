@@ -20,8 +20,15 @@ filters and context building. Queries mix three kinds of askers: unrestricted, o
 
 Also reported: IVF recall@10 against exact search (queries near corpus vectors, with and
 without a filter), and at 100k, BM25 speed against ``rank_bm25`` on the same corpus.
+
+``--backend milvus`` (or ``both``, side by side per size) writes the same chunks, records and
+vectors through the milvus index backend into an embedded milvus-lite database and times
+the same queries (the first ``--milvus-queries`` of the mix, after one warm-up query per
+asker kind) in a fresh process: see ``bench/scale_milvus.py``. milvus-lite is the embedded,
+pure-Python development engine, in the measured processes; it is not a Milvus server.
 Usage:
     python bench/retrieval_scale.py [--sizes 100000 1000000] [--queries 300] [--json]
+        [--backend local|milvus|both] [--milvus-queries 30]
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -79,34 +87,42 @@ def peak_rss_mb() -> float:
 # ---------------------------------------------------------------- building
 
 
+def synthetic_batches(
+    size: int, args: argparse.Namespace
+) -> Iterator[tuple[int, np.ndarray, np.ndarray, list[ChunkRecord]]]:
+    """The synthetic chunks of a ``size``-chunk version, ``BATCH`` at a time: (first row, unit
+    vectors, BM25 token ids, records). Seeded by ``size``, so every backend gets the same ones."""
+    rng = np.random.default_rng(size)
+    centres = rng.normal(size=(args.clusters, DIM)).astype(np.float32)
+    p = zipf_probabilities(args.vocab)
+    for start in range(0, size, BATCH):
+        n = min(BATCH, size - start)
+        v = centres[rng.integers(args.clusters, size=n)] + 1.2 * rng.normal(size=(n, DIM)).astype(np.float32)
+        tokens = rng.choice(args.vocab, size=(n, args.tokens), p=p).astype(np.int32)
+        records = [_record(start + i, tokens[i], rng) for i in range(n)]
+        yield start, v / np.linalg.norm(v, axis=1, keepdims=True), tokens, records
+
+
 def build(path: Path, size: int, args: argparse.Namespace) -> dict[str, Any]:
     """Write a synthetic index version of ``size`` chunks to ``path``; return build timings."""
-    rng = np.random.default_rng(size)
     path.mkdir(parents=True)
     started = time.perf_counter()
-    centres = rng.normal(size=(args.clusters, DIM)).astype(np.float32)
     vectors = np.lib.format.open_memmap(
         path / "embeddings.npy", mode="w+", dtype=np.float32, shape=(size, DIM)
     )
-    p = zipf_probabilities(args.vocab)
     rows: list[np.ndarray] = []
     cols: list[np.ndarray] = []
     tfs: list[np.ndarray] = []
     with open(path / "chunks.jsonl", "w", encoding="utf-8") as out:
-        for start in range(0, size, BATCH):
-            n = min(BATCH, size - start)
-            v = centres[rng.integers(args.clusters, size=n)] + 1.2 * rng.normal(size=(n, DIM)).astype(
-                np.float32
-            )
-            vectors[start : start + n] = v / np.linalg.norm(v, axis=1, keepdims=True)
-            tokens = rng.choice(args.vocab, size=(n, args.tokens), p=p).astype(np.int32)
+        for start, unit, tokens, records in synthetic_batches(size, args):
+            vectors[start : start + len(unit)] = unit
             r, c, t = _term_counts(tokens)
             rows.append(r + start)
             cols.append(c)
             tfs.append(t)
-            for i in range(n):
-                out.write(_record(start + i, tokens[i], rng).to_json() + "\n")
-            print(f"  {start + n:,}/{size:,} chunks", file=sys.stderr)
+            for record in records:
+                out.write(record.to_json() + "\n")
+            print(f"  {start + len(unit):,}/{size:,} chunks", file=sys.stderr)
     vectors.flush()
     del vectors
     written = time.perf_counter()
@@ -173,6 +189,66 @@ def _record(row: int, tokens: np.ndarray, rng: np.random.Generator) -> ChunkReco
 # ---------------------------------------------------------------- serving
 
 
+WARM_UP = 20  # queries before the timed ones: they warm caches (per-group BM25 statistics among them)
+ASKERS = ("unrestricted", "one group", "group + rare tag")
+
+
+def query_mix(
+    args: argparse.Namespace, count: int, rng: np.random.Generator
+) -> list[tuple[str, str, Filters]]:
+    """The first ``count`` queries of the mix, as (asker kind, query, filters), the askers in
+    rotation; query ``i`` is the same for every backend and every ``count`` (``rng`` seeded 7)."""
+    p = zipf_probabilities(args.vocab)
+    mix = []
+    for i in range(count):
+        words = rng.choice(args.vocab, size=int(rng.integers(3, 7)), p=p)
+        kind = ASKERS[i % 3]
+        filters = {
+            "unrestricted": Filters(),
+            "one group": Filters(groups=frozenset({GROUPS[i % 10]})),
+            "group + rare tag": Filters(
+                groups=frozenset({GROUPS[i % 10]}), tags=frozenset({f"tag{i % 100}"})
+            ),
+        }[kind]
+        mix.append((kind, " ".join(word(w) for w in words), filters))
+    return mix
+
+
+def time_queries(
+    searcher: Any,
+    embedder: SentenceTransformerEmbedder,
+    warm_up: list[tuple[str, str, Filters]],
+    timed: list[tuple[str, str, Filters]],
+    progress: bool = False,
+) -> dict[str, list[float]]:
+    """Milliseconds per query, from the question to the packed context, by asker kind."""
+    offsets = hf_offsets(embedder.tokenizer)  # a stand-in for the generator's tokenizer
+
+    def count_tokens(text: str) -> int:
+        return len(offsets(text))
+
+    kinds: dict[str, list[float]] = {kind: [] for kind in ASKERS}
+    for n, (kind, query, filters) in enumerate(warm_up + timed):
+        began = time.perf_counter()
+        hits = searcher.retrieve(query, k=10, filters=filters)
+        context = build_context(hits, CONTEXT_BUDGET, count_tokens)
+        elapsed = (time.perf_counter() - began) * 1000
+        assert context.tokens <= CONTEXT_BUDGET and len(hits) == 10, (kind, len(hits))
+        if n >= len(warm_up):
+            kinds[kind].append(elapsed)
+        if progress:
+            print(f"  query {n + 1}/{len(warm_up) + len(timed)} ({kind}): {elapsed:,.0f} ms", file=sys.stderr)
+    return kinds
+
+
+def latencies(kinds: dict[str, list[float]]) -> dict[str, Any]:
+    everything = [ms for values in kinds.values() for ms in values]
+    return {
+        "latency_ms": latency_percentiles(everything),
+        "latency_ms_by_asker": {k: latency_percentiles(v) for k, v in kinds.items()},
+    }
+
+
 def serve(path: Path, args: argparse.Namespace) -> dict[str, Any]:
     """Open the version like the query service and time the whole query path."""
     settings = Settings()
@@ -181,38 +257,13 @@ def serve(path: Path, args: argparse.Namespace) -> dict[str, Any]:
     embedder.warm_up()
     retriever = open_retriever(load_snapshot(path, 1), embedder, settings)
     opened = time.perf_counter() - started
-    offsets = hf_offsets(embedder.tokenizer)  # a stand-in for the generator's tokenizer
-
-    def count_tokens(text: str) -> int:
-        return len(offsets(text))
-
     rng = np.random.default_rng(7)
-    p = zipf_probabilities(args.vocab)
-    kinds = {"unrestricted": [], "one group": [], "group + rare tag": []}
-    for i in range(args.queries + 20):
-        words = rng.choice(args.vocab, size=int(rng.integers(3, 7)), p=p)
-        query = " ".join(word(w) for w in words)
-        kind = list(kinds)[i % 3]
-        filters = {
-            "unrestricted": Filters(),
-            "one group": Filters(groups=frozenset({GROUPS[i % 10]})),
-            "group + rare tag": Filters(
-                groups=frozenset({GROUPS[i % 10]}), tags=frozenset({f"tag{i % 100}"})
-            ),
-        }[kind]
-        began = time.perf_counter()
-        hits = retriever.retrieve(query, k=10, filters=filters)
-        context = build_context(hits, CONTEXT_BUDGET, count_tokens)
-        elapsed = (time.perf_counter() - began) * 1000
-        assert context.tokens <= CONTEXT_BUDGET and len(hits) == 10, (kind, len(hits))
-        if i >= 20:  # the first queries warm caches (per-group BM25 statistics among them)
-            kinds[kind].append(elapsed)
-    everything = [ms for values in kinds.values() for ms in values]
+    mix = query_mix(args, WARM_UP + args.queries, rng)
+    kinds = time_queries(retriever, embedder, mix[:WARM_UP], mix[WARM_UP:])
     serving_rss = peak_rss_mb()  # before the recall check scans every vector
     return {
         "open_s": round(opened, 1),
-        "latency_ms": latency_percentiles(everything),
-        "latency_ms_by_asker": {k: latency_percentiles(v) for k, v in kinds.items()},
+        **latencies(kinds),
         "serve_peak_rss_mb": round(serving_rss),
         "dense_index": retriever.dense.kind,
         "recall": ann_recall(retriever.dense, rng) if retriever.dense.kind == "ivf" else None,
@@ -283,10 +334,63 @@ def bm25_against_rank_bm25(path: Path, args: argparse.Namespace, queries: int = 
 # ---------------------------------------------------------------- main
 
 
+def local_result(size: int, args: argparse.Namespace) -> dict[str, Any]:
+    """Build ``size`` chunks in the on-disk format, then serve them in a fresh process."""
+    forwarded = ["--queries", str(args.queries), "--vocab", str(args.vocab)]
+    with tempfile.TemporaryDirectory(prefix="attest-scale-") as tmp:
+        path = Path(tmp) / "v1"
+        print(f"building {size:,} chunks (local)", file=sys.stderr)
+        built = build(path, size, args)
+        print(f"querying {size:,} chunks (local)", file=sys.stderr)
+        served = subprocess.run(
+            [sys.executable, __file__, "--serve", str(path), *forwarded],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        result = built | json.loads(served.stdout.strip().splitlines()[-1])
+        if size <= 100_000:
+            result["bm25_vs_rank_bm25"] = bm25_against_rank_bm25(path, args)
+    return result
+
+
+def milvus_result(size: int, args: argparse.Namespace) -> dict[str, Any]:
+    """Build ``size`` chunks into milvus-lite in one fresh process, serve them in another
+    (``bench/scale_milvus.py``): each process's peak memory is its own, engine included."""
+    helper = str(Path(__file__).with_name("scale_milvus.py"))
+    common = ["--size", str(size), "--vocab", str(args.vocab)]
+    with tempfile.TemporaryDirectory(prefix="attest-scale-milvus-") as tmp:
+        steps = (
+            (
+                "building",
+                ["build", tmp, *common, "--tokens", str(args.tokens), "--clusters", str(args.clusters)],
+            ),
+            ("querying", ["serve", tmp, *common, "--queries", str(args.milvus_queries)]),
+        )
+        result: dict[str, Any] = {}
+        for doing, command in steps:
+            print(f"{doing} {size:,} chunks (milvus)", file=sys.stderr)
+            done = subprocess.run([sys.executable, helper, *command], stdout=subprocess.PIPE, text=True)
+            if done.returncode != 0:  # killed (memory) or failed: keep what the earlier steps measured
+                result["error"] = f"{doing} {size:,} chunks failed with exit status {done.returncode}"
+                break
+            step = json.loads(done.stdout.strip().splitlines()[-1])
+            print(json.dumps(step), file=sys.stderr)  # a long run's numbers, as soon as they exist
+            result |= step
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
-    parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--backend", choices=("local", "milvus", "both"), default="local")
+    parser.add_argument("--queries", type=int, default=300, help="timed queries, local backend")
+    parser.add_argument(
+        "--milvus-queries",
+        type=int,
+        default=30,
+        help="timed queries, milvus backend (milvus-lite scans array filters in Python: slow)",
+    )
     parser.add_argument("--vocab", type=int, default=50_000)
     parser.add_argument("--tokens", type=int, default=100, help="BM25 tokens per chunk")
     parser.add_argument("--clusters", type=int, default=2_000)
@@ -298,24 +402,13 @@ def main() -> None:
         return
 
     results: dict[str, Any] = {"date": datetime.now(UTC).date().isoformat(), "sizes": {}}
-    forwarded = ["--queries", str(args.queries), "--vocab", str(args.vocab)]
+    backends = {"local": local_result, "milvus": milvus_result}
+    chosen = list(backends) if args.backend == "both" else [args.backend]
     for size in args.sizes:
-        with tempfile.TemporaryDirectory(prefix="attest-scale-") as tmp:
-            path = Path(tmp) / "v1"
-            print(f"building {size:,} chunks", file=sys.stderr)
-            built = build(path, size, args)
-            print(f"querying {size:,} chunks", file=sys.stderr)
-            served = subprocess.run(
-                [sys.executable, __file__, "--serve", str(path), *forwarded],
-                check=True,
-                capture_output=True,
-                text=True,
-            )
-            result = built | json.loads(served.stdout.strip().splitlines()[-1])
-            if size <= 100_000:
-                result["bm25_vs_rank_bm25"] = bm25_against_rank_bm25(path, args)
-            results["sizes"][str(size)] = result
-            print(json.dumps(result), file=sys.stderr)
+        by_backend = {name: backends[name](size, args) for name in chosen}
+        for name, result in by_backend.items():
+            print(json.dumps({"size": size, "backend": name} | result), file=sys.stderr)
+        results["sizes"][str(size)] = by_backend if args.backend == "both" else by_backend[args.backend]
     print(json.dumps(results, indent=None if args.json else 2))
 
 

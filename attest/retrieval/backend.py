@@ -86,7 +86,8 @@ class IndexBackend(Protocol):
 
     def write(self, version: IndexVersion, rows: Iterable[VersionRow], total: int) -> tuple[int, int]:
         """Store ``rows`` (at most ``total``) as ``version``, completely or not at all; returns
-        the chunks and documents written. Nothing reads it before :meth:`activate`."""
+        the chunks and documents written (its size, which the version's row records). Nothing
+        reads it before :meth:`activate`."""
         ...
 
     def activate(self, kb_id: int, version: IndexVersion) -> None:
@@ -108,10 +109,6 @@ class IndexBackend(Protocol):
 
     def readable(self, version: IndexVersion) -> bool:
         """Whether this backend, in this version of Attest, can serve ``version``."""
-        ...
-
-    def size_bytes(self, version: IndexVersion) -> int | None:
-        """What the version occupies in storage, when the backend can tell."""
         ...
 
     def open(self, version: IndexVersion, query_entities: QueryEntities | None = None) -> Searcher:
@@ -164,12 +161,6 @@ class LocalBackend:
 
     def readable(self, version: IndexVersion) -> bool:
         return is_current_format(version.path)
-
-    def size_bytes(self, version: IndexVersion) -> int | None:
-        path = Path(version.path)
-        if not path.is_dir():
-            return None
-        return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
     def open(self, version: IndexVersion, query_entities: QueryEntities | None = None) -> HybridRetriever:
         if self.embedder is None:

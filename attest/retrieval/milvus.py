@@ -327,9 +327,6 @@ class MilvusBackend:
         )
         return bool(description) and description.get("description") == FORMAT
 
-    def size_bytes(self, version: IndexVersion) -> int | None:
-        return None  # Milvus reports rows, not bytes; the row count is on the version
-
     def open(self, version: IndexVersion, query_entities: QueryEntities | None = None) -> MilvusSearcher:
         if self.embedder is None:
             raise TypeError("MilvusBackend.open needs the embedder that embeds queries")

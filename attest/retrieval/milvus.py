@@ -43,6 +43,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
@@ -127,22 +128,31 @@ def connect(settings: Settings) -> MilvusClient:
     with _clients_lock:
         client = _clients.get((uri, token))
         if client is None:
-            if uri.endswith(".db"):
-                settings.data_dir.mkdir(parents=True, exist_ok=True)
-            # pymilvus logs each failed call with its traceback before raising it; the error
-            # raised here says it once, naming the URI.
+            # pymilvus and milvus-lite log each failure with its traceback before raising it;
+            # the error raised here says it once, naming the URI.
             logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
-            with unavailable_as_error(uri):
-                try:
+            logging.getLogger("milvus_lite").setLevel(logging.CRITICAL)
+            if uri.endswith(".db"):
+                client = _open_embedded(uri, token, settings)
+            else:
+                with unavailable_as_error(uri):
                     client = MilvusClient(uri=uri, token=token, timeout=settings.milvus_timeout)
-                except RuntimeError as exc:  # milvus-lite: the database is locked by another process
-                    raise RetrievalError(
-                        f"The embedded Milvus database {uri} could not be opened ({exc}). Only one "
-                        "process can open it: run `milvus-lite server --data-dir DIR` and point every "
-                        "process at it with ATTEST_MILVUS_URI=http://127.0.0.1:19530."
-                    ) from exc
             _clients[(uri, token)] = client
         return client
+
+
+def _open_embedded(uri: str, token: str, settings: Settings) -> MilvusClient:
+    """milvus-lite in this process, on the database directory ``uri``. It takes a lock on the
+    directory, so a second process cannot open it: say what to do instead."""
+    Path(uri).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return MilvusClient(uri=uri, token=token, timeout=settings.milvus_timeout)
+    except MilvusException as exc:
+        raise RetrievalError(
+            f"The embedded Milvus database {uri} could not be opened ({exc.message or exc}). Only "
+            "one process can open it at a time: run `milvus-lite server --data-dir DIR --port 19530` "
+            "and point every process at it with ATTEST_MILVUS_URI=http://127.0.0.1:19530."
+        ) from exc
 
 
 # --- the backend ----------------------------------------------------------------------------

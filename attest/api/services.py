@@ -50,6 +50,7 @@ class Services:
         """Load every active index and run the models once, so the first question is not slow."""
         self.answerer.embedder.embed(["warm up"])
         self.answerer.reader.logits("warm up?", ["warm up"])  # also checks the reader's hashes
+        self.answerer.checker.consistency.logits(["warm up"], ["warm up"])  # and the consistency model's
         self.answerer.entities.warm_up()  # and the spaCy pipeline's
         with Session(self.engine) as session:
             names = list(

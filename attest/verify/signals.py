@@ -27,6 +27,14 @@ model over them (:mod:`attest.verify.model`) has an obvious sign to learn:
 * ``swapped``: -1 when an entity of the claim is missing from the evidence while the span
   names another entity of the same type (a different person, organisation or date), else 0.
 * ``negation``: -1 when exactly one of the claim and its best span is negated, else 0.
+* ``consistency``: the consistency model's logit that the span supports the claim
+  (:mod:`attest.verify.consistency`, a FactCC-style classifier trained on synthetic
+  swaps, negations and misplaced sentences), clipped to ±:data:`CONSISTENCY_CLIP`. It
+  reads the words in order, which the word-overlap signals above do not: "A beat B"
+  against "B beat A", or a date moved from one event to another. A claim of fewer than
+  :data:`STATEMENT_WORDS` words ("Delhi", "in 1998") is not a statement the model reads
+  well (ROC AUC 0.62 on HaluEval's short answers, against 0.97 on held-out sentences),
+  so it gets 0, "no opinion", and the word signals judge it.
 
 The two entity signals need a tagger (:data:`TypedEntities`), which the composition root
 passes in; without one they read as "nothing to check" (1 and 0).
@@ -53,6 +61,7 @@ SIGNALS = (
     "entities",
     "swapped",
     "negation",
+    "consistency",
 )
 # The ``(label, text)`` entities of each of a batch of texts (e.g. ``EntityTagger.labelled``).
 TypedEntities = Callable[[Sequence[str]], list[list[tuple[str, str]]]]
@@ -63,6 +72,8 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[a-z0-9][.!?])(?=[A-Z])|\n\s*\n")
 _WORD = re.compile(r"\w+(?:['-]\w+)*")
 _NEGATION = re.compile(r"\b(?:not|no|never|none|neither|nor|cannot|without)\b|n't\b", re.IGNORECASE)
 CANDIDATES = 3  # spans per claim that get signals, chosen by coverage
+CONSISTENCY_CLIP = 8.0  # the consistency logit's range: beyond it the model is only more sure
+STATEMENT_WORDS = 8  # a claim this long or longer is a statement the consistency model reads
 
 
 @dataclass(frozen=True)
@@ -162,6 +173,11 @@ def entity_signals(claim: Entities, span: Entities, evidence: Evidence) -> dict[
     }
 
 
+def is_statement(claim: str) -> bool:
+    """Whether the consistency model reads ``claim`` (see ``consistency`` above)."""
+    return len(claim.split()) >= STATEMENT_WORDS
+
+
 def lexical_signals(
     claim: str,
     span_index: int,
@@ -169,7 +185,8 @@ def lexical_signals(
     claim_entities: Entities = (),
     span_entities: Entities = (),
 ) -> dict[str, float]:
-    """Every signal but ``semantic``, for ``claim`` against span ``span_index`` of ``evidence``."""
+    """Every signal but ``semantic`` and ``consistency`` (model scores), for ``claim``
+    against span ``span_index`` of ``evidence``."""
     words = content_words(claim)
     span = evidence.spans[span_index]
     return entity_signals(claim_entities, span_entities, evidence) | {

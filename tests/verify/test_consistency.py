@@ -1,0 +1,98 @@
+"""The shipped consistency model: the file its manifest records, the score it recorded on a
+fixed slice of held-out synthetic claims, and the distinctions it exists for: an entity,
+number or negation changed, or two names exchanged. The training script is reproducible
+(``--check``)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from attest.core.errors import ConfigurationError
+from attest.reader.model import sha256
+from attest.verify.consistency import (
+    CONSISTENCY_FILES,
+    MODEL_DIR,
+    ConsistencyModel,
+    shipped_consistency,
+    slice_scores,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+SLICE = Path(__file__).with_name("consistency_slice.jsonl")
+SQUAD = ROOT.parent / "shared/data/squad-v2-dev/dev-v2.0.json"
+
+pytestmark = pytest.mark.integration
+
+EVIDENCE = (
+    "The Finance Team approves travel requests within five working days. "
+    "Requests over $2,000 also need the approval of the Chief Operating Officer, Dana Whitfield."
+)
+
+
+def test_the_shipped_weights_are_the_recorded_ones_and_small() -> None:
+    manifest = shipped_consistency().manifest
+    weights = MODEL_DIR / CONSISTENCY_FILES.weights
+    assert sha256(weights) == manifest["sha256"]
+    assert weights.stat().st_size < 50 * 1024 * 1024
+
+
+def test_the_shipped_model_reproduces_its_recorded_score_on_the_fixed_slice() -> None:
+    recorded = shipped_consistency().manifest["slice"]
+    measured = slice_scores(shipped_consistency(), SLICE)
+    assert measured["roc_auc"] == pytest.approx(recorded["roc_auc"], abs=1e-3)
+    assert measured["accuracy"] == pytest.approx(recorded["accuracy"], abs=1e-3)
+    assert measured["roc_auc"] >= 0.85  # what the slice is for: supported claims above the rest
+
+
+@pytest.mark.parametrize(
+    ("supported", "changed"),
+    [
+        (  # a number changed
+            "Requests over $2,000 also need the approval of the Chief Operating Officer.",
+            "Requests over $5,000 also need the approval of the Chief Operating Officer.",
+        ),
+        (  # a negation added
+            "The Finance Team approves travel requests within five working days.",
+            "The Finance Team does not approve travel requests within five working days.",
+        ),
+        (  # a name replaced
+            "Dana Whitfield is the Chief Operating Officer.",
+            "Marcus Ellery is the Chief Operating Officer.",
+        ),
+    ],
+)
+def test_a_faithful_claim_scores_above_its_changed_twin(supported: str, changed: str) -> None:
+    faithful, unfaithful = shipped_consistency().logits([EVIDENCE, EVIDENCE], [supported, changed])
+    assert faithful > unfaithful
+
+
+def test_a_changed_weights_file_is_refused_with_a_readable_message(tmp_path: Path) -> None:
+    copy = tmp_path / "model"
+    shutil.copytree(MODEL_DIR, copy)
+    weights = copy / CONSISTENCY_FILES.weights
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    with pytest.raises(ConfigurationError, match="consistency model .* differs from the one recorded"):
+        ConsistencyModel(copy).logits(["evidence"], ["claim"])
+    (copy / CONSISTENCY_FILES.manifest).unlink()
+    with pytest.raises(ConfigurationError, match="manifest"):
+        ConsistencyModel(copy).warm_up()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not SQUAD.is_file(), reason="../shared/data is not beside the repository")
+def test_the_training_script_is_reproducible_on_a_tiny_subset() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench/train_consistency.py"), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert '"reproducible": true' in done.stdout

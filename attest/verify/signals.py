@@ -26,7 +26,10 @@ model over them (:mod:`attest.verify.model`) has an obvious sign to learn:
   in the evidence; 1 when it names none.
 * ``swapped``: -1 when an entity of the claim is missing from the evidence while the span
   names another entity of the same type (a different person, organisation or date), else 0.
-* ``negation``: -1 when exactly one of the claim and its best span is negated, else 0.
+* ``negation``: -1 when the claim is negated and its best span is not (a negation
+  added), else 0. A claim without a negation against a span with one is not counted: the
+  span's "not" is as often in another clause ("A is fast, but does not prove B" split
+  into two claims); a dropped negation is the consistency model's to see.
 * ``consistency``: the consistency model's logit that the span supports the claim
   (:mod:`attest.verify.consistency`, a FactCC-style classifier trained on synthetic
   swaps, negations and misplaced sentences), clipped to ±:data:`CONSISTENCY_CLIP`. It
@@ -34,7 +37,9 @@ model over them (:mod:`attest.verify.model`) has an obvious sign to learn:
   against "B beat A", or a date moved from one event to another. A claim of fewer than
   :data:`STATEMENT_WORDS` words ("Delhi", "in 1998") is not a statement the model reads
   well (ROC AUC 0.62 on HaluEval's short answers, against 0.97 on held-out sentences),
-  so it gets 0, "no opinion", and the word signals judge it.
+  so it gets 0, "no opinion", and the word signals judge it. A claim quoted word for word
+  from its span gets the top of the range without asking the model: a quote says what
+  its source says (and a long one would otherwise be cut to fit the model's window).
 
 The two entity signals need a tagger (:data:`TypedEntities`), which the composition root
 passes in; without one they read as "nothing to check" (1 and 0).
@@ -195,7 +200,7 @@ def lexical_signals(
         "novel": -math.log1p(len(words - evidence.words)),
         "numbers": share_found(numbers(claim), evidence.numbers),
         "names": share_found(names(claim), evidence.names),
-        "negation": -1.0 if negated(claim) != negated(span.text) else 0.0,
+        "negation": -1.0 if negated(claim) and not negated(span.text) else 0.0,
     }
 
 

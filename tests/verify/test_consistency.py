@@ -96,3 +96,30 @@ def test_the_training_script_is_reproducible_on_a_tiny_subset() -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert '"reproducible": true' in done.stdout
+
+
+def test_the_checker_reads_a_statement_with_the_consistency_model(embedder: object) -> None:
+    """The consistency signal is the model's logit for a statement against its best span,
+    0 ("no opinion") for a short answer; a statement whose negation was dropped is
+    flagged, its faithful twin passes."""
+    from attest.verify.checker import FactChecker
+
+    passage = (
+        "Laptops are issued on the first day. Contractors are not required to complete the "
+        "security training before they receive a laptop, but employees are."
+    )
+    checker = FactChecker(embedder)  # type: ignore[arg-type]
+
+    def claim(text: str) -> tuple[bool, float]:
+        verdict = checker.check(text, [(1, passage)])
+        return verdict.claims[0].supported, verdict.claims[0].signals["consistency"]
+
+    faithful = claim(
+        "Contractors are not required to complete the security training before they receive a laptop."
+    )
+    flipped = claim(
+        "Contractors are required to complete the security training before they receive a laptop."
+    )
+    assert faithful[0] and faithful[1] > 0
+    assert not flipped[0] and flipped[1] < 0
+    assert claim("On the first day.")[1] == 0.0  # too short to be a statement

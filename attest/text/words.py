@@ -22,5 +22,6 @@ def numbers(text: str) -> set[str]:
 
 
 def names(text: str) -> set[str]:
-    """Capitalised words of ``text`` that are not stop words, lowercased."""
-    return {name.lower() for name in _NAME.findall(text)} - ENGLISH_STOPWORDS
+    """Capitalised words of ``text`` that are not stop words, lowercased, without a trailing
+    apostrophe or hyphen ("the United States' formation" names "states", as its source does)."""
+    return {name.lower().rstrip("'-") for name in _NAME.findall(text)} - ENGLISH_STOPWORDS

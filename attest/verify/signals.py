@@ -33,8 +33,9 @@ model over them (:mod:`attest.verify.model`) has an obvious sign to learn:
 * ``consistency``: the consistency model's logit that the span supports the claim
   (:mod:`attest.verify.consistency`, a FactCC-style classifier trained on synthetic
   swaps, negations and misplaced sentences), clipped to ±:data:`CONSISTENCY_CLIP`. It
-  reads the words in order, which the word-overlap signals above do not: "A beat B"
-  against "B beat A", or a date moved from one event to another. A claim of fewer than
+  reads the words in order, which the word-overlap signals above do not: a "not" added
+  or dropped, a name replaced by another the passage also mentions (it is still weak on
+  two names exchanged, "B acquired A" for "A acquired B"). A claim of fewer than
   :data:`STATEMENT_WORDS` words ("Delhi", "in 1998") is not a statement the model reads
   well (ROC AUC 0.62 on HaluEval's short answers, against 0.97 on held-out sentences),
   so it gets 0, "no opinion", and the word signals judge it. A claim quoted word for word

@@ -98,6 +98,24 @@ def test_an_added_negation_is_caught() -> None:
 
 
 @pytest.mark.unit
+def test_a_clause_of_a_negated_sentence_keeps_the_negation_signal() -> None:
+    """The span's "not" belongs to its other clause; a dropped negation is the consistency
+    model's to judge, which reads the words in order."""
+    text = "Probabilistic tests are normally faster, but they do not prove that a number is prime."
+    evidence = Evidence.of([(1, text)])
+    claim = "Probabilistic tests are normally faster"
+    signals = lexical_signals(claim, evidence.candidates(content_words(claim), 1)[0], evidence)
+    assert signals["negation"] == 0.0 and signals["coverage"] == 1.0
+
+
+@pytest.mark.unit
+def test_a_possessive_name_is_found_in_its_own_source() -> None:
+    text = "The United States' formation of colonies differed from European empires."
+    evidence = Evidence.of([(1, text)])
+    assert lexical_signals(text, 0, evidence)["names"] == 1.0
+
+
+@pytest.mark.unit
 def test_invented_content_lowers_coverage_and_novelty() -> None:
     invented = best("Employees also receive a company car and free parking downtown.")
     assert invented["coverage"] < 0.5 and invented["novel"] < -1.0

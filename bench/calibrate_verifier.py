@@ -6,8 +6,7 @@ Training data, from the public files only, so anyone can reproduce the weights:
   questions with an even number in their id. The odd half is held out and reported.
 * Synthetic sentence claims made from those rows' contexts, as the consistency model's
   training data is made (``bench/train_consistency.py``): a sentence as it stands
-  (supported), or with an entity, number, date, negation or
-  pronoun changed (not). They
+  (supported), or with an entity, number, date, negation or pronoun changed (not). They
   teach generic "changed fact" errors in statements rather than HaluEval's habits in
   short answers, on text the consistency model was not trained on.
 

@@ -55,7 +55,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train_reader import Pair, train  # noqa: E402  (a sibling script: the shared training loop)
+from train_reader import Pair, kinds, train  # noqa: E402  (a sibling script: the shared training loop)
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared/data"
@@ -427,10 +427,7 @@ def main() -> None:
         print(json.dumps({"pairs": len(pairs), "reproducible": same}))
         sys.exit(0 if same else 1)
     pairs = claim_pairs(*tag_paragraphs(paragraphs, tagger.labelled), rng, args.pairs)
-    counts: dict[str, int] = {}
-    for pair in pairs:
-        key = f"{pair.kind}/{int(pair.label)}"
-        counts[key] = counts.get(key, 0) + 1
+    counts = kinds(pairs)
     print(f"train_consistency: {len(pairs)} pairs {counts}", file=sys.stderr)
     if args.dump:
         args.dump.write_text("".join(json.dumps(p.__dict__) + "\n" for p in pairs))

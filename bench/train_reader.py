@@ -167,6 +167,15 @@ def handbook_pairs(folder: Path, rng: random.Random, limit: int = 600) -> list[P
     return pairs[:limit]
 
 
+def kinds(pairs: list[Pair]) -> dict[str, int]:
+    """How many pairs of each kind and label ("sentence/1": 2950, ...), in order of appearance."""
+    counts: dict[str, int] = {}
+    for pair in pairs:
+        key = f"{pair.kind}/{int(pair.label)}"
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
 def batches(pairs: list[Pair], rng: random.Random) -> list[list[Pair]]:
     """Shuffled batches of similar length (less padding on a CPU), in shuffled order."""
     order = pairs[:]
@@ -276,10 +285,7 @@ def main() -> None:
         print(json.dumps({"pairs": len(pairs), "reproducible": same}))
         sys.exit(0 if same else 1)
     pairs = squad_pairs(args.squad, args.questions, rng) + handbook_pairs(args.handbook, rng)
-    counts: dict[str, int] = {}
-    for pair in pairs:
-        key = f"{pair.kind}/{int(pair.label)}"
-        counts[key] = counts.get(key, 0) + 1
+    counts = kinds(pairs)
     print(f"train_reader: {len(pairs)} pairs {counts}", file=sys.stderr)
     began = time.perf_counter()
     encoder = train(pairs, args.epochs, SEED)

@@ -126,10 +126,11 @@ class PairModel:
     on first use, its files checked against their manifest; safe to share between threads."""
 
     FILES: ModelFiles = READER_FILES
+    DIR: Path = MODEL_DIR  # where the shipped files are
     MAX_TOKENS: int = MAX_TOKENS
 
-    def __init__(self, path: Path = MODEL_DIR, *, batch_size: int = 32, threads: int = 0) -> None:
-        self.path = Path(path)
+    def __init__(self, path: Path | None = None, *, batch_size: int = 32, threads: int = 0) -> None:
+        self.path = Path(path) if path is not None else self.DIR
         self.files = self.FILES
         self.batch_size = batch_size
         self.threads = threads

@@ -32,10 +32,8 @@ class ConsistencyModel(PairModel):
     """Scores (evidence, claim) pairs."""
 
     FILES = CONSISTENCY_FILES
+    DIR = MODEL_DIR
     MAX_TOKENS = 192  # evidence and claim together, as in training; the longer side is cut
-
-    def __init__(self, path: Path = MODEL_DIR, **options: int) -> None:
-        super().__init__(path, **options)
 
     def logits(self, evidence: Sequence[str], claims: Sequence[str]) -> np.ndarray:
         """The logit that ``evidence[i]`` supports ``claims[i]``, for each i."""

@@ -37,8 +37,8 @@ model over them (:mod:`attest.verify.model`) has an obvious sign to learn:
   or dropped, a name replaced by another the passage also mentions (it is still weak on
   two names exchanged, "B acquired A" for "A acquired B"). A claim of fewer than
   :data:`STATEMENT_WORDS` words ("Delhi", "in 1998") is not a statement the model reads
-  well (ROC AUC 0.62 on HaluEval's short answers, against 0.97 on held-out sentences),
-  so it gets 0, "no opinion", and the word signals judge it. A claim quoted word for word
+  well (it was far weaker on HaluEval's short answers than on sentences), so it gets 0,
+  "no opinion", and the word signals judge it. A claim quoted word for word
   from its span gets the top of the range without asking the model: a quote says what
   its source says (and a long one would otherwise be cut to fit the model's window).
 

@@ -31,15 +31,24 @@ Fitted on the calibration questions:
   hold the gold (each answerable question's best gold unit): a verdict that often calls a
   right answer off-topic would teach users to ignore it.
 
+The report also gives the ceiling: the share of held-out answerable questions with a gold
+answer in some shortlisted unit, which no picker can exceed.
+
 Usage:
     python bench/calibrate_reader.py [--held-out 600] [--max-wrongly-declined 0.08]
                                      [--max-units 1.5] [--max-flagged-correct 0.05] [--json]
+                                     [--reader DIR] [--out FILE] [--dump FILE]
+
+``--reader`` reads with another reader model (a candidate from ``bench/train_reader.py
+--out``), ``--out`` writes the calibration elsewhere than the shipped file, and ``--dump``
+keeps every question's reading (pickled) for ``bench/decline_model.py``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import pickle
 import random
 import sys
 import tempfile
@@ -79,6 +88,9 @@ class Read:
     reader: np.ndarray  # the reader's own probability for each unit
     labels: np.ndarray  # 1 where the unit contains a gold answer
     scores: np.ndarray = field(default_factory=lambda: np.zeros(0))  # the answer model's, once fitted
+    question: str = ""
+    units: list[str] = field(default_factory=list)  # the shortlisted units' text
+    passages: list[str] = field(default_factory=list)  # the packed passages' text
 
 
 def collect(
@@ -104,7 +116,10 @@ def collect(
             passages = [(p.number, p.text) for p in context.passages]
             units, logits, x = unit_features(reader, retriever.embedder, asked, passages)
             labels = np.asarray([contains_gold(u.text, question.answers) for _, u in units], dtype=bool)
-            half.append(Read(question.answerable, relevance, x, sigmoid(logits), labels))
+            read = Read(question.answerable, relevance, x, sigmoid(logits), labels, question=asked)
+            read.units = [u.text for _, u in units]
+            read.passages = [text for _, text in passages]
+            half.append(read)
         print(f"{len(questions)} questions read ({time.perf_counter() - began:.0f} s)", file=sys.stderr)
     return collected
 
@@ -204,6 +219,9 @@ def main() -> int:
     parser.add_argument(
         "--calibration-limit", type=int, default=None, help="a smaller run, to try the script"
     )
+    parser.add_argument("--reader", type=Path, default=None, help="a reader model's folder")
+    parser.add_argument("--out", type=Path, default=CALIBRATION, help="where the calibration goes")
+    parser.add_argument("--dump", type=Path, default=None, help="pickle every question's reading here")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if not SQUAD_DEV.is_file():
@@ -225,9 +243,12 @@ def main() -> int:
     held_out = [q for q in questions if _article(q) % 2 == 1 and q.answerable][:size]
     held_out += [q for q in questions if _article(q) % 2 == 1 and not q.answerable][:size]
     settings = get_settings()
-    reader = Reader()
+    reader = Reader(args.reader)
     with tempfile.TemporaryDirectory(prefix="attest-calibrate-reader-") as tmp:
         calibration, evaluation = collect([tuning, held_out], settings, Path(tmp), reader)
+    if args.dump:
+        halves = {"calibration": calibration, "held_out": evaluation}
+        args.dump.write_bytes(pickle.dumps({k: [vars(i) for i in v] for k, v in halves.items()}))
     model = calibrate(
         calibration, settings, args.max_wrongly_declined, args.max_units, args.max_flagged_correct
     )
@@ -246,6 +267,7 @@ def main() -> int:
     if evaluation:
         score(evaluation, (model.mean, model.scale, model.coef, model.intercept))
         report["held_out"] = outcome(evaluation, model.decline, model.answer, floor)
+        report["held_out_ceiling"] = _share([bool(i.labels.any()) for i in evaluation if i.answerable])
         report["held_out_no_reader_gate"] = outcome(evaluation, 0.0, model.answer, floor)
         reader_alone = [replace(i, scores=i.reader) for i in evaluation]
         report["held_out_reader_alone_best_unit"] = outcome(reader_alone, 0.0, 1.01, floor)
@@ -254,8 +276,8 @@ def main() -> int:
             {"decline": t, **outcome(evaluation, t, model.answer, floor)} for t in GRID[::10]
         ]
     print(json.dumps(report, indent=None if args.json else 2))
-    model.save(CALIBRATION)
-    print(f"wrote {CALIBRATION}", file=sys.stderr)
+    model.save(args.out)
+    print(f"wrote {args.out}", file=sys.stderr)
     return 0
 
 

@@ -68,7 +68,14 @@ from attest.eval.metrics import contains_gold
 from attest.generation.extractive import ExtractiveGenerator
 from attest.reader.features import FEATURES
 from attest.reader.model import Reader
-from attest.reader.reading import CALIBRATION, AnswerModel, sigmoid, unit_features
+from attest.reader.reading import (
+    CALIBRATION,
+    AnswerModel,
+    PassageReader,
+    shipped_answer_model,
+    sigmoid,
+    unit_features,
+)
 
 sys.path.insert(0, str(Path(__file__).parent))
 from train_reader import calibration_paragraph  # noqa: E402
@@ -99,6 +106,8 @@ def collect(
     corpus = squad_corpus(json.loads(SQUAD_DEV.read_text(encoding="utf-8")))
     retriever, _id_of = index_corpus(corpus, tmp, settings)
     collected: list[list[Read]] = [[] for _ in halves]
+    # what the service packs for the extractive backend (only its token count is used here)
+    generator = ExtractiveGenerator(PassageReader(reader, retriever.embedder, shipped_answer_model()))
     began = time.perf_counter()
     for half, questions in zip(collected, halves, strict=True):
         for question in questions:
@@ -112,7 +121,7 @@ def collect(
                 continue
             vector = retriever.embedder.embed([asked])[0]
             relevance = float(np.max(np.asarray(retriever.dense.embeddings[[h.row for h in hits]]) @ vector))
-            context = answer_context(hits, asked, settings, ExtractiveGenerator.count_tokens)
+            context = answer_context(hits, asked, settings, generator)
             passages = [(p.number, p.text) for p in context.passages]
             units, logits, x = unit_features(reader, retriever.embedder, asked, passages)
             labels = np.asarray([contains_gold(u.text, question.answers) for _, u in units], dtype=bool)

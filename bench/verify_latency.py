@@ -9,8 +9,11 @@ to warm up and then timed, as the service checks it: with the question (the firs
 of the article's first paragraph), so the reader also judges whether the answer answers it.
 Prints p50/p95/p99 in
 milliseconds and how many claims were judged unsupported (two per answer expected).
+The checker settles claims as the answering service does (claims whose decisions the
+word signals already settle are not read by the consistency model); ``--no-settle``
+reads every claim.
 Usage:
-    python bench/verify_latency.py [--answers 50] [--json]
+    python bench/verify_latency.py [--answers 50] [--no-settle] [--json]
 """
 
 from __future__ import annotations
@@ -65,6 +68,9 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--answers", type=int, default=50)
+    parser.add_argument(
+        "--no-settle", action="store_true", help="read every claim with the consistency model"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if not SQUAD.is_file():
@@ -77,11 +83,22 @@ def main() -> int:
         reader=shipped_reader(),
         relevant=shipped_answer_model().relevant,
         entities=tagger.labelled,
+        settle=not args.no_settle,
     )
+    read = checker.consistency.logits
+    pairs = []  # how many claims the consistency model read in each timed check
+
+    def counted(evidence: list[str], statements: list[str]) -> np.ndarray:
+        pairs[-1] += len(statements)
+        return read(evidence, statements)
+
+    checker.consistency.logits = counted  # type: ignore[method-assign]
     timings, unsupported, claims = [], [], []
     for question, answer, passages in answers(args.answers):
         vectors = checker.embedder.embed([text for _, text in passages])  # in the index already
+        pairs.append(0)
         checker.check(answer, passages, question, passage_vectors=vectors)  # warm-up
+        pairs[-1] = 0
         began = time.perf_counter()
         verdict = checker.check(answer, passages, question, passage_vectors=vectors)
         timings.append((time.perf_counter() - began) * 1000)
@@ -92,6 +109,7 @@ def main() -> int:
         "answers": args.answers,
         "claims_per_answer": round(float(np.mean(claims)), 2),
         "unsupported_per_answer": round(float(np.mean(unsupported)), 2),
+        "consistency_pairs_per_answer": round(float(np.mean(pairs)), 2),
         "latency_ms": {k: round(v, 1) for k, v in latency_percentiles(timings).items()},
     }
     print(json.dumps(result) if args.json else json.dumps(result, indent=2))

@@ -133,6 +133,7 @@ class Answerer:
             reader=self.reader,
             relevant=self.answer_model.relevant,
             entities=self.entities.labelled,
+            settle=settings.verify_refuse_below is None,
         )
 
     def ask(

@@ -139,11 +139,20 @@ class FactChecker:
         relevant: float | None = None,
         entities: TypedEntities | None = None,
         consistency: ConsistencyModel | None = None,
+        settle: bool = False,
     ) -> None:
         """``reader`` and ``relevant`` (its threshold) check that an answer answers its
         question; without them only faithfulness is checked. ``entities`` tags the claims
         and their candidate spans for the entity signals; without it they check nothing.
-        ``consistency`` scores (span, claim) pairs; the shipped model unless one is given."""
+        ``consistency`` scores (span, claim) pairs; the shipped model unless one is given.
+
+        With ``settle``, a claim whose decisions (supported; each citation right or wrong)
+        come out the same whatever the consistency model would say is not read by it: the
+        decisions are exactly those of a full check, but the claim's score is then the bound
+        that decided it (:meth:`_settled`). The answering service settles unless a
+        threshold other than the model's is applied to scores (``ATTEST_VERIFY_REFUSE_BELOW``);
+        evaluations, which rank by score, do not."""
+        self.settle = settle
         self.embedder = embedder
         self.consistency = consistency or shipped_consistency()
         self.entities = entities
@@ -183,7 +192,7 @@ class FactChecker:
             verdicts = tuple(ClaimVerdict(c, 0.0, False, None, {}, c.citations, None) for c in claims)
             return Verdict(verdicts, 0.0, self.model.threshold, _ms(began), relevance, self.relevant)
         vectors = self._passage_vectors(passages, passage_vectors)
-        judged = self._signals(claims, evidence, question, vectors)
+        judged = self._signals(claims, evidence, question, vectors, settle=self.settle)
         verdicts = tuple(self._judge(claim, rows) for claim, rows in judged)
         weakest = min(v.score for v in verdicts)
         return Verdict(verdicts, weakest, self.model.threshold, _ms(began), relevance, self.relevant)
@@ -220,8 +229,12 @@ class FactChecker:
         evidence: Evidence,
         question: str | None,
         passage_vectors: dict[int, np.ndarray],
+        *,
+        settle: bool = False,
     ) -> list[tuple[Claim, list[tuple[Span, dict[str, float]]]]]:
-        """For each claim, its candidate spans with their signals.
+        """For each claim, its candidate spans with their signals. With ``settle``, a claim
+        whose decisions the other signals settle is not read by the consistency model
+        (:meth:`_settled`); the calibration reads every claim.
 
         Only the claims are embedded here; ``semantic`` compares a claim with the passage its
         span comes from, which keeps the check to one small batch per answer. The
@@ -231,7 +244,6 @@ class FactChecker:
         claim_vectors = self.embedder.embed([prefix + c.text for c in claims])
         candidates = [self._candidates(claim, evidence) for claim in claims]
         claim_entities, span_entities = self._entities(claims, candidates, evidence)
-        consistency = self._consistency(claims, candidates, evidence)
         result = []
         for n, (claim, claim_vector) in enumerate(zip(claims, claim_vectors, strict=True)):
             rows = []
@@ -240,18 +252,28 @@ class FactChecker:
                 entities = claim_entities[n], span_entities.get(i, [])
                 signals = lexical_signals(claim.text, i, evidence, *entities)
                 signals["semantic"] = float(claim_vector @ passage_vectors[span.passage])
-                signals["consistency"] = consistency[n]
+                signals["consistency"] = 0.0  # read below, once for all the claims
                 rows.append((span, signals))
             result.append((claim, rows))
+        settled = [self._settled(rows) for _, rows in result] if settle else [None] * len(claims)
+        consistency = self._consistency(claims, candidates, evidence, settled)
+        for (_, rows), value in zip(result, consistency, strict=True):
+            for _, signals in rows:
+                signals["consistency"] = value
         return result
 
     def _consistency(
-        self, claims: list[Claim], candidates: list[list[int]], evidence: Evidence
+        self,
+        claims: list[Claim],
+        candidates: list[list[int]],
+        evidence: Evidence,
+        settled: list[float | None],
     ) -> list[float]:
         """The consistency model's clipped logit for each claim against its best-covering span:
         one value per claim, shared by its candidates. A claim too short to be a statement
-        gets 0; one quoted word for word from that span gets the top of the range unasked.
-        A pair costs about 12 ms on two cores: reading every candidate doubled the check's
+        gets 0; one quoted word for word from that span gets the top of the range unasked;
+        one whose verdict its word signals already settle (``settled``) gets that value.
+        A pair costs about 6 ms on two cores: reading every candidate doubled the check's
         time for a five-sentence answer, and the span that covers the claim's words best is
         the one it was written from, if any."""
         values = [0.0] * len(claims)
@@ -261,6 +283,8 @@ class FactChecker:
                 continue
             if folded(claim.text) in folded(evidence.spans[candidates[n][0]].text):
                 values[n] = CONSISTENCY_CLIP
+            elif (value := settled[n]) is not None:
+                values[n] = value
             else:
                 read.append(n)
         logits = self.consistency.logits(
@@ -269,6 +293,26 @@ class FactChecker:
         for n, logit in zip(read, np.clip(logits, -CONSISTENCY_CLIP, CONSISTENCY_CLIP), strict=True):
             values[n] = float(logit)
         return values
+
+    def _settled(self, rows: list[tuple[Span, dict[str, float]]]) -> float | None:
+        """The consistency value that decides a claim as the model's own reading would, when
+        its verdict and each of its citations' come out the same at both ends of the
+        consistency range (the support model rises with it, so any reading in between decides
+        alike): the top of the range for a supported claim, the bottom for an unsupported one.
+        ``None`` when reading the claim could change a decision."""
+        model = self.model
+        if model.coef[SIGNALS.index("consistency")] <= 0:
+            return None
+        groups = [rows, *_by_passage(rows).values()]
+        matrix = np.stack([_best(group) for group in groups])
+        column = SIGNALS.index("consistency")
+        decided = []
+        for bound in (-CONSISTENCY_CLIP, CONSISTENCY_CLIP):
+            matrix[:, column] = bound
+            decided.append(model.probability(matrix) >= model.threshold)
+        if not np.array_equal(*decided):
+            return None
+        return CONSISTENCY_CLIP if decided[0][0] else -CONSISTENCY_CLIP
 
     def _entities(
         self, claims: list[Claim], candidates: list[list[int]], evidence: Evidence
@@ -310,13 +354,8 @@ class FactChecker:
         score = float(self.model.probability(_best(rows))[0])
         singles = self.model.probability(np.stack([vector(signals) for _, signals in rows]))
         evidence, signals = rows[int(np.argmax(singles))]
-        by_passage: dict[int, list[dict[str, float]]] = {}
-        for span, span_signals in rows:
-            by_passage.setdefault(span.passage, []).append(span_signals)
-        passage_scores = {
-            number: float(self.model.probability(_best([(evidence, s) for s in found]))[0])
-            for number, found in by_passage.items()
-        }
+        groups = _by_passage(rows)
+        passage_scores = {n: float(self.model.probability(_best(found))[0]) for n, found in groups.items()}
         wrong = tuple(n for n in claim.citations if passage_scores.get(n, 0.0) < threshold)
         best_passage = max(passage_scores, key=lambda n: passage_scores[n])
         better = (
@@ -332,6 +371,14 @@ class FactChecker:
 def _best(rows: list[tuple[Span, dict[str, float]]]) -> np.ndarray:
     """The best value of each signal over the candidates: the claim's strongest evidence."""
     return np.max(np.stack([vector(signals) for _, signals in rows]), axis=0)
+
+
+def _by_passage(rows: list[tuple[Span, dict[str, float]]]) -> dict[int, list[tuple[Span, dict[str, float]]]]:
+    """The candidates grouped by the passage they come from."""
+    groups: dict[int, list[tuple[Span, dict[str, float]]]] = {}
+    for span, signals in rows:
+        groups.setdefault(span.passage, []).append((span, signals))
+    return groups
 
 
 def _span_dict(span: Span) -> dict[str, Any]:

@@ -123,3 +123,50 @@ def test_the_checker_reads_a_statement_with_the_consistency_model(embedder: obje
     assert faithful[0] and faithful[1] > 0
     assert not flipped[0] and flipped[1] < 0
     assert claim("On the first day.")[1] == 0.0  # too short to be a statement
+
+
+def test_settling_skips_only_claims_the_model_could_not_change(embedder: object) -> None:
+    """With ``settle`` (the answering service's checker) a claim the word signals already
+    decide is not read by the consistency model, and every decision (supported, wrong
+    citations, better source) is the full check's; a dropped negation is still read."""
+    from attest.verify.checker import FactChecker
+
+    passages = [
+        (
+            1,
+            "Laptops are issued on the first day. Contractors are not required to complete the "
+            "security training before they receive a laptop, but employees are.",
+        ),
+        (
+            2,
+            "The cafeteria serves lunch from noon until two. Vegetarian dishes are marked in green "
+            "on the daily menu board.",
+        ),
+    ]
+    answer = (
+        "Contractors are required to complete the security training before they receive a laptop. [1] "
+        "Vegetarian dishes are marked in green on the menu board. [1] "
+        "Volcanic eruptions in Iceland disrupted European air traffic for several weeks. [2]"
+    )
+    read = []
+
+    class Counting:
+        def __init__(self, model: object) -> None:
+            self.model = model
+
+        def logits(self, evidence: list[str], claims: list[str]) -> object:
+            read.extend(claims)
+            return self.model.logits(evidence, claims)  # type: ignore[attr-defined]
+
+    full = FactChecker(embedder).check(answer, passages)  # type: ignore[arg-type]
+    settling = FactChecker(embedder, consistency=Counting(shipped_consistency()), settle=True)  # type: ignore[arg-type]
+    settled = settling.check(answer, passages)
+
+    def decisions(verdict: object) -> list[tuple[bool, tuple[int, ...], int | None]]:
+        return [(c.supported, c.wrong_citations, c.better_source) for c in verdict.claims]  # type: ignore[attr-defined]
+
+    assert decisions(settled) == decisions(full)
+    assert decisions(full) == [(False, (1,), None), (True, (1,), 2), (False, (2,), None)]
+    assert read[0].startswith("Contractors are required")  # the flipped negation is read
+    assert not any(claim.startswith("Volcanic") for claim in read)  # nothing in the passages: settled
+    assert settled.claims[2].signals["consistency"] == -8.0

@@ -273,7 +273,7 @@ class FactChecker:
         one value per claim, shared by its candidates. A claim too short to be a statement
         gets 0; one quoted word for word from that span gets the top of the range unasked;
         one whose verdict its word signals already settle (``settled``) gets that value.
-        A pair costs about 6 ms on two cores: reading every candidate doubled the check's
+        A pair costs a few milliseconds on two cores: reading every candidate doubled the check's
         time for a five-sentence answer, and the span that covers the claim's words best is
         the one it was written from, if any."""
         values = [0.0] * len(claims)

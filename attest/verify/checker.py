@@ -255,7 +255,7 @@ class FactChecker:
                 signals["consistency"] = 0.0  # read below, once for all the claims
                 rows.append((span, signals))
             result.append((claim, rows))
-        settled = [self._settled(rows) for _, rows in result] if settle else [None] * len(claims)
+        settled: list[float | None] = [self._settled(rows) if settle else None for _, rows in result]
         consistency = self._consistency(claims, candidates, evidence, settled)
         for (_, rows), value in zip(result, consistency, strict=True):
             for _, signals in rows:
@@ -306,13 +306,13 @@ class FactChecker:
         groups = [rows, *_by_passage(rows).values()]
         matrix = np.stack([_best(group) for group in groups])
         column = SIGNALS.index("consistency")
-        decided = []
-        for bound in (-CONSISTENCY_CLIP, CONSISTENCY_CLIP):
-            matrix[:, column] = bound
-            decided.append(model.probability(matrix) >= model.threshold)
-        if not np.array_equal(*decided):
+        matrix[:, column] = -CONSISTENCY_CLIP
+        low = model.probability(matrix) >= model.threshold
+        matrix[:, column] = CONSISTENCY_CLIP
+        high = model.probability(matrix) >= model.threshold
+        if not np.array_equal(low, high):
             return None
-        return CONSISTENCY_CLIP if decided[0][0] else -CONSISTENCY_CLIP
+        return CONSISTENCY_CLIP if low[0] else -CONSISTENCY_CLIP
 
     def _entities(
         self, claims: list[Claim], candidates: list[list[int]], evidence: Evidence

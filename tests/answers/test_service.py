@@ -297,6 +297,16 @@ def test_a_wrong_citation_is_caught_and_the_right_source_named(
     assert claim.better_source == leave
 
 
+def test_the_checker_settles_claims_unless_scores_meet_another_threshold(
+    settings: Settings, engine: Engine, embedder: SentenceTransformerEmbedder
+) -> None:
+    """A settled claim's score is the bound that decided it, which only the support model's
+    own threshold may read: with ATTEST_VERIFY_REFUSE_BELOW set, every claim is read."""
+    assert answerer(settings, engine, embedder, Scripted(INVENTED)).checker.settle
+    other = settings.model_copy(update={"verify_refuse_below": 0.5})
+    assert not answerer(other, engine, embedder, Scripted(INVENTED)).checker.settle
+
+
 def test_repeated_questions_come_from_the_cache_until_the_index_changes(
     kb: Path, settings: Settings, engine: Engine, embedder: SentenceTransformerEmbedder
 ) -> None:

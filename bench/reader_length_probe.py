@@ -6,7 +6,8 @@ the gold answer is scored by the shipped reader as it stands and cut to the clau
 the answer (the sentence split at commas, semicolons and dashes; only where the cut is at
 least 3 words shorter and keeps the answer). Both texts answer the question equally; a
 reader that judges meaning scores them alike. Reports the mean probability of each, the
-share of questions where the clause scores lower, and the same split by the clause's length.
+share of questions where the clause scores lower, and the same split by the clause's length;
+then two handbook-style examples, each answer written short and longer.
 
 Usage:
     python bench/reader_length_probe.py [--questions 400] [--json]
@@ -29,6 +30,19 @@ from attest.text.units import answer_units
 
 _CUT = re.compile(r"\s*(?:[,;:]|\s[-–—]\s)\s*")
 SEED = 13
+# Handbook-style answers, short and longer, to the same question (written here, not data).
+EXAMPLES = (
+    (
+        "How long is the probation period for new employees?",
+        "The probation period is 6 months.",
+        "The probation period for new employees is 6 months.",
+    ),
+    (
+        "How many days of annual leave do full-time employees get?",
+        "Annual leave is 27 days.",
+        "Full-time employees receive 27 days of paid annual leave.",
+    ),
+)
 
 
 def clause(sentence: str, answer: str) -> str | None:
@@ -65,6 +79,11 @@ def pairs(limit: int) -> list[tuple[str, str, str]]:
     return found[:limit]
 
 
+def example(reader: Reader, question: str, texts: list[str]) -> dict[str, object]:
+    scores = reader.score(question, texts)
+    return {"question": question, **{t: round(float(p), 3) for t, p in zip(texts, scores, strict=True)}}
+
+
 def main() -> int:
     formatter = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=formatter)
@@ -97,6 +116,7 @@ def main() -> int:
         "sentence_words": round(float(np.mean([len(u.split()) for _, u, _ in chosen])), 1),
         "clause_words": round(float(words.mean()), 1),
         "by_clause_length": by_length,
+        "examples": [example(reader, question, texts) for question, *texts in EXAMPLES],
     }
     print(json.dumps(result) if args.json else json.dumps(result, indent=2))
     return 0

@@ -258,7 +258,8 @@ class Settings(BaseSettings):
         le=1,
         description=(
             "Answer score below which refuse refuses; empty: the support model's threshold (in "
-            "attest/verify/weights.json)."
+            "attest/verify/weights.json). Set, the checker reads every claim with its consistency "
+            "model, since a claim it settles carries a bound rather than a score."
         ),
     )
     # The REST API

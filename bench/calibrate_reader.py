@@ -98,9 +98,6 @@ class Read:
     reader: np.ndarray  # the reader's own probability for each unit
     labels: np.ndarray  # 1 where the unit contains a gold answer
     scores: np.ndarray = field(default_factory=lambda: np.zeros(0))  # the answer model's, once fitted
-    question: str = ""
-    units: list[str] = field(default_factory=list)  # the shortlisted units' text
-    passages: list[str] = field(default_factory=list)  # the packed passages' text
 
 
 def collect(
@@ -128,10 +125,7 @@ def collect(
             passages = [(p.number, p.text) for p in context.passages]
             units, logits, x = unit_features(reader, retriever.embedder, asked, passages)
             labels = np.asarray([contains_gold(u.text, question.answers) for _, u in units], dtype=bool)
-            read = Read(question.answerable, relevance, x, sigmoid(logits), labels, question=asked)
-            read.units = [u.text for _, u in units]
-            read.passages = [text for _, text in passages]
-            half.append(read)
+            half.append(Read(question.answerable, relevance, x, sigmoid(logits), labels))
         print(f"{len(questions)} questions read ({time.perf_counter() - began:.0f} s)", file=sys.stderr)
     return collected
 

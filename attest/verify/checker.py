@@ -255,8 +255,8 @@ class FactChecker:
                 signals["consistency"] = 0.0  # read below, once for all the claims
                 rows.append((span, signals))
             result.append((claim, rows))
-        settled: list[float | None] = [self._settled(rows) if settle else None for _, rows in result]
-        consistency = self._consistency(claims, candidates, evidence, settled)
+        candidate_rows = [rows for _, rows in result] if settle else None
+        consistency = self._consistency(claims, candidates, evidence, candidate_rows)
         for (_, rows), value in zip(result, consistency, strict=True):
             for _, signals in rows:
                 signals["consistency"] = value
@@ -267,12 +267,13 @@ class FactChecker:
         claims: list[Claim],
         candidates: list[list[int]],
         evidence: Evidence,
-        settled: list[float | None],
+        settle: list[list[tuple[Span, dict[str, float]]]] | None,
     ) -> list[float]:
         """The consistency model's clipped logit for each claim against its best-covering span:
         one value per claim, shared by its candidates. A claim too short to be a statement
         gets 0; one quoted word for word from that span gets the top of the range unasked;
-        one whose verdict its word signals already settle (``settled``) gets that value.
+        with ``settle`` (each claim's candidate rows), one whose decisions its other signals
+        already settle gets the bound that settles them (:meth:`_settled`).
         A pair costs a few milliseconds on two cores: reading every candidate doubled the check's
         time for a five-sentence answer, and the span that covers the claim's words best is
         the one it was written from, if any."""
@@ -283,7 +284,7 @@ class FactChecker:
                 continue
             if folded(claim.text) in folded(evidence.spans[candidates[n][0]].text):
                 values[n] = CONSISTENCY_CLIP
-            elif (value := settled[n]) is not None:
+            elif settle is not None and (value := self._settled(settle[n])) is not None:
                 values[n] = value
             else:
                 read.append(n)

@@ -17,6 +17,7 @@ from attest.generation.citations import quote
 from attest.generation.prompts import NOT_FOUND
 from attest.reader.reading import PassageReader
 from attest.retrieval.context import Context
+from attest.text.units import as_sentence
 
 
 class ExtractiveGenerator:
@@ -35,14 +36,15 @@ class ExtractiveGenerator:
         """The chosen units, each with its ``[n]``; :data:`NOT_FOUND` when none answers.
 
         A unit's own bracketed numbers (a footnote's ``[2]``) are quoted as text, so that
-        only the ``[n]`` placed here cites a passage.
+        only the ``[n]`` placed here cites a passage. A unit without end punctuation (a table
+        row) gets a full stop, so that the checker reads each unit as a claim of its own.
         """
         reading = self.reader.read(question, [(p.number, p.text) for p in context.passages])
         model = self.reader.model
         if reading.best < model.decline:
             return NOT_FOUND
         chosen = reading.answer(model.answer, model.cap)
-        return " ".join(f"{quote(c.unit.text)} [{c.number}]" for c in chosen)
+        return " ".join(f"{quote(as_sentence(c.unit.text))} [{c.number}]" for c in chosen)
 
     def stream(self, context: Context, question: str, max_tokens: int) -> Iterator[str]:
         """The whole answer as one piece (there is nothing to stream)."""

@@ -7,6 +7,8 @@ one line per row, cells joined by ``|``). Its units are:
 * each list item, without its bullet or number;
 * each table body row, rendered with its column names ("Location: Domestic; Maximum
   nightly rate: $180"), because a bare row ("Domestic | $180") says nothing on its own.
+  Rows may be separated by blank lines (the HTML and DOCX loaders write a block per row);
+  a row with another number of cells after a blank line starts a new table.
 
 Headings and table header rows are never units: they name a topic without answering
 anything about it. Every unit keeps the offsets of the source text it comes from.
@@ -45,6 +47,12 @@ class Unit:
     end: int  # exclusive
 
 
+def as_sentence(text: str) -> str:
+    """``text`` ending like a sentence: a row or an item without end punctuation gets a full
+    stop, so that it stays a claim of its own when answers are cut into sentences."""
+    return text if text.endswith((".", "!", "?", ":", ";")) else f"{text}."
+
+
 def answer_units(text: str) -> list[Unit]:
     """The units of ``text`` in order, each of at least :data:`MIN_WORDS` words."""
     units: list[Unit] = []
@@ -57,6 +65,9 @@ def answer_units(text: str) -> list[Unit]:
             break
         start, end = offset, offset + len(line.rstrip("\n"))
         offset += len(line)
+        if table and not line.strip() and _continues(text, offset, table[0]):
+            prose_start = offset  # a blank line between rows (HTML and DOCX write a block per row)
+            continue
         if _is_table_line(line) or _HEADING.match(line):
             units.extend(_prose_units(text, prose_start, start))
             if _HEADING.match(line):
@@ -77,6 +88,14 @@ def answer_units(text: str) -> list[Unit]:
 def _is_table_line(line: str) -> bool:
     stripped = line.strip()
     return stripped.count("|") >= 1 and (stripped.startswith("|") or " | " in stripped)
+
+
+def _continues(text: str, offset: int, header: tuple[int, int]) -> bool:
+    """Whether the next non-blank line after ``offset`` is a row of the table whose header
+    line spans ``header``: a table line with as many cells."""
+    rest = text[offset:].lstrip()
+    line = rest.split("\n", 1)[0]
+    return _is_table_line(line) and len(_cells(line)) == len(_cells(text[header[0] : header[1]]))
 
 
 def _cells(line: str) -> list[str]:

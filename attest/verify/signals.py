@@ -55,6 +55,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from attest.text.units import UnitKind, answer_units, as_sentence
 from attest.text.words import content_words, names, numbers
 
 SIGNALS = (
@@ -127,7 +128,9 @@ class Evidence:
 
     @classmethod
     def of(cls, passages: Sequence[tuple[int, str]]) -> Evidence:
-        """Evidence from ``(number, text)`` passages: each sentence, then each adjacent pair."""
+        """Evidence from ``(number, text)`` passages: each sentence, then each adjacent pair,
+        then each table row rendered with its column names (:mod:`attest.text.units`), the
+        way the extractive backend quotes it; such a span's offsets are the raw row's."""
         all_spans: list[Span] = []
         span_words: list[frozenset[str]] = []
         span_sentences: list[tuple[int, ...]] = []
@@ -144,6 +147,11 @@ class Evidence:
                 all_spans.append(Span(number, a, b, passage_text[a:b]))
                 span_words.append(words[i] | words[i + 1])
                 span_sentences.append((first + i, first + i + 1))
+            for unit in answer_units(passage_text):  # a table row as it reads with its column names
+                if unit.kind is UnitKind.ROW:
+                    all_spans.append(Span(number, unit.start, unit.end, as_sentence(unit.text)))
+                    span_words.append(frozenset(content_words(unit.text)))
+                    span_sentences.append((len(all_spans) - 1,))
         text = "\n\n".join(t for _, t in passages)
         return cls(
             spans=tuple(all_spans),

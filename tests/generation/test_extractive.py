@@ -10,6 +10,7 @@ from attest.generation.extractive import ExtractiveGenerator
 from attest.generation.prompts import NOT_FOUND
 from attest.retrieval.context import Context, build_context
 from attest.text.embedder import SentenceTransformerEmbedder
+from attest.verify.checker import FactChecker
 from tests.conftest import extractive as make_extractive
 from tests.doubles import chunk_record, hit
 
@@ -50,6 +51,24 @@ def test_a_table_question_gets_the_row_with_its_column_names(extractive: Extract
     answer = extractive.answer(context, "What is the maximum nightly hotel rate for international travel?")
     assert "Location: International; Maximum nightly rate: $260" in answer
     assert "Location | Maximum nightly rate" not in answer
+
+
+def test_a_row_of_an_html_table_is_answered_and_verified(
+    extractive: ExtractiveGenerator, embedder: SentenceTransformerEmbedder
+) -> None:
+    """The HTML loader writes each row as a block of its own; the answer quotes the row with
+    its column names, as a sentence, and the checker finds it in the passage's table."""
+    table = (
+        "## Hotels\n\nLocation | Maximum nightly rate\n\nDomestic | $180\n\nInternational | $260\n\n"
+        "High-cost cities | $320\n\nRates include taxes but exclude breakfast."
+    )
+    question = "What is the maximum nightly hotel rate for international travel?"
+    answer = extractive.answer(context_of(table), question)
+    assert "Location: International; Maximum nightly rate: $260. [1]" in answer
+    verdict = FactChecker(embedder).check(answer, [(1, table)], question)
+    assert verdict.unsupported == 0 and verdict.wrong_citations == 0, verdict.to_dict()
+    row = next(c.evidence for c in verdict.claims if "International" in c.claim.text)
+    assert row is not None and table[row.start : row.end] == "International | $260"
 
 
 @pytest.mark.xfail(

@@ -31,7 +31,7 @@ ANSWERED = [
     ("How much notice do I need to give if I resign during probation?", ["2 weeks"]),
     ("How long does my SSO password have to be?", ["16 characters"]),
     pytest.param("Who is the CEO of Kestrel Lane?", ["Maren Holloway"], marks=MISSES),
-    pytest.param("What is the maximum nightly hotel rate for international trips?", ["$260"], marks=MISSES),
+    ("What is the maximum nightly hotel rate for international trips?", ["$260"]),  # an HTML table row
     pytest.param(
         "How big is the home office allowance, and how much is the monthly internet allowance?",
         ["$600", "$40"],
@@ -65,6 +65,7 @@ def test_handbook_questions_are_answered_with_every_part(
     assert answer.answered, answer.reason
     assert all(part in answer.text for part in expected), answer.text
     assert answer.verdict is not None and answer.verdict.answers_question is True
+    assert answer.verdict.unsupported == 0, answer.verdict.to_dict()  # quoted, so verified
 
 
 @pytest.mark.parametrize("question", DECLINED)

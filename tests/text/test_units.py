@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from attest.text.units import UnitKind, answer_units
+from attest.text.units import UnitKind, answer_units, as_sentence
 
 pytestmark = pytest.mark.unit
 
@@ -61,3 +61,27 @@ def test_a_long_run_of_lines_without_end_punctuation_is_cut_at_its_line_breaks()
     lines = [f"Line {i} of a policy page about leave and the days it allows" for i in range(8)]
     units = answer_units("\n".join(lines))
     assert [u.text for u in units] == lines
+
+
+def test_rows_written_a_block_apart_are_one_table() -> None:
+    """The HTML and DOCX loaders write a block per row, so rows are a blank line apart; a
+    line with another number of cells after a blank line starts a new table."""
+    text = (
+        "Location | Maximum nightly rate\n\nDomestic | $180\n\nInternational | $260\n\n"
+        "Rates include taxes.\n\nTool | Owner | Since\n\nLedgerline | Finance | 2019\n"
+    )
+    units = answer_units(text)
+    assert [(u.kind, u.text) for u in units] == [
+        (UnitKind.ROW, "Location: Domestic; Maximum nightly rate: $180"),
+        (UnitKind.ROW, "Location: International; Maximum nightly rate: $260"),
+        (UnitKind.SENTENCE, "Rates include taxes."),
+        (UnitKind.ROW, "Tool: Ledgerline; Owner: Finance; Since: 2019"),
+    ]
+    assert text[units[1].start : units[1].end] == "International | $260"
+
+
+def test_a_unit_reads_as_a_sentence() -> None:
+    assert as_sentence("Location: Domestic; Maximum nightly rate: $180") == (
+        "Location: Domestic; Maximum nightly rate: $180."
+    )
+    assert as_sentence("Book at least 14 days in advance.") == "Book at least 14 days in advance."

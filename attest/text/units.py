@@ -12,11 +12,17 @@ one line per row, cells joined by ``|``). Its units are:
 
 Headings and table header rows are never units: they name a topic without answering
 anything about it. Every unit keeps the offsets of the source text it comes from.
+
+The loaders write each body row with its column names already in its cells ("Location:
+Domestic | Maximum nightly rate: $180", :func:`describe_row`), so that a row still says
+what it holds in a window of text that starts below its table's header; such a row is a
+unit as written, header or none. Text stored before that is read with its header row.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -28,6 +34,7 @@ _LINE = re.compile(r"[^\n]*\n?")
 _HEADING = re.compile(r"^[^\S\n]*#{1,6}\s")
 _TABLE_SEPARATOR = re.compile(r"^[\s|:\-]+$")
 _BULLET = re.compile(r"^\s*(?:[-*•]|[0-9]{1,3}[.)])\s+")
+_DESCRIBED_CELL = re.compile(r"^[^:\n]{1,80}: \S")  # "Maximum nightly rate: $180"
 _ITEM_START = re.compile(r"\n(?=[^\S\n]*(?:[-*•]|[0-9]{1,3}[.)])\s)")  # a list item on a line of its own
 
 
@@ -87,7 +94,7 @@ def answer_units(text: str) -> list[Unit]:
 
 def _is_table_line(line: str) -> bool:
     stripped = line.strip()
-    return stripped.count("|") >= 1 and (stripped.startswith("|") or " | " in stripped)
+    return "|" in stripped and (stripped.startswith("|") or stripped.endswith(" |") or " | " in stripped)
 
 
 def _continues(text: str, offset: int, header: tuple[int, int]) -> bool:
@@ -96,6 +103,26 @@ def _continues(text: str, offset: int, header: tuple[int, int]) -> bool:
     rest = text[offset:].lstrip()
     line = rest.split("\n", 1)[0]
     return _is_table_line(line) and len(_cells(line)) == len(_cells(text[header[0] : header[1]]))
+
+
+def describe_row(header: Sequence[str], cells: Sequence[str]) -> list[str]:
+    """A body row's cells, each with its column's name ("Location: Domestic"), as the loaders
+    write them; a cell of a column without a name stays as it is."""
+    names = [*header, *[""] * (len(cells) - len(header))]
+    return [f"{name}: {cell}" if name and cell else cell for name, cell in zip(names, cells, strict=False)]
+
+
+def _described(cells: Sequence[str]) -> bool:
+    """Whether a row was written by :func:`describe_row`: at least half of its cells, and
+    one at least, begin with a name and a colon."""
+    filled = [cell for cell in cells if cell]
+    named = sum(bool(_DESCRIBED_CELL.match(cell)) for cell in filled)
+    return named > 0 and 2 * named >= len(filled)
+
+
+def table_cells(line: str) -> list[str]:
+    """The cells of a table line (``a | b`` or ``| a | b |``), whitespace collapsed."""
+    return _cells(line)
 
 
 def _cells(line: str) -> list[str]:
@@ -108,14 +135,24 @@ def _cells(line: str) -> list[str]:
 
 
 def _table_units(text: str, lines: list[tuple[int, int]]) -> list[Unit]:
-    """A unit per body row; the first row is the header."""
+    """A unit per body row. A described row is one as written; otherwise the first row, or
+    a bare row after a described one, is a header, and each row below it is rendered with it."""
     rows = [(s, e) for s, e in lines if not _TABLE_SEPARATOR.match(text[s:e])]
-    if len(rows) < 2:
-        return []
-    header = _cells(text[rows[0][0] : rows[0][1]])
+    header: list[str] = []
+    described = False  # the last row was described: a bare row after it heads another table
     units = []
-    for start, end in rows[1:]:
+    for n, (start, end) in enumerate(rows):
         cells = _cells(text[start:end])
+        if _described(cells):
+            parts = [cell for cell in cells if cell]
+            units.append(Unit(UnitKind.ROW, "; ".join(parts), start, end))
+            described = True
+            continue
+        if n == 0 or described:
+            header, described = cells, False
+            continue
+        if not header:
+            continue  # a bare row below a described one, in a table whose header is not here
         parts = []
         for i, cell in enumerate(cells):
             if not cell:

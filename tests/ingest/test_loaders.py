@@ -210,6 +210,18 @@ def test_markdown_with_only_front_matter_has_no_text() -> None:
     assert "contains no text" in error_of(b"---\ntitle: Empty\n---\n\n  \n", "empty.md")
 
 
+def test_markdown_table_rows_are_written_with_their_column_names_outside_code() -> None:
+    text = (
+        "| Location | Maximum nightly rate |\n|---|:--:|\n| Domestic | $180 |\n| Abroad | |\n\n"
+        "```\nls | wc\n--- | ---\nls | grep\n```\n\nName | Role\n--- | ---\nMaren | CEO\nAfter."
+    )
+    assert load(text.encode(), "rates.md").text == (
+        "| Location | Maximum nightly rate |\n|---|:--:|\n"
+        "| Location: Domestic | Maximum nightly rate: $180 |\n| Location: Abroad |  |\n\n"
+        "```\nls | wc\n--- | ---\nls | grep\n```\n\nName | Role\n--- | ---\nName: Maren | Role: CEO\nAfter."
+    )
+
+
 # --- HTML ------------------------------------------------------------------------------
 
 
@@ -224,7 +236,7 @@ def test_html_keeps_content_structure_and_drops_boilerplate() -> None:
         "- Up to 5 days\n\n"
         "- Until March\n\n"
         "Grade | Days\n\n"
-        "A | 25"
+        "Grade: A | Days: 25"  # a body row carries its column names
     )
     for dropped in ("SCRIPT_TEXT", "SITE_HEADER", "NAV_LINK", "ROLE_NAV", "COMMENT_TEXT",
                     "NOSCRIPT_TEXT", "ASIDE_TEXT", "FOOTER_TEXT", "color: red", "FORM_TEXT",
@@ -388,7 +400,7 @@ def test_docx_body_order_headings_lists_and_tables() -> None:
         "- First point\n\n"
         "- Second point\n\n"
         "Region | Sales\n\n"
-        "North | 42\n\n"
+        "Region: North | Sales: 42\n\n"
         "After the table."
     )
     assert doc.title == "Quarterly Report"

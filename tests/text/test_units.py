@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from attest.text.units import UnitKind, answer_units, as_sentence
+from attest.text.units import UnitKind, answer_units, as_sentence, describe_row
 
 pytestmark = pytest.mark.unit
 
@@ -85,3 +85,21 @@ def test_a_unit_reads_as_a_sentence() -> None:
         "Location: Domestic; Maximum nightly rate: $180."
     )
     assert as_sentence("Book at least 14 days in advance.") == "Book at least 14 days in advance."
+
+
+def test_a_described_row_is_a_unit_without_its_header() -> None:
+    """The loaders write rows with their column names, so a window of text that starts
+    below a table's header still gives each row whole; a bare row after described ones
+    heads the next table."""
+    described = describe_row(["Location", "Rate", ""], ["Domestic", "", "note"])
+    assert described == ["Location: Domestic", "", "note"]
+    window = (
+        "Location: Domestic | Maximum nightly rate: $180\n\n"
+        "Location: International | Maximum nightly rate: $260\n\n"
+        "Tool | Owner\n\nTool: Ledgerline | Owner: Finance team\n"
+    )
+    assert [u.text for u in answer_units(window)] == [
+        "Location: Domestic; Maximum nightly rate: $180",
+        "Location: International; Maximum nightly rate: $260",
+        "Tool: Ledgerline; Owner: Finance team",
+    ]

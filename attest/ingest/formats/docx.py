@@ -12,6 +12,7 @@ from typing import Any
 
 from attest.core.errors import LoadError
 from attest.ingest.formats.base import MB, Extracted, clean_title, collapse, human_size
+from attest.text.units import describe_row
 
 MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
@@ -108,8 +109,10 @@ def _docx_paragraph(paragraph: Any) -> tuple[str, int]:
 
 
 def _docx_table(table: Any) -> list[str]:
-    """One line per table row, the cells joined by ' | '; merged cells appear once."""
+    """One line per table row, the cells joined by ' | ', each body cell with its column's
+    name (:func:`attest.text.units.describe_row`); merged cells appear once."""
     lines = []
+    header: list[str] | None = None
     for row in table.rows:
         cells: list[str] = []
         seen: list[Any] = []
@@ -119,5 +122,9 @@ def _docx_table(table: Any) -> list[str]:
             seen.append(cell._tc)
             cells.append(collapse(cell.text))
         if any(cells):
+            if header is None:
+                header = cells
+            else:
+                cells = describe_row(header, cells)
             lines.append(" | ".join(cells))
     return lines

@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from attest.ingest.formats.base import Extracted, clean_title, collapse
+from attest.text.units import describe_row
 
 MEDIA_TYPE = "text/html"
 
@@ -76,6 +77,7 @@ class _HtmlWriter:
 
     def __init__(self) -> None:
         self.blocks: list[str] = []
+        self._headers: dict[int, list[str]] = {}  # each table's header row, by the table's id
         self._inline: list[str] = []
         self._prefix = ""
 
@@ -111,7 +113,9 @@ class _HtmlWriter:
             cells = tag.find_all(["td", "th"], recursive=False)
             texts = [collapse(cell.get_text(" ")) for cell in cells]
             if any(texts):
-                self.blocks.append(" | ".join(texts))
+                table = id(tag.find_parent("table"))
+                header = self._headers.setdefault(table, texts)  # a table's first row is its header
+                self.blocks.append(" | ".join(texts if header is texts else describe_row(header, texts)))
         elif name == "pre":
             self.flush()  # code keeps its line breaks and indentation
             text = tag.get_text().strip("\n").rstrip()

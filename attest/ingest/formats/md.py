@@ -1,4 +1,6 @@
-"""Markdown (.md, .markdown): the text as written; front matter becomes metadata."""
+"""Markdown (.md, .markdown): the text as written, but for table rows, which are written
+with their column names (:func:`attest.text.units.describe_row`); front matter becomes
+metadata."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ import re
 from typing import Any
 
 from attest.ingest.formats.base import Extracted, clean_title, decode_utf8
+from attest.text.units import describe_row, table_cells
 
 MEDIA_TYPE = "text/markdown"
 
@@ -14,6 +17,7 @@ _FRONT_MATTER_KEY_RE = re.compile(r"^([A-Za-z_][\w.-]*)[ \t]*:(?:[ \t]+(.*?))?[ 
 _FRONT_MATTER_ITEM_RE = re.compile(r"^[ \t]+-[ \t]+(.*?)[ \t]*$|^-[ \t]+(.*?)[ \t]*$")
 _ATX_H1_RE = re.compile(r"^#[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$")
 _FENCE_RE = re.compile(r"^[ \t]{0,3}(```|~~~)")
+_TABLE_RULE_RE = re.compile(r"^[ \t]*\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*$")
 
 
 def extract(data: bytes, name: str, *, max_bytes: int) -> Extracted:
@@ -26,7 +30,31 @@ def extract(data: bytes, name: str, *, max_bytes: int) -> Extracted:
         text = text[match.end() :].lstrip("\n")
     front_title = metadata.get("title")
     title = clean_title(front_title) if isinstance(front_title, str) else None
-    return Extracted(text=text, title=title or _markdown_title(text), metadata=metadata)
+    return Extracted(text=_describe_tables(text), title=title or _markdown_title(text), metadata=metadata)
+
+
+def _describe_tables(text: str) -> str:
+    """``text`` with the body rows of each pipe table (a header line, then a ``|---|`` rule)
+    written with their column names; code blocks are left alone."""
+    lines = text.split("\n")
+    fence: str | None = None
+    header: list[str] | None = None
+    for i, line in enumerate(lines):
+        opened = _FENCE_RE.match(line)
+        if fence is not None or opened:
+            if opened and (fence is None or opened.group(1) == fence):
+                fence = None if fence else opened.group(1)
+            header = None
+            continue
+        if i and _TABLE_RULE_RE.match(line) and "|" in lines[i - 1] + line:
+            header = table_cells(lines[i - 1])
+        elif header is not None and "|" in line:
+            cells = describe_row(header, table_cells(line))
+            row = " | ".join(cells)
+            lines[i] = f"| {row} |" if line.strip().startswith("|") else row
+        else:
+            header = None
+    return "\n".join(lines)
 
 
 def _front_matter_value(raw: str) -> str | list[str]:

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 from attest.generation.citations import quote
 from attest.generation.prompts import NOT_FOUND
-from attest.reader.reading import PassageReader
+from attest.reader.reading import PassageReader, question_parts
 from attest.retrieval.context import Context
 from attest.text.units import as_sentence
 
@@ -43,7 +43,7 @@ class ExtractiveGenerator:
         model = self.reader.model
         if reading.best < model.decline:
             return NOT_FOUND
-        chosen = reading.answer(model.answer, model.cap)
+        chosen = reading.answer(model.answer, model.cap, question_parts(question), model.decline)
         return " ".join(f"{quote(as_sentence(c.unit.text))} [{c.number}]" for c in chosen)
 
     def stream(self, context: Context, question: str, max_tokens: int) -> Iterator[str]:

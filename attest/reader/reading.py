@@ -20,6 +20,7 @@ the cross-encoder costs a forward pass per unit.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -71,14 +72,51 @@ class Reading:
     def best(self) -> float:
         return max((c.score for c in self.candidates), default=0.0)
 
-    def answer(self, threshold: float, cap: int) -> list[Candidate]:
+    def answer(
+        self, threshold: float, cap: int, parts: Sequence[set[str]] = (), floor: float = 1.0
+    ) -> list[Candidate]:
         """The units scoring at least ``threshold`` (the best one always), at most ``cap``,
-        in passage order."""
+        in passage order. For a question of several ``parts`` (:func:`question_parts`),
+        a part that no chosen unit speaks to (holds half its words, two at least) gets the
+        best unit that does, if it scores at least ``floor`` (the decline threshold: a unit
+        that may answer): the best unit of a two-part question tends to answer one part
+        and to outscore the other's."""
         if not self.candidates:
             return []
         ranked = sorted(self.candidates, key=lambda c: -c.score)
         chosen = [ranked[0], *(c for c in ranked[1:cap] if c.score >= threshold)]
+        for words in parts if len(parts) > 1 else ():
+            spoken = [c for c in ranked if _speaks_to(c, words)]
+            if len(chosen) < cap and spoken and not set(spoken) & set(chosen) and spoken[0].score >= floor:
+                chosen.append(spoken[0])
         return sorted(chosen, key=lambda c: (c.number, c.unit.start))
+
+
+def _speaks_to(candidate: Candidate, words: set[str]) -> bool:
+    shared = len(words & content_words(candidate.unit.text))
+    return shared >= 2 and 2 * shared >= len(words)
+
+
+_WH = r"(?:how|what|when|where|who|whom|whose|which|why)\b"
+_ASKING = re.compile(rf"{_WH}|(?:is|are|do|does|did|can|could|should|must|will|would)\b", re.I)
+_PART_BREAK = re.compile(rf"(?:,\s*|\s+)(?:and|or)\s+(?={_WH})", re.I)
+_QUESTION_END = re.compile(r"\?\s+(?=\S)")
+
+
+def question_parts(question: str) -> list[set[str]]:
+    """The content words that each part of a question has and the others lack. "How big is
+    the home office allowance, and how much is the monthly internet allowance?" has two
+    parts, {big, home, office} and {much, month, internet} (stemmed). A question is cut
+    after a question mark, and where "and" or "or" meets a question word in a question that
+    itself opens with one (not in "Ctenophores, cnidarians and what other group ...?")."""
+    sentences = _QUESTION_END.split(question.strip())
+    pieces = [
+        words
+        for sentence in sentences
+        for piece in (_PART_BREAK.split(sentence) if _ASKING.match(sentence) else [sentence])
+        if (words := content_words(piece))
+    ]
+    return [words - set().union(*pieces[:n], *pieces[n + 1 :]) for n, words in enumerate(pieces)]
 
 
 @dataclass(frozen=True)

@@ -32,10 +32,9 @@ ANSWERED = [
     ("How long does my SSO password have to be?", ["16 characters"]),
     pytest.param("Who is the CEO of Kestrel Lane?", ["Maren Holloway"], marks=MISSES),
     ("What is the maximum nightly hotel rate for international trips?", ["$260"]),  # an HTML table row
-    pytest.param(
+    (  # two parts: the second part's unit scores below the answer threshold
         "How big is the home office allowance, and how much is the monthly internet allowance?",
         ["$600", "$40"],
-        marks=MISSES,
     ),
 ]
 DECLINED = [

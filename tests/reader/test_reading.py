@@ -17,6 +17,7 @@ from attest.reader.reading import (
     CALIBRATION,
     AnswerModel,
     PassageReader,
+    question_parts,
     shipped_answer_model,
     shortlist,
 )
@@ -70,6 +71,46 @@ def test_the_best_unit_and_those_above_the_threshold_are_chosen_in_passage_order
     assert reading.best == pytest.approx(1 / (1 + np.exp(-3.0)))
     assert "# Parental leave" not in {c.unit.text for c in reading.candidates}
     assert [c.unit.text for c in reading.answer(threshold=0.99, cap=3)] == [chosen[1].unit.text]
+
+
+def test_questions_are_cut_into_parts_only_where_a_second_question_begins() -> None:
+    two = question_parts(
+        "How big is the home office allowance, and how much is the monthly internet allowance?"
+    )
+    assert two == [{"big", "home", "offic"}, {"much", "month", "internet"}]  # stemmed, shared words out
+    assert len(question_parts("Can a packet be sent empty?  If so, is it billable?")) == 2
+    for one in (
+        "What is the probation period?",
+        # a question that does not open with a question word is one question
+        "Ctenophores, cnidarians and what other group are labelled diploblastic?",
+        "What two resources are consumed by alternate models and are known to vary?",
+    ):
+        assert len(question_parts(one)) == 1, one
+
+
+def test_each_part_of_a_question_gets_a_unit_that_may_answer_it() -> None:
+    """The best unit answers the first part; the second part's unit scores below the answer
+    threshold but above the decline threshold (the floor), so it joins; a part with a unit
+    below the floor gets nothing."""
+    passages = [
+        (1, "A one-off home office allowance of $600 for a desk, chair or lighting. "
+            "An internet allowance of $40 per month, paid through payroll. "
+            "A wellbeing allowance of $50 per month for a gym."),
+    ]  # fmt: skip
+    scorer = Scripted({"home office": 2.0, "internet": -1.0, "wellbeing": -4.0})
+    reading = PassageReader(scorer, Flat(), reader_only()).read("unused", passages)
+    question = "How big is the home office allowance, and how much is the monthly internet allowance?"
+    parts = question_parts(question)
+    assert [c.unit.text[:22] for c in reading.answer(0.5, 3)] == ["A one-off home office "]
+    assert [c.unit.text[:22] for c in reading.answer(0.5, 3, parts, floor=0.2)] == [
+        "A one-off home office ",
+        "An internet allowance ",
+    ]
+    assert len(reading.answer(0.5, 3, parts, floor=0.3)) == 1  # sigmoid(-1) = 0.27: below the floor
+    wellbeing = question_parts(
+        "How big is the home office allowance, and what is the monthly gym wellbeing budget?"
+    )
+    assert len(reading.answer(0.5, 3, wellbeing, floor=0.2)) == 1
 
 
 def test_the_shortlist_keeps_the_units_sharing_most_words_with_the_question_in_order() -> None:

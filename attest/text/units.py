@@ -102,7 +102,7 @@ def _continues(text: str, offset: int, header: tuple[int, int]) -> bool:
     line spans ``header``: a table line with as many cells."""
     rest = text[offset:].lstrip()
     line = rest.split("\n", 1)[0]
-    return _is_table_line(line) and len(_cells(line)) == len(_cells(text[header[0] : header[1]]))
+    return _is_table_line(line) and len(table_cells(line)) == len(table_cells(text[header[0] : header[1]]))
 
 
 def describe_row(header: Sequence[str], cells: Sequence[str]) -> list[str]:
@@ -122,10 +122,6 @@ def _described(cells: Sequence[str]) -> bool:
 
 def table_cells(line: str) -> list[str]:
     """The cells of a table line (``a | b`` or ``| a | b |``), whitespace collapsed."""
-    return _cells(line)
-
-
-def _cells(line: str) -> list[str]:
     stripped = line.strip()
     if stripped.startswith("|"):
         stripped = stripped[1:]
@@ -142,7 +138,7 @@ def _table_units(text: str, lines: list[tuple[int, int]]) -> list[Unit]:
     described = False  # the last row was described: a bare row after it heads another table
     units = []
     for n, (start, end) in enumerate(rows):
-        cells = _cells(text[start:end])
+        cells = table_cells(text[start:end])
         if _described(cells):
             parts = [cell for cell in cells if cell]
             units.append(Unit(UnitKind.ROW, "; ".join(parts), start, end))
@@ -151,8 +147,6 @@ def _table_units(text: str, lines: list[tuple[int, int]]) -> list[Unit]:
         if n == 0 or described:
             header, described = cells, False
             continue
-        if not header:
-            continue  # a bare row below a described one, in a table whose header is not here
         parts = []
         for i, cell in enumerate(cells):
             if not cell:

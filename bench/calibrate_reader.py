@@ -3,7 +3,8 @@
 Data, public only: SQuAD 2.0 dev. Every paragraph is indexed through the normal ingestion
 code and each question is read as the service reads it: retrieve ``answer_passages`` chunks
 over all paragraphs, pack the context, cut the passages into answer units, shortlist them,
-score them with the reader and compute the answer model's features. A unit is labelled 1
+score them with the reader (each unit after its passage's title, as the service reads
+them) and compute the answer model's features. A unit is labelled 1
 when it contains a gold answer (SQuAD normalisation); every unit of an unanswerable
 question is labelled 0.
 
@@ -28,8 +29,9 @@ Fitted on the calibration questions:
   (Youden's J);
 * ``relevant``: an answer the reader alone scores below it "does not answer the question";
   the highest threshold that flags at most ``--max-flagged-correct`` of the answers that
-  hold the gold (each answerable question's best gold unit): a verdict that often calls a
-  right answer off-topic would teach users to ignore it.
+  hold the gold (each answerable question's best gold unit, read after its passage's
+  title, as the verdict reads an answer): a verdict that often calls a right answer
+  off-topic would teach users to ignore it.
 
 The report also gives the ceiling: the share of held-out answerable questions with a gold
 answer in some shortlisted unit, which no picker can exceed.
@@ -123,7 +125,8 @@ def collect(
             relevance = float(np.max(np.asarray(retriever.dense.embeddings[[h.row for h in hits]]) @ vector))
             context = answer_context(hits, asked, settings, generator)
             passages = [(p.number, p.text) for p in context.passages]
-            units, logits, x = unit_features(reader, retriever.embedder, asked, passages)
+            titles = {p.number: p.title for p in context.passages}
+            units, logits, x = unit_features(reader, retriever.embedder, asked, passages, titles)
             labels = np.asarray([contains_gold(u.text, question.answers) for _, u in units], dtype=bool)
             half.append(Read(question.answerable, relevance, x, sigmoid(logits), labels))
         print(f"{len(questions)} questions read ({time.perf_counter() - began:.0f} s)", file=sys.stderr)

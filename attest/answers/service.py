@@ -261,8 +261,7 @@ class Answerer:
         with _timed(answer.timings, "context"):
             context = self._context(hits, question)
         with _timed(answer.timings, "read"):
-            passages = [(p.number, p.text) for p in context.passages]
-            reading = self.passage_reader.read(question, passages)
+            reading = self.passage_reader.read_context(question, context.passages)
         if reading.best < self.answer_model.decline:
             yield Final(answer.declined("no passage answers the question"))
             return
@@ -316,8 +315,9 @@ class Answerer:
     ) -> tuple[CheckedAnswer | None, Verdict, Gated]:
         """Check the answer's claims and apply ``policy``; ``regenerate`` may ask the model again."""
         passages = [(p.number, p.text) for p in context.passages]
+        titles = {p.number: p.title for p in context.passages}
         with _timed(timings, "verify"):
-            verdict = self.checker.check(checked.text, passages, question, vectors)
+            verdict = self.checker.check(checked.text, passages, question, vectors, titles)
         if not try_again(policy, verdict) or not isinstance(self.generator, LanguageModel):
             return checked, verdict, apply(policy, checked.text, verdict, self.settings.verify_refuse_below)
         with _timed(timings, "regenerate"):
@@ -330,7 +330,7 @@ class Answerer:
             return None, verdict, apply(policy, checked.text, verdict)
         checked = validate(text, context)
         with _timed(timings, "verify_again"):
-            verdict = self.checker.check(checked.text, passages, question, vectors)
+            verdict = self.checker.check(checked.text, passages, question, vectors, titles)
         return checked, verdict, apply(policy, checked.text, verdict)
 
     def _relevance(self, question: str, hits: list[RetrievedChunk]) -> float:

@@ -39,7 +39,7 @@ class ExtractiveGenerator:
         only the ``[n]`` placed here cites a passage. A unit without end punctuation (a table
         row) gets a full stop, so that the checker reads each unit as a claim of its own.
         """
-        reading = self.reader.read(question, [(p.number, p.text) for p in context.passages])
+        reading = self.reader.read_context(question, context.passages)
         model = self.reader.model
         if reading.best < model.decline:
             return NOT_FOUND

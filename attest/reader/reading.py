@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -163,16 +163,40 @@ def shortlist(
 
 
 def unit_features(
-    scorer: Scorer, embedder: Embedder, question: str, passages: Sequence[tuple[int, str]]
+    scorer: Scorer,
+    embedder: Embedder,
+    question: str,
+    passages: Sequence[tuple[int, str]],
+    titles: Mapping[int, str] | None = None,
 ) -> tuple[list[tuple[int, Unit]], np.ndarray, np.ndarray]:
-    """The shortlisted units, the reader's logits and the answer model's feature rows."""
+    """The shortlisted units, the reader's logits and the answer model's feature rows.
+
+    The reader reads each unit after its passage's title ("Expenses and Travel Policy.
+    Location: International; ..."), when ``titles`` (by passage number) has one: a question
+    often names what the document is about ("Who is the Chief Executive Officer of Kestrel
+    Lane?") where the unit that answers it does not."""
     units = shortlist(question, passages)
     texts = [unit.text for _, unit in units]
     if not texts:
         return units, np.zeros(0), np.zeros((0, len(FEATURES)))
-    logits = scorer.logits(question, texts)
+    read_as = [titled((titles or {}).get(n), unit.text) for n, unit in units]
+    logits = scorer.logits(question, read_as)
     similarity = embedder.embed(texts) @ question_vector(embedder.embed, question)
     return units, logits, features(question, texts, [n for n, _ in units], passages, logits, similarity)
+
+
+def titled(title: str | None, text: str) -> str:
+    """``text`` after ``title`` ("Expenses and Travel Policy. Location: ..."), as the reader reads it."""
+    title = " ".join((title or "").replace("_", " ").split()).rstrip(".")
+    return f"{title}. {text}" if title else text
+
+
+class Titled(Protocol):
+    """A passage as the context holds it (:class:`attest.retrieval.context.Passage`)."""
+
+    number: int
+    text: str
+    title: str
 
 
 class PassageReader:
@@ -185,17 +209,25 @@ class PassageReader:
         self.embedder = embedder
         self.model = model
         self.size = kept
-        self._kept: OrderedDict[tuple[str, tuple[tuple[int, str], ...]], Reading] = OrderedDict()
+        self._kept: OrderedDict[tuple[object, ...], Reading] = OrderedDict()
         self._lock = threading.Lock()
 
-    def read(self, question: str, passages: Sequence[tuple[int, str]]) -> Reading:
-        """Every shortlisted unit of ``passages`` (``(number, text)``) with its probability."""
-        key = (question, tuple(passages))
+    def read_context(self, question: str, passages: Sequence[Titled]) -> Reading:
+        """:meth:`read` for a context's passages, with their titles."""
+        titles = {p.number: p.title for p in passages}
+        return self.read(question, [(p.number, p.text) for p in passages], titles)
+
+    def read(
+        self, question: str, passages: Sequence[tuple[int, str]], titles: Mapping[int, str] | None = None
+    ) -> Reading:
+        """Every shortlisted unit of ``passages`` (``(number, text)``) with its probability;
+        ``titles`` are the passages' titles by number (:func:`unit_features`)."""
+        key = (question, tuple(passages), tuple(sorted((titles or {}).items())))
         with self._lock:
             if key in self._kept:
                 self._kept.move_to_end(key)
                 return self._kept[key]
-        units, logits, x = unit_features(self.scorer, self.embedder, question, passages)
+        units, logits, x = unit_features(self.scorer, self.embedder, question, passages, titles)
         scores, readers = self.model.probability(x), sigmoid(logits)
         reading = Reading(
             tuple(

@@ -19,13 +19,13 @@ which keeps it fast enough for every answer.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from attest.reader.reading import Scorer, sigmoid
+from attest.reader.reading import Scorer, sigmoid, titled
 from attest.text.embedder import Embedder
 from attest.text.sentences import MARK
 from attest.verify.claims import Claim, split_claims
@@ -174,6 +174,7 @@ class FactChecker:
         passages: Sequence[tuple[int, str]],
         question: str | None = None,
         passage_vectors: np.ndarray | None = None,
+        titles: Mapping[int, str] | None = None,
     ) -> Verdict:
         """The verdict on ``answer`` given the ``(number, text)`` passages it was generated from.
 
@@ -181,10 +182,13 @@ class FactChecker:
         alone means little, "In what city is the head office? Delhi" can be compared.
         ``passage_vectors`` (normalised, one row per passage) saves embedding the passages:
         the answering service passes the mean of their chunks' index vectors.
+        ``titles`` (the passages' titles by number): the reader reads the answer after the
+        title of the first passage it cites, as it reads a passage's units.
         """
         began = time.perf_counter()
         claims = split_claims(answer)
-        relevance = self._relevance(answer, question)
+        cited = next((titles[n] for c in claims for n in c.citations if titles and n in titles), None)
+        relevance = self._relevance(answer, question, cited)
         if not claims:
             return Verdict((), 1.0, self.model.threshold, _ms(began), relevance, self.relevant)
         evidence = Evidence.of(passages)
@@ -197,11 +201,12 @@ class FactChecker:
         weakest = min(v.score for v in verdicts)
         return Verdict(verdicts, weakest, self.model.threshold, _ms(began), relevance, self.relevant)
 
-    def _relevance(self, answer: str, question: str | None) -> float | None:
-        """The reader's probability that ``answer`` (without its citation marks) answers ``question``."""
+    def _relevance(self, answer: str, question: str | None, title: str | None = None) -> float | None:
+        """The reader's probability that ``answer`` (without its citation marks, after
+        ``title``) answers ``question``."""
         if self.reader is None or self.relevant is None or not question or not answer.strip():
             return None
-        text = " ".join(MARK.sub(" ", answer).split())
+        text = titled(title, " ".join(MARK.sub(" ", answer).split()))
         return float(sigmoid(self.reader.logits(question, [text]))[0])
 
     def signals(

@@ -5,7 +5,7 @@ it (the model itself is tested in test_model.py and end to end in test_demo_ques
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -123,6 +123,40 @@ def test_the_shortlist_keeps_the_units_sharing_most_words_with_the_question_in_o
     texts = [u.text for _, u in kept]
     assert len(kept) == 5 and "Full-time employees receive 27 days of annual leave." in texts
     assert texts[-1] == "Annual leave is booked in Helm."  # passage order is kept
+
+
+def test_the_reader_reads_each_unit_after_its_passages_title() -> None:
+    """A question names what the document is about where the answering unit does not."""
+
+    class Recording(Scripted):
+        def logits(self, question: str, texts: Sequence[str]) -> np.ndarray:
+            self.texts = list(texts)
+            return super().logits(question, texts)
+
+    @dataclass
+    class Passage:
+        number: int
+        text: str
+        title: str
+
+    scorer = Recording({"Maren": 2.0})
+    reader = PassageReader(scorer, Flat(), reader_only())
+    passages = [
+        Passage(
+            1, "Name | Role\n\nName: Maren Holloway | Role: Chief Executive Officer", "About_Kestrel Lane."
+        ),
+        Passage(2, "Owner: Office of the CEO.", ""),
+    ]
+    reading = reader.read_context("Who is the Chief Executive Officer of Kestrel Lane?", passages)
+    assert scorer.texts == [
+        "About Kestrel Lane. Name: Maren Holloway; Role: Chief Executive Officer",
+        "Owner: Office of the CEO.",  # no title: the unit alone
+    ]
+    assert reading.candidates[0].unit.text == "Name: Maren Holloway; Role: Chief Executive Officer"
+    assert (
+        reader.read("Who is the Chief Executive Officer of Kestrel Lane?", [(1, passages[0].text)])
+        is not reading
+    )
 
 
 def test_the_same_passages_are_read_once() -> None:

@@ -138,8 +138,12 @@ def verdict_of(question: SquadQuestion, answer: Answer, answerer: Answerer) -> V
     """The checker's verdict on the answer's draft (``None`` when it was declined unchecked)."""
     if answer.draft is None:
         return None
-    passages = [(s.passage.number, s.text) for s in answer.sources if s.passage is not None]
-    return answerer.checker.check(answer.draft, passages, question.question)
+    passages, titles = [], {}
+    for source in answer.sources:
+        if source.passage is not None:
+            passages.append((source.passage.number, source.text))
+            titles[source.passage.number] = source.passage.title
+    return answerer.checker.check(answer.draft, passages, question.question, titles=titles)
 
 
 def gated(

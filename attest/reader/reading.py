@@ -194,9 +194,12 @@ def titled(title: str | None, text: str) -> str:
 class Titled(Protocol):
     """A passage as the context holds it (:class:`attest.retrieval.context.Passage`)."""
 
-    number: int
-    text: str
-    title: str
+    @property
+    def number(self) -> int: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def title(self) -> str: ...
 
 
 class PassageReader:

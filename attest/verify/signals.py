@@ -147,7 +147,8 @@ class Evidence:
                 all_spans.append(Span(number, a, b, passage_text[a:b]))
                 span_words.append(words[i] | words[i + 1])
                 span_sentences.append((first + i, first + i + 1))
-            for unit in answer_units(passage_text):  # a table row as it reads with its column names
+            rows = answer_units(passage_text) if "|" in passage_text else []  # only tables have rows
+            for unit in rows:  # a table row as it reads with its column names
                 if unit.kind is UnitKind.ROW:
                     all_spans.append(Span(number, unit.start, unit.end, as_sentence(unit.text)))
                     span_words.append(frozenset(content_words(unit.text)))

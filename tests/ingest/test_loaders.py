@@ -213,12 +213,16 @@ def test_markdown_with_only_front_matter_has_no_text() -> None:
 def test_markdown_table_rows_are_written_with_their_column_names_outside_code() -> None:
     text = (
         "| Location | Maximum nightly rate |\n|---|:--:|\n| Domestic | $180 |\n| Abroad | |\n\n"
-        "```\nls | wc\n--- | ---\nls | grep\n```\n\nName | Role\n--- | ---\nMaren | CEO\nAfter."
+        "```\nls | wc\n--- | ---\nls | grep\n```\n\n"
+        "Name | Role\n--- | ---\nMaren | CEO\nAfter.\n\n"
+        "A heading | with a bar\n---\nNot a row | either\n"
     )
     assert load(text.encode(), "rates.md").text == (
         "| Location | Maximum nightly rate |\n|---|:--:|\n"
         "| Location: Domestic | Maximum nightly rate: $180 |\n| Location: Abroad |  |\n\n"
-        "```\nls | wc\n--- | ---\nls | grep\n```\n\nName | Role\n--- | ---\nName: Maren | Role: CEO\nAfter."
+        "```\nls | wc\n--- | ---\nls | grep\n```\n\n"
+        "Name | Role\n--- | ---\nName: Maren | Role: CEO\nAfter.\n\n"
+        "A heading | with a bar\n---\nNot a row | either\n"  # a setext heading, not a table
     )
 
 

@@ -46,7 +46,7 @@ def _describe_tables(text: str) -> str:
                 fence = None if fence else opened.group(1)
             header = None
             continue
-        if i and _TABLE_RULE_RE.match(line) and "|" in lines[i - 1] + line:
+        if i and _TABLE_RULE_RE.match(line) and "|" in line and "|" in lines[i - 1]:
             header = table_cells(lines[i - 1])
         elif header is not None and "|" in line:
             cells = describe_row(header, table_cells(line))

@@ -1,9 +1,10 @@
 """Change detection: what an ingest job does with a file, judged by its stored document.
 
 A document's pipeline signature has two parts joined by :data:`ENTITIES`: what its chunks'
-text and vectors depend on besides the file (the embedding model and the window settings),
-and what its entities depend on (the spaCy pipeline and the knowledge base's terms). A
-change in the first re-embeds the file; a change in the second alone only re-tags it.
+text and vectors depend on besides the file (how the loaders write text, the embedding
+model and the window settings), and what its entities depend on (the spaCy pipeline and
+the knowledge base's terms). A change in the first re-embeds the file; a change in the
+second alone only re-tags it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from attest.ingest.entities import pipeline_signature
 from attest.ingest.storage import failed_before
 
 ENTITIES = "|entities:"  # separates the embedding and entity parts of a document's signature
+# How the loaders write a document's text; raised when that changes, so that a re-index
+# loads every file again. 2: table rows written with their column names (2026-12-06).
+TEXT_VERSION = 2
 
 
 class Change(enum.Enum):
@@ -30,9 +34,12 @@ class Change(enum.Enum):
 
 
 def embedding_signature(model_name: str, settings: Settings) -> str:
-    """What the chunks' text and vectors depend on besides the file: a change re-embeds."""
+    """What the chunks' text and vectors depend on besides the file: a change re-embeds.
+    (A signature written before the text version was part of it differs, so its document
+    is loaded again.)"""
     s = settings
-    return f"{model_name}|w{s.chunk_tokens}/o{s.chunk_overlap}/s{s.chunk_boundary_slack}"[:200]
+    windows = f"w{s.chunk_tokens}/o{s.chunk_overlap}/s{s.chunk_boundary_slack}"
+    return f"text{TEXT_VERSION}|{model_name}|{windows}"[:200]
 
 
 def signature(embedding: str, spacy_pipeline: str, terms: Mapping[str, Sequence[str]] | None) -> str:

@@ -21,6 +21,7 @@ from attest.core.models import (
 )
 from attest.core.repository import get_kb
 from attest.core.settings import Settings
+from attest.ingest import changes
 from attest.ingest.pipeline import IngestPipeline
 from attest.ingest.sources import file_hash
 from attest.retrieval.index_store import active_snapshot
@@ -198,6 +199,24 @@ def test_model_change_reembeds_without_wiping(
     with Session(engine) as session:
         statuses = session.scalars(select(IndexVersion.status).order_by(IndexVersion.version)).all()
     assert statuses == [IndexStatus.RETIRED, IndexStatus.ACTIVE]
+
+
+def test_a_new_text_version_loads_every_file_again(
+    settings: Settings,
+    engine: Engine,
+    embedder: SentenceTransformerEmbedder,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """When the loaders write text differently (table rows with their column names), a
+    re-index must load unchanged files again, or their stored text stays the old kind."""
+    write_corpus(tmp_path / "docs")
+    IngestPipeline(settings, engine=engine, embedder=embedder).run("kb", [tmp_path / "docs"])
+    same = IngestPipeline(settings, engine=engine, embedder=embedder).run("kb", [tmp_path / "docs"])
+    assert same.documents_updated == 0
+    monkeypatch.setattr(changes, "TEXT_VERSION", changes.TEXT_VERSION + 1)
+    again = IngestPipeline(settings, engine=engine, embedder=embedder).run("kb", [tmp_path / "docs"])
+    assert again.documents_updated == 3
 
 
 def test_missing_path_is_a_clear_error(pipeline: IngestPipeline, tmp_path: Path) -> None:

@@ -4,9 +4,10 @@ The passages are cut into answer units (:mod:`attest.text.units`: sentences, lis
 table rows rendered with their column names; never a heading or a header row) and the
 reader model and the answer model (:mod:`attest.reader.reading`) score each shortlisted
 unit with the question. The answer is the best unit and every other unit scoring at least
-the calibrated ``answer`` threshold, up to ``cap``, in passage order, so a two-part
-question gets both parts. When no unit reaches the ``decline`` threshold the backend
-answers :data:`NOT_FOUND`. It is also the fallback when the configured LLM fails.
+the calibrated ``answer`` threshold, up to ``cap``, in passage order; each part of a
+two-part question is also read as a question of its own, so that each part gets its unit.
+When no unit reaches the ``decline`` threshold the backend answers :data:`NOT_FOUND`. It
+is also the fallback when the configured LLM fails.
 """
 
 from __future__ import annotations
@@ -43,7 +44,11 @@ class ExtractiveGenerator:
         model = self.reader.model
         if reading.best < model.decline:
             return NOT_FOUND
-        chosen = reading.answer(model.answer, model.cap, question_parts(question), model.decline)
+        parts = question_parts(question)
+        readings = (
+            [self.reader.read_context(part, context.passages) for part in parts] if len(parts) > 1 else []
+        )
+        chosen = reading.answer(model.answer, model.cap, readings, model.decline)
         return " ".join(f"{quote(as_sentence(c.unit.text))} [{c.number}]" for c in chosen)
 
     def stream(self, context: Context, question: str, max_tokens: int) -> Iterator[str]:

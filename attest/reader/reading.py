@@ -10,7 +10,8 @@ model, a logistic regression over that logit and a few cheap signals
 * **decline** when no unit reaches ``decline``: the documents do not hold the answer,
   whichever backend would have written it;
 * **answer** (the extractive backend) with the best unit and every other one reaching
-  ``answer``, up to ``cap``, in passage order, so a two-part question gets both parts;
+  ``answer``, up to ``cap``, in passage order; a two-part question's parts are also read
+  each as a question of its own, so that each gets its unit;
 * **relevant**: the verdict's check that an answer, whatever wrote it, answers the
   question: the reader's own probability for (question, answer) against ``relevant``.
 
@@ -73,50 +74,100 @@ class Reading:
         return max((c.score for c in self.candidates), default=0.0)
 
     def answer(
-        self, threshold: float, cap: int, parts: Sequence[set[str]] = (), floor: float = 1.0
+        self, threshold: float, cap: int, parts: Sequence[Reading] = (), floor: float = 1.0
     ) -> list[Candidate]:
         """The units scoring at least ``threshold`` (the best one always), at most ``cap``,
-        in passage order. For a question of several ``parts`` (:func:`question_parts`),
-        a part that no chosen unit speaks to (holds half its words, two at least) gets the
-        best unit that does, if it scores at least ``floor`` (the decline threshold: a unit
-        that may answer): the best unit of a two-part question tends to answer one part
-        and to outscore the other's."""
+        in passage order. For a question of several parts, ``parts`` holds each part's own
+        reading (:func:`question_parts`): a part that no chosen unit answers (scores at least
+        ``threshold`` for it) gets its best unit, if that unit scores at least ``floor`` for
+        it (the decline threshold: a unit that may answer). The best unit of a two-part
+        question tends to answer one part and to outscore the other part's unit."""
         if not self.candidates:
             return []
         ranked = sorted(self.candidates, key=lambda c: -c.score)
         chosen = [ranked[0], *(c for c in ranked[1:cap] if c.score >= threshold)]
-        for words in parts if len(parts) > 1 else ():
-            spoken = [c for c in ranked if _speaks_to(c, words)]
-            if len(chosen) < cap and spoken and not set(spoken) & set(chosen) and spoken[0].score >= floor:
-                chosen.append(spoken[0])
+        for part in parts if len(parts) > 1 else ():
+            scores = {_place(c): c.score for c in part.candidates}
+            best = max(part.candidates, key=lambda c: c.score, default=None)
+            answered = any(scores.get(_place(c), 0.0) >= threshold for c in chosen)
+            taken = {_place(c) for c in chosen}
+            if (
+                best
+                and not answered
+                and best.score >= floor
+                and len(chosen) < cap
+                and _place(best) not in taken
+            ):
+                chosen.append(best)
         return sorted(chosen, key=lambda c: (c.number, c.unit.start))
 
 
-def _speaks_to(candidate: Candidate, words: set[str]) -> bool:
-    shared = len(words & content_words(candidate.unit.text))
-    return shared >= 2 and 2 * shared >= len(words)
+def _place(candidate: Candidate) -> tuple[int, int]:
+    """Where a unit is: its passage's number and its offset there (the same in every reading)."""
+    return candidate.number, candidate.unit.start
 
 
 _WH = r"(?:how|what|when|where|who|whom|whose|which|why)\b"
 _ASKING = re.compile(rf"{_WH}|(?:is|are|do|does|did|can|could|should|must|will|would)\b", re.I)
 _PART_BREAK = re.compile(rf"(?:,\s*|\s+)(?:and|or)\s+(?={_WH})", re.I)
-_QUESTION_END = re.compile(r"\?\s+(?=\S)")
+_QUESTION_END = re.compile(r"(?<=\?)\s+(?=\S)")
+_PRONOUN = re.compile(r"\b(?:it|they|them)\b", re.I)
+_TOKEN = re.compile(r"[\w$%'-]+")
+_AUXILIARIES = frozenset(
+    {"do", "does", "did", "can", "could", "should", "must", "will", "would", "may", "might", "shall"}
+)
+_COPULAS = frozenset({"is", "are", "was", "were"})
+_SUBJECTS = frozenset({"i", "we", "you", "they", "he", "she"})
+_DETERMINERS = frozenset({"the", "a", "an", "my", "our", "your", "their", "its", "this", "that"})
+_QUANTITIES = frozenset({"much", "many", "long", "often", "big", "old", "far", "large", "soon"})
+_BE_OR_HAVE = frozenset({"be", "been", "being", "have", "has", "had", "get"})
 
 
-def question_parts(question: str) -> list[set[str]]:
-    """The content words that each part of a question has and the others lack. "How big is
-    the home office allowance, and how much is the monthly internet allowance?" has two
-    parts, {big, home, office} and {much, month, internet} (stemmed). A question is cut
-    after a question mark, and where "and" or "or" meets a question word in a question that
-    itself opens with one (not in "Ctenophores, cnidarians and what other group ...?")."""
+def question_parts(question: str) -> list[str]:
+    """Each part of a question as a question of its own. A question is cut after a question
+    mark, and where "and" or "or" meets a question word in a question that itself opens with
+    one (not in "Ctenophores, cnidarians and what other group ...?"). A part that refers back
+    with "it", "they" or "them" gets what the part before it asks about instead ("How do I
+    request parental leave and how long is it?": "How do I request parental leave", "how
+    long is parental leave?"); the reader cannot read "it" alone."""
     sentences = _QUESTION_END.split(question.strip())
     pieces = [
-        words
+        piece.strip()
         for sentence in sentences
         for piece in (_PART_BREAK.split(sentence) if _ASKING.match(sentence) else [sentence])
-        if (words := content_words(piece))
     ]
-    return [words - set().union(*pieces[:n], *pieces[n + 1 :]) for n, words in enumerate(pieces)]
+    parts = pieces[:1]
+    for previous, piece in zip(pieces, pieces[1:], strict=False):
+        topic = subject_of(previous)
+        parts.append(_PRONOUN.sub(topic, piece, count=1) if topic else piece)
+    return [part for part in parts if content_words(part)]
+
+
+def subject_of(question: str) -> str:
+    """What a question asks about, by the shape of an English question: "How do I request
+    parental leave?" → "parental leave"; "What is the password policy?" → "password
+    policy"; "Who approves travel requests?" → "travel requests"; "Can a packet be sent
+    empty?" → "packet". Empty when nothing is left."""
+    words = _TOKEN.findall(question)
+    if words and re.fullmatch(_WH, words[0], re.I):
+        words = words[1:]
+        if words and words[0].lower() in _QUANTITIES:
+            words = words[1:]
+    if not words:
+        return ""
+    first = words[0].lower()
+    if first in _AUXILIARIES:
+        words = words[1:]
+        if words and words[0].lower() in _SUBJECTS:
+            words = words[2:]  # the subject and its verb: what follows is asked about
+        else:
+            cut = next((i for i, w in enumerate(words) if w.lower() in _BE_OR_HAVE), None)
+            words = words[:cut] if cut is not None else words[:-1]  # the verb ends the question
+    elif first in _COPULAS or first not in _SUBJECTS:
+        words = words[1:]  # "is", or the verb of "Who approves ...?"
+    while words and words[0].lower() in _DETERMINERS:
+        words = words[1:]
+    return " ".join(words)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,12 @@ one line per row, cells joined by ``|``). Its units are:
   a row with another number of cells after a blank line starts a new table.
 
 Headings and table header rows are never units: they name a topic without answering
-anything about it. Every unit keeps the offsets of the source text it comes from.
+anything about it. Besides Markdown's ``#`` headings, plain text and PDF pages have headings
+of their own: a line underlined with ``===`` or ``---`` (and the underline), and a title line
+(:func:`_is_title_line`: short, without end punctuation, after a finished sentence and
+before a longer line that starts like one). Without that, "Eligibility" ran into the
+sentence after it ("Eligibility Enhanced company pay ..."), and an underlined heading was
+a unit of its own. Every unit keeps the offsets of the source text it comes from.
 
 The loaders write each body row with its column names already in its cells ("Location:
 Domestic | Maximum nightly rate: $180", :func:`describe_row`), so that a row still says
@@ -35,6 +40,14 @@ _HEADING = re.compile(r"^[^\S\n]*#{1,6}\s")
 _TABLE_SEPARATOR = re.compile(r"^[\s|:\-]+$")
 _BULLET = re.compile(r"^\s*(?:[-*•]|[0-9]{1,3}[.)])\s+")
 _DESCRIBED_CELL = re.compile(r"^[^:\n]{1,80}: \S")  # "Maximum nightly rate: $180"
+_UNDERLINE = re.compile(r"^[^\S\n]*(?:={3,}|-{3,})[^\S\n]*$")  # a setext heading's underline
+_SENTENCE_END = (".", "!", "?", ":", ";")
+_TITLE_WORDS = 8  # the longest title line
+# A line ending in one of these is cut mid-sentence ("Submit your plan in"), never a title.
+_OPEN_ENDINGS = frozenset(
+    {"a", "an", "and", "at", "by", "for", "from", "in", "of", "on", "or", "the", "to", "with"}
+)
+_ITEM_END = re.compile(r"[.!?]\n(?=[^\S\n]*[A-Z])")  # a finished item, then a sentence on its own line
 _ITEM_START = re.compile(r"\n(?=[^\S\n]*(?:[-*•]|[0-9]{1,3}[.)])\s)")  # a list item on a line of its own
 
 
@@ -66,18 +79,17 @@ def answer_units(text: str) -> list[Unit]:
     prose_start = 0
     table: list[tuple[int, int]] = []  # (start, end) of the current table's lines
     offset = 0
-    for match in _LINE.finditer(text):
-        line = match.group()
-        if not line:
-            break
+    lines = [line for line in _LINE.findall(text) if line]
+    for n, line in enumerate(lines):
         start, end = offset, offset + len(line.rstrip("\n"))
         offset += len(line)
         if table and not line.strip() and _continues(text, offset, table[0]):
             prose_start = offset  # a blank line between rows (HTML and DOCX write a block per row)
             continue
-        if _is_table_line(line) or _HEADING.match(line):
+        heading = _HEADING.match(line) or _is_plain_heading(lines, n)
+        if _is_table_line(line) or heading:
             units.extend(_prose_units(text, prose_start, start))
-            if _HEADING.match(line):
+            if heading:
                 units.extend(_table_units(text, table))
                 table = []
             else:
@@ -90,6 +102,37 @@ def answer_units(text: str) -> list[Unit]:
     units.extend(_prose_units(text, prose_start, len(text)))
     units.sort(key=lambda u: u.start)
     return [u for u in units if len(u.text.split()) >= MIN_WORDS]
+
+
+def _is_plain_heading(lines: Sequence[str], n: int) -> bool:
+    """Whether line ``n`` is a heading of plain text: a setext underline, the line it
+    underlines, or a title line."""
+    line = lines[n]
+    if _UNDERLINE.match(line):
+        return True
+    if not line.strip() or _is_table_line(line):
+        return False
+    following = lines[n + 1] if n + 1 < len(lines) else ""
+    return bool(_UNDERLINE.match(following)) or _is_title_line(lines[n - 1] if n else "", line, following)
+
+
+def _is_title_line(before: str, line: str, after: str) -> bool:
+    """Whether ``line`` is a title ("Eligibility", "Primary caregiver leave"): at most
+    :data:`_TITLE_WORDS` words; it starts with a capital or a digit and ends without end
+    punctuation, a colon or an open word ("in", "the"); it is not a list item and holds no
+    colon ("Owner: People Team" is a statement); the line before it ended a sentence (or
+    there is none); and the line after it is longer and starts like a sentence."""
+    words = line.split()
+    if not words or len(words) > _TITLE_WORDS or ":" in line or _BULLET.match(line):
+        return False
+    if not (words[0][0].isupper() or words[0][0].isdigit()):
+        return False
+    if line.rstrip().endswith((*_SENTENCE_END, ",")) or words[-1].lower() in _OPEN_ENDINGS:
+        return False
+    if before.strip() and not before.rstrip().endswith(_SENTENCE_END):
+        return False
+    following = after.split()
+    return len(following) > len(words) and (following[0][0].isupper() or following[0][0].isdigit())
 
 
 def _is_table_line(line: str) -> bool:
@@ -162,7 +205,16 @@ def _prose_units(text: str, start: int, end: int) -> list[Unit]:
     """A unit per list item (the whole item, without its bullet) and per sentence of the rest."""
     units = []
     cuts = [start, *(start + m.start() + 1 for m in _ITEM_START.finditer(text[start:end])), end]
+    blocks = []
     for block_start, block_end in zip(cuts, cuts[1:], strict=False):
+        block = text[block_start:block_end]
+        finished = _ITEM_END.search(block) if _BULLET.match(block) else None
+        if finished:  # the item ends with its sentence; the lines after it are prose
+            cut = block_start + finished.start() + 2
+            blocks += [(block_start, cut), (cut, block_end)]
+        else:
+            blocks.append((block_start, block_end))
+    for block_start, block_end in blocks:
         block = text[block_start:block_end]
         bullet = _BULLET.match(block)
         if bullet and len(block.split()) <= MAX_WORDS:

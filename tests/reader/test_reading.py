@@ -20,6 +20,7 @@ from attest.reader.reading import (
     question_parts,
     shipped_answer_model,
     shortlist,
+    subject_of,
 )
 
 pytestmark = pytest.mark.unit
@@ -35,6 +36,16 @@ class Scripted:
     def logits(self, question: str, texts: Sequence[str]) -> np.ndarray:
         self.calls += 1
         return np.asarray([next((v for k, v in self.table.items() if k in t), -5.0) for t in texts])
+
+
+class ByQuestion:
+    """Gives each text the logit of the first keyword it contains, from the question's own table."""
+
+    def __init__(self, tables: dict[str, dict[str, float]]) -> None:
+        self.tables = tables
+
+    def logits(self, question: str, texts: Sequence[str]) -> np.ndarray:
+        return Scripted(self.tables[question]).logits(question, texts)
 
 
 class Flat:
@@ -77,7 +88,7 @@ def test_questions_are_cut_into_parts_only_where_a_second_question_begins() -> N
     two = question_parts(
         "How big is the home office allowance, and how much is the monthly internet allowance?"
     )
-    assert two == [{"big", "home", "offic"}, {"much", "month", "internet"}]  # stemmed, shared words out
+    assert two == ["How big is the home office allowance", "how much is the monthly internet allowance?"]
     assert len(question_parts("Can a packet be sent empty?  If so, is it billable?")) == 2
     for one in (
         "What is the probation period?",
@@ -85,32 +96,56 @@ def test_questions_are_cut_into_parts_only_where_a_second_question_begins() -> N
         "Ctenophores, cnidarians and what other group are labelled diploblastic?",
         "What two resources are consumed by alternate models and are known to vary?",
     ):
-        assert len(question_parts(one)) == 1, one
+        assert question_parts(one) == [one]
+
+
+def test_a_part_that_says_it_asks_about_what_the_part_before_it_asked_about() -> None:
+    assert question_parts("How do I request parental leave and how long is it?") == [
+        "How do I request parental leave",
+        "how long is parental leave?",
+    ]
+    # a part of stop words alone ("who is it for?") is a part once "it" is replaced
+    assert (
+        question_parts("How does the leave policy work and who is it for?")[1] == "who is leave policy for?"
+    )
+    assert subject_of("What is the password policy?") == "password policy"
+    assert subject_of("Who approves travel requests") == "travel requests"
+    assert subject_of("How much is the internet allowance") == "internet allowance"
+    assert subject_of("Can a packet be sent empty?") == "packet"
+    assert subject_of("Why?") == ""
 
 
 def test_each_part_of_a_question_gets_a_unit_that_may_answer_it() -> None:
-    """The best unit answers the first part; the second part's unit scores below the answer
-    threshold but above the decline threshold (the floor), so it joins; a part with a unit
-    below the floor gets nothing."""
+    """The best unit answers the first part; the second part, read as a question of its own,
+    is best answered by another unit, which joins when it reaches the floor (the decline
+    threshold) for that part. A part that a chosen unit already answers adds nothing."""
     passages = [
         (1, "A one-off home office allowance of $600 for a desk, chair or lighting. "
             "An internet allowance of $40 per month, paid through payroll. "
             "A wellbeing allowance of $50 per month for a gym."),
     ]  # fmt: skip
-    scorer = Scripted({"home office": 2.0, "internet": -1.0, "wellbeing": -4.0})
-    reading = PassageReader(scorer, Flat(), reader_only()).read("unused", passages)
     question = "How big is the home office allowance, and how much is the monthly internet allowance?"
-    parts = question_parts(question)
+    first, second = question_parts(question)
+    scorer = ByQuestion(
+        {
+            question: {"home office": 2.0, "internet": -1.0, "wellbeing": -4.0},
+            first: {"home office": 2.0},
+            second: {"internet": 0.0, "home office": -3.0},  # 0.5 and 0.05
+        }
+    )
+    reader = PassageReader(scorer, Flat(), reader_only())
+    reading, parts = reader.read(question, passages), [reader.read(q, passages) for q in (first, second)]
     assert [c.unit.text[:22] for c in reading.answer(0.5, 3)] == ["A one-off home office "]
     assert [c.unit.text[:22] for c in reading.answer(0.5, 3, parts, floor=0.2)] == [
         "A one-off home office ",
         "An internet allowance ",
     ]
-    assert len(reading.answer(0.5, 3, parts, floor=0.3)) == 1  # sigmoid(-1) = 0.27: below the floor
-    wellbeing = question_parts(
-        "How big is the home office allowance, and what is the monthly gym wellbeing budget?"
-    )
-    assert len(reading.answer(0.5, 3, wellbeing, floor=0.2)) == 1
+    assert len(reading.answer(0.5, 3, parts, floor=0.6)) == 1  # the part's best is below the floor
+    assert len(reading.answer(0.5, 1, parts, floor=0.2)) == 1  # the cap holds
+    scorer.tables[second] = {"home office": 1.0, "internet": 0.0}  # the chosen unit answers it
+    fresh = PassageReader(scorer, Flat(), reader_only())  # the first one keeps its readings
+    answered = [fresh.read(q, passages) for q in (first, second)]
+    assert len(reading.answer(0.5, 3, answered, floor=0.2)) == 1
 
 
 def test_the_shortlist_keeps_the_units_sharing_most_words_with_the_question_in_order() -> None:

@@ -103,3 +103,38 @@ def test_a_described_row_is_a_unit_without_its_header() -> None:
         "Location: International; Maximum nightly rate: $260",
         "Tool: Ledgerline; Owner: Finance team",
     ]
+
+
+def test_headings_of_plain_text_and_pdf_pages_are_not_units() -> None:
+    """Underlined headings (and their underlines) and title lines are left out, so a title
+    does not run into the sentence after it; a line cut mid-sentence, a statement with a
+    colon and lines of an address stay text."""
+    text = (
+        "Annual Leave\n============\n\n"
+        "How much you get\n----------------\n"
+        "Full-time employees receive 27 days of paid annual leave.\n"
+        "Secondary caregiver leave\n"
+        "The secondary caregiver may take 6 weeks of leave at full pay.\n"
+        "Owner: People Team\n"
+        "Submit your leave plan in\n"
+        "Gullwing, including your intended start date.\n"
+        "Kestrel Lane Analytics\n12 Harbour Street\nPort Alder\n"
+    )
+    assert [u.text for u in answer_units(text)] == [
+        "Full-time employees receive 27 days of paid annual leave.",
+        "The secondary caregiver may take 6 weeks of leave at full pay.",
+        "Owner: People Team Submit your leave plan in Gullwing, including your intended start date.",
+        "Kestrel Lane Analytics 12 Harbour Street Port Alder",
+    ]
+
+
+def test_a_list_item_ends_with_its_sentence_when_prose_follows_on_the_next_line() -> None:
+    text = (
+        "The caregiver may take:\n- 26 weeks at full pay; and\n- 26 weeks unpaid.\nLeave may start early.\n"
+    )
+    assert [(u.kind, u.text) for u in answer_units(text)] == [
+        (UnitKind.SENTENCE, "The caregiver may take:"),
+        (UnitKind.ITEM, "26 weeks at full pay; and"),
+        (UnitKind.ITEM, "26 weeks unpaid."),
+        (UnitKind.SENTENCE, "Leave may start early."),
+    ]

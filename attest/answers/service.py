@@ -53,10 +53,12 @@ from attest.retrieval.filters import Filters
 from attest.retrieval.hybrid import QueryEntities, RetrievedChunk
 from attest.retrieval.service import Retrievers
 from attest.text.embedder import Embedder, SentenceTransformerEmbedder
+from attest.text.words import has_abbreviation, spell_out
 from attest.verify.checker import FactChecker, Verdict
 from attest.verify.policy import Gated, apply, try_again
 
 NOT_IN_DOCUMENTS = "The knowledge base does not contain the answer to this question."
+SPELLING_DEPTH = 4  # an abbreviation's spelling is looked for in 4 × answer_passages passages
 ABANDONED = "the stream was closed before the answer was finished; the text is the model's, unchecked"
 
 
@@ -198,9 +200,7 @@ class Answerer:
         timings: dict[str, float],
     ) -> EventStream:
         with _timed(timings, "retrieve"):
-            hits = retriever.retrieve(
-                query.standalone, k=self.settings.answer_passages, filters=Filters(groups=groups)
-            )
+            hits = self._retrieve(retriever, query.standalone, Filters(groups=groups))
             relevance = self._relevance(query.standalone, hits)
         stream = self.stream_from(
             query,
@@ -332,6 +332,22 @@ class Answerer:
         with _timed(timings, "verify_again"):
             verdict = self.checker.check(checked.text, passages, question, vectors, titles)
         return checked, verdict, apply(policy, checked.text, verdict)
+
+    def _retrieve(self, retriever: Searcher, question: str, filters: Filters) -> list[RetrievedChunk]:
+        """The passages for ``question``. A question with an abbreviation ("Who is the CEO?")
+        is searched again with the abbreviation's spelling added ("... Chief Executive
+        Officer") when the passages the asker may read spell it out (among the
+        :data:`SPELLING_DEPTH` × ``answer_passages`` best): a unit that answers it often
+        uses the spelling, which neither BM25 nor the embedding matches to the letters."""
+        k = self.settings.answer_passages
+        hits = retriever.retrieve(question, k=k, filters=filters)
+        if not has_abbreviation(question):
+            return hits
+        wider = retriever.retrieve(question, k=SPELLING_DEPTH * k, filters=filters)
+        spelled = spell_out(question, [hit.chunk.text for hit in wider])
+        if spelled == question:
+            return hits
+        return retriever.retrieve(f"{question} {spelled}", k=k, filters=filters)
 
     def _relevance(self, question: str, hits: list[RetrievedChunk]) -> float:
         """The best cosine of ``question`` to a hit's index vector (0 without hits)."""

@@ -35,7 +35,7 @@ import numpy as np
 from attest.core.logistic import CalibratedLogistic
 from attest.reader.features import FEATURES, features, question_vector
 from attest.text.units import Unit, answer_units
-from attest.text.words import content_words
+from attest.text.words import content_words, spell_out
 
 CALIBRATION = Path(__file__).with_name("calibration.json")
 SHORTLIST = 24
@@ -72,6 +72,15 @@ class Reading:
     @property
     def best(self) -> float:
         return max((c.score for c in self.candidates), default=0.0)
+
+    def merged(self, other: Reading) -> Reading:
+        """Each unit of either reading, with its better score of the two, in passage order."""
+        kept: dict[tuple[int, int], Candidate] = {}
+        for candidate in (*self.candidates, *other.candidates):
+            place = _place(candidate)
+            if place not in kept or candidate.score > kept[place].score:
+                kept[place] = candidate
+        return Reading(tuple(kept[place] for place in sorted(kept)))
 
     def answer(
         self, threshold: float, cap: int, parts: Sequence[Reading] = (), floor: float = 1.0
@@ -267,9 +276,15 @@ class PassageReader:
         self._lock = threading.Lock()
 
     def read_context(self, question: str, passages: Sequence[Titled]) -> Reading:
-        """:meth:`read` for a context's passages, with their titles."""
+        """:meth:`read` for a context's passages, with their titles. A question with an
+        abbreviation that the passages spell out ("CEO": "Chief Executive Officer") is read
+        both ways, and each unit keeps its better score: the reader does not know most
+        abbreviations, and a unit may use either form."""
         titles = {p.number: p.title for p in passages}
-        return self.read(question, [(p.number, p.text) for p in passages], titles)
+        texts = [(p.number, p.text) for p in passages]
+        reading = self.read(question, texts, titles)
+        spelled = spell_out(question, [text for _, text in texts])
+        return reading if spelled == question else reading.merged(self.read(spelled, texts, titles))
 
     def read(
         self, question: str, passages: Sequence[tuple[int, str]], titles: Mapping[int, str] | None = None

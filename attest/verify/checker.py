@@ -28,6 +28,7 @@ import numpy as np
 from attest.reader.reading import Scorer, sigmoid, titled
 from attest.text.embedder import Embedder
 from attest.text.sentences import MARK
+from attest.text.words import spell_out
 from attest.verify.claims import Claim, split_claims
 from attest.verify.consistency import ConsistencyModel, shipped_consistency
 from attest.verify.model import SupportModel
@@ -188,7 +189,7 @@ class FactChecker:
         began = time.perf_counter()
         claims = split_claims(answer)
         cited = next((titles[n] for c in claims for n in c.citations if titles and n in titles), None)
-        relevance = self._relevance(answer, question, cited)
+        relevance = self._relevance(answer, question, cited, [text for _, text in passages])
         if not claims:
             return Verdict((), 1.0, self.model.threshold, _ms(began), relevance, self.relevant)
         evidence = Evidence.of(passages)
@@ -201,13 +202,18 @@ class FactChecker:
         weakest = min(v.score for v in verdicts)
         return Verdict(verdicts, weakest, self.model.threshold, _ms(began), relevance, self.relevant)
 
-    def _relevance(self, answer: str, question: str | None, title: str | None = None) -> float | None:
+    def _relevance(
+        self, answer: str, question: str | None, title: str | None = None, texts: Sequence[str] = ()
+    ) -> float | None:
         """The reader's probability that ``answer`` (without its citation marks, after
-        ``title``) answers ``question``."""
+        ``title``) answers ``question``; the better of two when the passages' ``texts`` spell
+        out an abbreviation of the question (as the reader reads passages)."""
         if self.reader is None or self.relevant is None or not question or not answer.strip():
             return None
         text = titled(title, " ".join(MARK.sub(" ", answer).split()))
-        return float(sigmoid(self.reader.logits(question, [text]))[0])
+        spelled = spell_out(question, texts)
+        asked = [question] if spelled == question else [question, spelled]
+        return max(float(sigmoid(self.reader.logits(q, [text]))[0]) for q in asked)
 
     def signals(
         self, answer: str, passages: Sequence[tuple[int, str]], question: str | None = None

@@ -23,14 +23,11 @@ from attest.verify.policy import DOES_NOT_ANSWER, OFF_TOPIC_MARK, apply
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 DEMO = Path(__file__).resolve().parents[2] / "attest/demo_kb"
-# Known misses of the shipped reader, kept so that a better model shows (strict: a pass fails the
-# test until the entry moves up); see docs/status.md.
-MISSES = pytest.mark.xfail(strict=True, reason="a known miss of the shipped reader (docs/status.md)")
 ANSWERED = [
     ("How long is the probation period for new employees?", ["6 months"]),
     ("How much notice do I need to give if I resign during probation?", ["2 weeks"]),
     ("How long does my SSO password have to be?", ["16 characters"]),
-    pytest.param("Who is the CEO of Kestrel Lane?", ["Maren Holloway"], marks=MISSES),
+    ("Who is the CEO of Kestrel Lane?", ["Maren Holloway"]),  # the handbook spells it out
     ("What is the maximum nightly hotel rate for international trips?", ["$260"]),  # an HTML table row
     (  # two parts: the second part's unit scores below the answer threshold
         "How big is the home office allowance, and how much is the monthly internet allowance?",

@@ -48,6 +48,13 @@ class ByQuestion:
         return Scripted(self.tables[question]).logits(question, texts)
 
 
+@dataclass
+class Passage:
+    number: int
+    text: str
+    title: str
+
+
 class Flat:
     """Embeds every text as the same unit vector: similarity carries no information here."""
 
@@ -168,12 +175,6 @@ def test_the_reader_reads_each_unit_after_its_passages_title() -> None:
             self.texts = list(texts)
             return super().logits(question, texts)
 
-    @dataclass
-    class Passage:
-        number: int
-        text: str
-        title: str
-
     scorer = Recording({"Maren": 2.0})
     reader = PassageReader(scorer, Flat(), reader_only())
     passages = [
@@ -192,6 +193,21 @@ def test_the_reader_reads_each_unit_after_its_passages_title() -> None:
         reader.read("Who is the Chief Executive Officer of Kestrel Lane?", [(1, passages[0].text)])
         is not reading
     )
+
+
+def test_a_question_is_read_as_asked_and_with_the_abbreviations_the_passages_spell_out() -> None:
+    """The reader does not know "CEO"; each unit keeps its better score of the two readings."""
+    passages = [
+        Passage(1, "Name: Maren Holloway | Role: Chief Executive Officer", ""),
+        Passage(2, "Owner: Office of the CEO.", ""),
+    ]
+    asked, spelled = "Who is the CEO?", "Who is the Chief Executive Officer?"
+    scorer = ByQuestion({asked: {"Office": 1.0, "Maren": -3.0}, spelled: {"Maren": 2.0, "Office": -4.0}})
+    reading = PassageReader(scorer, Flat(), reader_only()).read_context(asked, passages)
+    assert [(c.number, c.unit.text[:11], c.score) for c in reading.candidates] == [
+        (1, "Name: Maren", pytest.approx(1 / (1 + np.exp(-2.0)))),
+        (2, "Owner: Offi", pytest.approx(1 / (1 + np.exp(-1.0)))),
+    ]
 
 
 def test_the_same_passages_are_read_once() -> None:

@@ -200,8 +200,8 @@ class Answerer:
         timings: dict[str, float],
     ) -> EventStream:
         with _timed(timings, "retrieve"):
-            hits = self._retrieve(retriever, query.standalone, Filters(groups=groups))
-            relevance = self._relevance(query.standalone, hits)
+            searched, hits = self._retrieve(retriever, query.standalone, Filters(groups=groups))
+            relevance = self._relevance(searched, hits)
         stream = self.stream_from(
             query,
             hits,
@@ -333,21 +333,25 @@ class Answerer:
             verdict = self.checker.check(checked.text, passages, question, vectors, titles)
         return checked, verdict, apply(policy, checked.text, verdict)
 
-    def _retrieve(self, retriever: Searcher, question: str, filters: Filters) -> list[RetrievedChunk]:
-        """The passages for ``question``. A question with an abbreviation ("Who is the CEO?")
-        is searched again with the abbreviation's spelling added ("... Chief Executive
-        Officer") when the passages the asker may read spell it out (among the
-        :data:`SPELLING_DEPTH` × ``answer_passages`` best): a unit that answers it often
-        uses the spelling, which neither BM25 nor the embedding matches to the letters."""
+    def _retrieve(
+        self, retriever: Searcher, question: str, filters: Filters
+    ) -> tuple[str, list[RetrievedChunk]]:
+        """What was searched for ``question``, and the passages found. A question with an
+        abbreviation ("Who is the CEO?") is searched again with the abbreviation spelled out
+        ("... Who is the Chief Executive Officer?") when the passages the asker may read
+        spell it out (among the :data:`SPELLING_DEPTH` × ``answer_passages`` best): a unit
+        that answers it often uses the spelling, which neither BM25 nor the embedding
+        matches to the letters."""
         k = self.settings.answer_passages
         hits = retriever.retrieve(question, k=k, filters=filters)
         if not has_abbreviation(question):
-            return hits
+            return question, hits
         wider = retriever.retrieve(question, k=SPELLING_DEPTH * k, filters=filters)
         spelled = spell_out(question, [hit.chunk.text for hit in wider])
         if spelled == question:
-            return hits
-        return retriever.retrieve(f"{question} {spelled}", k=k, filters=filters)
+            return question, hits
+        searched = f"{question} {spelled}"
+        return searched, retriever.retrieve(searched, k=k, filters=filters)
 
     def _relevance(self, question: str, hits: list[RetrievedChunk]) -> float:
         """The best cosine of ``question`` to a hit's index vector (0 without hits)."""

@@ -61,7 +61,7 @@ def kb(settings: Settings, engine: Engine, embedder: SentenceTransformerEmbedder
     pipeline.run("hr", [docs])
     (tmp_path / "secret").mkdir()
     (tmp_path / "secret" / "bonus.txt").write_text(
-        "Bonus pool\n\nThe executive bonus pool for this year is 4.2 million euros.\n"
+        "Bonus pool\n\nThe Executive Bonus Pool for this year is 4.2 million euros.\n"
     )
     pipeline.run("hr", [tmp_path / "secret"], acl=["board"])
     return docs
@@ -142,6 +142,29 @@ def test_answers_come_only_from_what_the_asker_may_read(
     staff = service.ask("hr", question, groups=frozenset({"staff"}))
     assert "4.2 million" not in staff.text
     assert all(s.title != "Bonus pool" for s in staff.sources)
+
+
+def test_an_abbreviation_is_spelled_out_only_from_what_the_asker_may_read(
+    kb: Path,
+    settings: Settings,
+    engine: Engine,
+    embedder: SentenceTransformerEmbedder,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The board's document spells out "EBP"; staff may not read it, so their question is
+    not searched again with its spelling."""
+    service = answerer(settings, engine, embedder, extractive(embedder))
+    retriever = service.retrievers.get("hr")
+    searched: list[str] = []
+    search = retriever.retrieve
+    monkeypatch.setattr(retriever, "retrieve", lambda q, **kw: searched.append(q) or search(q, **kw))
+    question = "How large is the EBP?"
+    board = service.ask("hr", question, groups=frozenset({"board"}))
+    assert "Executive Bonus Pool" in searched[-1] and "4.2 million" in board.text, (board.reason, board.relevance)
+    searched.clear()
+    staff = service.ask("hr", question, groups=frozenset({"staff"}))
+    assert searched and not any("Executive" in q for q in searched)
+    assert "4.2 million" not in staff.text
 
 
 def test_bad_requests_name_the_problem(

@@ -21,7 +21,8 @@ from attest.ingest.storage import failed_before
 ENTITIES = "|entities:"  # separates the embedding and entity parts of a document's signature
 # How the loaders write a document's text; raised when that changes, so that a re-index
 # loads every file again. 2: table rows written with their column names (2026-12-06).
-TEXT_VERSION = 2
+# 3: PDF running headers and footers left out, a sentence across a page break kept whole.
+TEXT_VERSION = 3
 
 
 class Change(enum.Enum):

@@ -112,7 +112,9 @@ def detect_media_type(data: bytes, filename: str) -> str:
 
 
 def _join_pages(page_texts: Sequence[str]) -> tuple[str, tuple[PageSpan, ...]]:
-    """Join page texts with blank lines and record where each page's text lies.
+    """Join page texts with blank lines and record where each page's text lies. A page
+    that starts in lower case goes on with the sentence the page before it ended in: it
+    joins with a line break only, so that the sentence stays whole.
 
     A page without text gets an empty span at the start of the next page's text (or at
     the end), so that ``page_at`` never answers with an empty page.
@@ -125,8 +127,9 @@ def _join_pages(page_texts: Sequence[str]) -> tuple[str, tuple[PageSpan, ...]]:
             bounds.append(None)
             continue
         if position:
-            parts.append("\n\n")
-            position += 2
+            separator = "\n" if page_text[0].islower() else "\n\n"
+            parts.append(separator)
+            position += len(separator)
         parts.append(page_text)
         bounds.append((position, position + len(page_text)))
         position += len(page_text)

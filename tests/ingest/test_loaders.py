@@ -318,6 +318,26 @@ def test_page_at_maps_offsets_to_pdf_pages() -> None:
     assert page_at(doc.pages, -1) is None
 
 
+def test_pdf_running_headers_and_footers_are_left_out_and_a_sentence_across_pages_stays_whole() -> None:
+    pages = [
+        "Acme - Leave Policy\nLeave is booked.\nManagers reply within 3 days, and\nInternal - Page 1 of 3",
+        "Acme - Leave Policy\nthey may refuse dates in December.\nInternal - Page 2 of 3",
+        "Acme - Leave Policy\nUnused days are lost.\nInternal - Page 3 of 3",
+    ]
+    doc = load(make_pdf(pages), "leave.pdf")
+    assert doc.title == "Acme - Leave Policy"  # the first line is still the best guess
+    assert doc.text == (
+        "Leave is booked.\nManagers reply within 3 days, and\n"
+        "they may refuse dates in December.\n\nUnused days are lost."
+    )
+    assert page_at(doc.pages, doc.text.index("they may")) == 2
+    # A line on only one page of two is the document's, not a running one.
+    alone = load(
+        make_pdf(["Acme - Leave Policy\nLeave is booked in Helm.", "Unused days are lost."]), "a.pdf"
+    )
+    assert alone.text.startswith("Acme - Leave Policy\n")
+
+
 def test_pdf_title_falls_back_to_first_line() -> None:
     doc = load(make_pdf(["Safety Manual\nWear a helmet."]), "manual.pdf")
     assert doc.title == "Safety Manual"

@@ -1,8 +1,17 @@
-"""PDF (.pdf): the text of each page, read with pypdf; no OCR."""
+"""PDF (.pdf): the text of each page, read with pypdf; no OCR.
+
+Running headers and footers (a line that opens or closes most pages, such as "Kestrel Lane
+Analytics - Parental Leave Policy" or "Internal - Page 1 of 2") are left out: repeated on
+every page, they ran into the sentences around them and into every search for the
+document's words (:func:`without_running_lines`).
+"""
 
 from __future__ import annotations
 
 import io
+import re
+from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 from attest.core.errors import LoadError
@@ -40,6 +49,8 @@ def extract(data: bytes, name: str, *, max_bytes: int) -> Extracted:
             raw = ""
             unreadable.append(number)
         texts.append(raw.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "").strip())
+    first_lines = [t.split("\n", 1)[0] for t in texts]  # before a running header goes
+    texts = without_running_lines(texts)
     if pages and len(unreadable) == len(pages):
         raise LoadError(f"{name}: the file is corrupt: no page could be read")
     if not any(texts):
@@ -49,13 +60,52 @@ def extract(data: bytes, name: str, *, max_bytes: int) -> Extracted:
         )
     title, author = _pdf_metadata(reader)
     if title is None:  # no metadata title: the first line of text is the best guess
-        title = clean_title(next(t for t in texts if t).split("\n", 1)[0])
+        title = clean_title(next(t for t in first_lines if t))
     metadata: dict[str, Any] = {"page_count": len(pages)}
     if author:
         metadata["author"] = author
     if unreadable:
         metadata["unreadable_pages"] = unreadable
     return Extracted(text="", title=title, metadata=metadata, page_texts=tuple(texts))
+
+
+RUNNING_LINES = 2  # how many lines at each end of a page may be a running header or footer
+_DIGITS = re.compile(r"\d+")
+
+
+def without_running_lines(pages: Sequence[str]) -> list[str]:
+    """``pages`` without their running headers and footers: among the first and last
+    :data:`RUNNING_LINES` lines of each page, those that (with numbers ignored, so "Page 1
+    of 2" and "Page 2 of 2" are one line) open or close more than half of the pages with
+    text, and two at least."""
+    with_text = [page for page in pages if page.strip()]
+    if len(with_text) < 2:
+        return list(pages)
+    seen: Counter[str] = Counter()
+    for page in with_text:
+        seen.update({_shape(line) for line in _ends(page.split("\n"))})
+    running = {shape for shape, count in seen.items() if shape and 2 * count > len(with_text)}
+    if not running:
+        return list(pages)
+    kept = []
+    for page in pages:
+        lines = page.split("\n")
+        edge = RUNNING_LINES
+        kept_lines = [
+            line
+            for i, line in enumerate(lines)
+            if edge <= i < len(lines) - edge or _shape(line) not in running
+        ]
+        kept.append("\n".join(kept_lines).strip())
+    return kept
+
+
+def _ends(lines: list[str]) -> list[str]:
+    return lines[:RUNNING_LINES] + lines[RUNNING_LINES:][-RUNNING_LINES:]
+
+
+def _shape(line: str) -> str:
+    return _DIGITS.sub("#", " ".join(line.split()))
 
 
 def _open_pdf(data: bytes, name: str) -> Any:

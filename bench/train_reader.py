@@ -20,17 +20,9 @@ Data, public only:
     question with its paragraph is a negative passage.
   - Headings are never answers: a heading made of the question's own words ("# Password
     Policy" for "What is the password policy?") and the article's title are negatives.
-  - Short statements answer as well as long ones: for half the answerable questions the
-    clause holding the answer (the unit cut at commas, semicolons and dashes, as
-    ``bench/reader_length_probe.py`` cuts it) is a positive too; for half the unanswerable
-    ones the clause of the closest unit sharing most words with the question is a
-    negative, so that shortness alone says nothing.
 * **Tables of the 18F handbook** (``handbook-18f/pages``): for each body row and column a
   templated question ("What is the address for Chicago, IL?"); the row rendered with its
   column names is the positive, the other rows and the bare header row are negatives.
-
-Every text except a bare title is read after its document's title ("Normans. The Normans
-were ..."), as the service reads units (:func:`attest.reader.reading.titled`).
 
 The word embeddings stay frozen (they are the base model's); everything else is trained
 and saved in fp16 without them, so the shipped file holds only what training changed and
@@ -66,9 +58,6 @@ LEARNING_RATE = 5e-5
 WARMUP = 0.1
 
 _LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")  # a Markdown link: its text
-_CUT = re.compile(r"\s*(?:[,;:]|\s[-–—]\s)\s*")  # clause boundaries, as reader_length_probe cuts
-_FRONT_TITLE = re.compile(r"\A---\n(?:.*\n)*?title:\s*(.+)\n")  # a page's front-matter title
-CLAUSES = 0.5  # the share of questions that also get a clause pair
 _WORD = re.compile(r"[A-Za-z0-9]+")
 _STOP_TEXT = """
 a an the and or of to in on at by for with from as is are was were be been what which who whom whose
@@ -101,34 +90,13 @@ def heading_of(question: str) -> str:
     return "# " + " ".join(w[:1].upper() + w[1:] for w in kept[:6])
 
 
-def clauses(text: str) -> list[tuple[int, str]]:
-    """``text`` cut at commas, semicolons, colons and dashes: each clause with its offset."""
-    found, begin = [], 0
-    for cut in _CUT.finditer(text):
-        found.append((begin, text[begin : cut.start()]))
-        begin = cut.end()
-    found.append((begin, text[begin:]))
-    return [(at, clause) for at, clause in found if clause.strip()]
-
-
-def clause_holding(text: str, answer_at: int, answer: str) -> str | None:
-    """The clause of ``text`` holding the whole answer (which begins at ``answer_at`` in
-    ``text``), when it has at least 4 words and is at least 3 words shorter than ``text``."""
-    for at, clause in clauses(text):
-        if at <= answer_at and answer_at + len(answer) <= at + len(clause):
-            size = len(clause.split())
-            return clause if 4 <= size <= len(text.split()) - 3 else None
-    return None
-
-
 def squad_pairs(path: Path, questions: int, rng: random.Random) -> list[Pair]:
     """Training pairs from the even-numbered articles' non-calibration paragraphs."""
-    from attest.reader.reading import titled
     from attest.text.units import answer_units
 
     articles = json.loads(path.read_text())["data"]
-    answerable: list[tuple[str, str, list, int, str, str]] = []
-    unanswerable: list[tuple[str, str, list, int, str, str]] = []
+    answerable: list[tuple[str, str, list, int, str]] = []
+    unanswerable: list[tuple[str, str, list, int, str]] = []
     for index, article in enumerate(articles):
         if index % 2:
             continue
@@ -140,51 +108,37 @@ def squad_pairs(path: Path, questions: int, rng: random.Random) -> list[Pair]:
             units = answer_units(context)
             for qa in paragraph["qas"]:
                 if qa["is_impossible"]:
-                    unanswerable.append((qa["question"], context, units, -1, "", title))
+                    unanswerable.append((qa["question"], context, units, -1, title))
                 else:
-                    answer = qa["answers"][0]
-                    start = answer["answer_start"]
-                    answerable.append((qa["question"], context, units, start, answer["text"], title))
+                    start = qa["answers"][0]["answer_start"]
+                    answerable.append((qa["question"], context, units, start, title))
     rng.shuffle(answerable)
     rng.shuffle(unanswerable)
     pairs: list[Pair] = []
-    for question, context, units, start, answer, title in answerable[:questions] + unanswerable[:questions]:
+    for question, context, units, start, title in answerable[:questions] + unanswerable[:questions]:
         asked = words(question)
         ranked = sorted(units, key=lambda u: -len(asked & words(u.text)))
         holding = [u for u in units if u.start <= start < u.end] if start >= 0 else []
         if start >= 0 and not holding:
             continue
         if holding:
-            unit = holding[0]
-            pairs.append(Pair(question, titled(title, unit.text), 1.0, "sentence"))
-            others = [u for u in ranked if u is not unit]
+            pairs.append(Pair(question, holding[0].text, 1.0, "sentence"))
+            others = [u for u in ranked if u is not holding[0]]
             negatives = others[:2] + rng.sample(others[2:], min(1, len(others[2:])))
-            # The unit's text is the passage's with whitespace collapsed: find the answer in it.
-            at = unit.text.find(answer)
-            clause = clause_holding(unit.text, at, answer) if at >= 0 else None
-            if clause and rng.random() < CLAUSES:
-                pairs.append(Pair(question, titled(title, clause), 1.0, "clause"))
         else:
             negatives = ranked[:2]
-            if ranked and rng.random() < CLAUSES:
-                closest = max(clauses(ranked[0].text), key=lambda c: len(asked & words(c[1])))[1]
-                if len(closest.split()) >= 4:
-                    pairs.append(Pair(question, titled(title, closest), 0.0, "clause"))
-        pairs.extend(Pair(question, titled(title, u.text), 0.0, "sentence") for u in negatives)
+        pairs.extend(Pair(question, u.text, 0.0, "sentence") for u in negatives)
         if rng.random() < 0.35:
-            pairs.append(Pair(question, titled(title, context), 1.0 if holding else 0.0, "passage"))
+            pairs.append(Pair(question, context, 1.0 if holding else 0.0, "passage"))
         if rng.random() < 0.15:
-            pairs.append(Pair(question, titled(title, heading_of(question)), 0.0, "heading"))
+            pairs.append(Pair(question, heading_of(question), 0.0, "heading"))
         if rng.random() < 0.05:
             pairs.append(Pair(question, title, 0.0, "heading"))
     return pairs
 
 
 def handbook_pairs(folder: Path, rng: random.Random, limit: int = 600) -> list[Pair]:
-    """Templated questions on the 18F handbook's tables: rendered rows answer, headers do not.
-    Each text is read after the page's title (front matter's, else its first heading's, else
-    the file's name)."""
-    from attest.reader.reading import titled
+    """Templated questions on the 18F handbook's tables: rendered rows answer, headers do not."""
     from attest.text.units import UnitKind, answer_units
 
     pairs: list[Pair] = []
@@ -195,8 +149,6 @@ def handbook_pairs(folder: Path, rng: random.Random, limit: int = 600) -> list[P
             continue
         rows = [u for u in answer_units(text) if u.kind is UnitKind.ROW]
         header = next((line for line in lines if "---" not in line), "")
-        named = _FRONT_TITLE.search(text) or re.search(r"^# (.+)$", text, re.MULTILINE)
-        title = named.group(1).strip().strip("\"'") if named else page.stem.replace("-", " ")
         for row in rows:
             cells = [part.split(": ", 1) for part in row.text.split("; ")]
             if len(cells) < 2 or any(len(c) != 2 for c in cells):
@@ -206,11 +158,11 @@ def handbook_pairs(folder: Path, rng: random.Random, limit: int = 600) -> list[P
                 if len(value) > 200 or len(subject) > 80:
                     continue
                 question = f"What is the {name.lower()} for {subject}?"
-                pairs.append(Pair(question, titled(title, row.text), 1.0, "row"))
+                pairs.append(Pair(question, row.text, 1.0, "row"))
                 others = [r for r in rows if r is not row]
                 if others:
-                    pairs.append(Pair(question, titled(title, rng.choice(others).text), 0.0, "row"))
-                pairs.append(Pair(question, titled(title, header.strip()), 0.0, "header"))
+                    pairs.append(Pair(question, rng.choice(others).text, 0.0, "row"))
+                pairs.append(Pair(question, header.strip(), 0.0, "header"))
     rng.shuffle(pairs)
     return pairs[:limit]
 

@@ -160,7 +160,8 @@ def test_an_abbreviation_is_spelled_out_only_from_what_the_asker_may_read(
     monkeypatch.setattr(retriever, "retrieve", lambda q, **kw: searched.append(q) or search(q, **kw))
     question = "How large is the EBP?"
     board = service.ask("hr", question, groups=frozenset({"board"}))
-    assert "Executive Bonus Pool" in searched[-1] and "4.2 million" in board.text, (board.reason, board.relevance)
+    assert "Executive Bonus Pool" in searched[-1]
+    assert "4.2 million" in board.text, board.reason
     searched.clear()
     staff = service.ask("hr", question, groups=frozenset({"staff"}))
     assert searched and not any("Executive" in q for q in searched)

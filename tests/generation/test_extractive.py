@@ -72,7 +72,7 @@ def test_a_row_of_an_html_table_is_answered_and_verified(
 
 
 @pytest.mark.xfail(
-    strict=True, reason="the shipped answer model keeps only the first part here (docs/status.md)"
+    strict=True, reason="the shipped reader scores another unit best for the second part (docs/status.md)"
 )
 def test_a_two_part_question_gets_both_parts_in_passage_order(extractive: ExtractiveGenerator) -> None:
     context = context_of(

@@ -120,7 +120,7 @@ _WH = r"(?:how|what|when|where|who|whom|whose|which|why)\b"
 _ASKING = re.compile(rf"{_WH}|(?:is|are|do|does|did|can|could|should|must|will|would)\b", re.I)
 _PART_BREAK = re.compile(rf"(?:,\s*|\s+)(?:and|or)\s+(?={_WH})", re.I)
 _QUESTION_END = re.compile(r"(?<=\?)\s+(?=\S)")
-_PRONOUN = re.compile(r"\b(?:it|they|them)\b", re.I)
+_PRONOUN = re.compile(r"\b(?:[Ii]t|[Tt]hey|[Tt]hem)\b")  # not "IT", the department
 _TOKEN = re.compile(r"[\w$%'-]+")
 _AUXILIARIES = frozenset(
     {"do", "does", "did", "can", "could", "should", "must", "will", "would", "may", "might", "shall"}

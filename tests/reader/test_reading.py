@@ -115,6 +115,9 @@ def test_a_part_that_says_it_asks_about_what_the_part_before_it_asked_about() ->
     assert (
         question_parts("How does the leave policy work and who is it for?")[1] == "who is leave policy for?"
     )
+    assert question_parts("What is the password policy and who do I ask in IT?")[1] == (
+        "who do I ask in IT?"  # IT, the department, is not "it"
+    )
     assert subject_of("What is the password policy?") == "password policy"
     assert subject_of("Who approves travel requests") == "travel requests"
     assert subject_of("How much is the internet allowance") == "internet allowance"

@@ -77,7 +77,6 @@ from attest.reader.reading import (
     CALIBRATION,
     AnswerModel,
     PassageReader,
-    shipped_answer_model,
     sigmoid,
     unit_features,
 )
@@ -108,8 +107,12 @@ def collect(
     corpus = squad_corpus(json.loads(SQUAD_DEV.read_text(encoding="utf-8")))
     retriever, _id_of = index_corpus(corpus, tmp, settings)
     collected: list[list[Read]] = [[] for _ in halves]
-    # what the service packs for the extractive backend (only its token count is used here)
-    generator = ExtractiveGenerator(PassageReader(reader, retriever.embedder, shipped_answer_model()))
+    # What the service packs for the extractive backend: only its token count is used here,
+    # so a neutral answer model stands in for the shipped one (which this run replaces, and
+    # which may be for other features).
+    n = len(FEATURES)
+    neutral = AnswerModel((0.0,) * n, (1.0,) * n, (0.0,) * n, 0.0, decline=0.5, answer=0.5, relevant=0.5)
+    generator = ExtractiveGenerator(PassageReader(reader, retriever.embedder, neutral))
     began = time.perf_counter()
     for half, questions in zip(collected, halves, strict=True):
         for question in questions:

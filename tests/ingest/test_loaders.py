@@ -336,6 +336,9 @@ def test_pdf_running_headers_and_footers_are_left_out_and_a_sentence_across_page
         make_pdf(["Acme - Leave Policy\nLeave is booked in Helm.", "Unused days are lost."]), "a.pdf"
     )
     assert alone.text.startswith("Acme - Leave Policy\n")
+    # Only the page's number and the page count are ignored: a total at each page's foot stays.
+    totals = load(make_pdf(["Claims.\nTotal: 120", "More claims.\nTotal: 75"]), "t.pdf")
+    assert totals.text == "Claims.\nTotal: 120\n\nMore claims.\nTotal: 75"
 
 
 def test_pdf_title_falls_back_to_first_line() -> None:

@@ -75,26 +75,28 @@ _DIGITS = re.compile(r"\d+")
 
 def without_running_lines(pages: Sequence[str]) -> list[str]:
     """``pages`` without their running headers and footers: among the first and last
-    :data:`RUNNING_LINES` lines of each page, those that (with numbers ignored, so "Page 1
-    of 2" and "Page 2 of 2" are one line) open or close more than half of the pages with
-    text, and two at least."""
+    :data:`RUNNING_LINES` lines of each page, those that open or close more than half of the
+    pages with text, and two at least. The page's own number and the page count are the
+    only numbers ignored ("Page 1 of 2" and "Page 2 of 2" are one line); a line that
+    differs in any other number ("Total: 120") is the page's own text."""
+    total = len(pages)
     with_text = [page for page in pages if page.strip()]
     if len(with_text) < 2:
         return list(pages)
     seen: Counter[str] = Counter()
-    for page in with_text:
-        seen.update({_shape(line) for line in _ends(page.split("\n"))})
+    for number, page in enumerate(pages, start=1):
+        seen.update({_shape(line, number, total) for line in _ends(page.split("\n"))})
     running = {shape for shape, count in seen.items() if shape and 2 * count > len(with_text)}
     if not running:
         return list(pages)
     kept = []
-    for page in pages:
+    for number, page in enumerate(pages, start=1):
         lines = page.split("\n")
         edge = RUNNING_LINES
         kept_lines = [
             line
             for i, line in enumerate(lines)
-            if edge <= i < len(lines) - edge or _shape(line) not in running
+            if edge <= i < len(lines) - edge or _shape(line, number, total) not in running
         ]
         kept.append("\n".join(kept_lines).strip())
     return kept
@@ -104,8 +106,11 @@ def _ends(lines: list[str]) -> list[str]:
     return lines[:RUNNING_LINES] + lines[RUNNING_LINES:][-RUNNING_LINES:]
 
 
-def _shape(line: str) -> str:
-    return _DIGITS.sub("#", " ".join(line.split()))
+def _shape(line: str, number: int, total: int) -> str:
+    """``line`` with whitespace collapsed and the page's number and the page count as ``#``."""
+    return _DIGITS.sub(
+        lambda m: "#" if int(m.group()) in (number, total) else m.group(), " ".join(line.split())
+    )
 
 
 def _open_pdf(data: bytes, name: str) -> Any:

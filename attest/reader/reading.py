@@ -86,29 +86,38 @@ class Reading:
         self, threshold: float, cap: int, parts: Sequence[Reading] = (), floor: float = 1.0
     ) -> list[Candidate]:
         """The units scoring at least ``threshold`` (the best one always), at most ``cap``,
-        in passage order. For a question of several parts, ``parts`` holds each part's own
-        reading (:func:`question_parts`): a part that no chosen unit answers (scores at least
-        ``threshold`` for it) gets its best unit, if that unit scores at least ``floor`` for
-        it (the decline threshold: a unit that may answer). The best unit of a two-part
-        question tends to answer one part and to outscore the other part's unit."""
+        in passage order.
+
+        For a question of several parts, ``parts`` holds each part's own reading
+        (:func:`question_parts`), and each part first gets a unit of its own: its best unit
+        that no other part took, if that unit may answer it (scores at least ``floor``, the
+        decline threshold). Parts choose in the order of their best score. A two-part
+        question asks two things, and the unit that answers one part often outscores the
+        other part's unit for that part too ("How do I request parental leave and how long
+        is it?": the request sentence names a time as well)."""
         if not self.candidates:
             return []
         ranked = sorted(self.candidates, key=lambda c: -c.score)
-        chosen = [ranked[0], *(c for c in ranked[1:cap] if c.score >= threshold)]
-        for part in parts if len(parts) > 1 else ():
-            scores = {_place(c): c.score for c in part.candidates}
-            best = max(part.candidates, key=lambda c: c.score, default=None)
-            answered = any(scores.get(_place(c), 0.0) >= threshold for c in chosen)
-            taken = {_place(c) for c in chosen}
-            if (
-                best
-                and not answered
-                and best.score >= floor
-                and len(chosen) < cap
-                and _place(best) not in taken
-            ):
-                chosen.append(best)
-        return sorted(chosen, key=lambda c: (c.number, c.unit.start))
+        own = self._units_of_parts(parts, floor) if len(parts) > 1 else []
+        chosen: dict[tuple[int, int], Candidate] = {}
+        for candidate in (*own, ranked[0], *(c for c in ranked[1:] if c.score >= threshold)):
+            if len(chosen) < cap:
+                chosen.setdefault(_place(candidate), candidate)
+        by_place = {_place(c): c for c in self.candidates}  # the whole question's scores
+        return sorted((by_place.get(p, c) for p, c in chosen.items()), key=_place)
+
+    @staticmethod
+    def _units_of_parts(parts: Sequence[Reading], floor: float) -> list[Candidate]:
+        """Each part's own unit (see :meth:`answer`), best part first."""
+        own: list[Candidate] = []
+        for part in sorted(parts, key=lambda r: -r.best):
+            taken = {_place(c) for c in own}
+            best = max(
+                (c for c in part.candidates if _place(c) not in taken), key=lambda c: c.score, default=None
+            )
+            if best and best.score >= floor:
+                own.append(best)
+        return own
 
 
 def _place(candidate: Candidate) -> tuple[int, int]:

@@ -127,8 +127,8 @@ def test_a_part_that_says_it_asks_about_what_the_part_before_it_asked_about() ->
 
 def test_each_part_of_a_question_gets_a_unit_that_may_answer_it() -> None:
     """The best unit answers the first part; the second part, read as a question of its own,
-    is best answered by another unit, which joins when it reaches the floor (the decline
-    threshold) for that part. A part that a chosen unit already answers adds nothing."""
+    gets its own best unit that the first part did not take, when that unit reaches the floor
+    (the decline threshold) for it, even if the first part's unit scores higher for it."""
     passages = [
         (1, "A one-off home office allowance of $600 for a desk, chair or lighting. "
             "An internet allowance of $40 per month, paid through payroll. "
@@ -152,10 +152,14 @@ def test_each_part_of_a_question_gets_a_unit_that_may_answer_it() -> None:
     ]
     assert len(reading.answer(0.5, 3, parts, floor=0.6)) == 1  # the part's best is below the floor
     assert len(reading.answer(0.5, 1, parts, floor=0.2)) == 1  # the cap holds
-    scorer.tables[second] = {"home office": 1.0, "internet": 0.0}  # the chosen unit answers it
+    scorer.tables[second] = {"home office": 2.0, "internet": -1.0}  # 0.88 and 0.27 for the second part
     fresh = PassageReader(scorer, Flat(), reader_only())  # the first one keeps its readings
-    answered = [fresh.read(q, passages) for q in (first, second)]
-    assert len(reading.answer(0.5, 3, answered, floor=0.2)) == 1
+    both = [fresh.read(q, passages) for q in (first, second)]
+    assert [c.unit.text[:22] for c in reading.answer(0.5, 3, both, floor=0.2)] == [
+        "A one-off home office ",
+        "An internet allowance ",
+    ]
+    assert len(reading.answer(0.5, 3, both, floor=0.3)) == 1
 
 
 def test_the_shortlist_keeps_the_units_sharing_most_words_with_the_question_in_order() -> None:

@@ -13,6 +13,7 @@ is also the fallback when the configured LLM fails.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 from attest.generation.citations import quote
 from attest.generation.prompts import NOT_FOUND
@@ -36,6 +37,9 @@ class ExtractiveGenerator:
     def answer(self, context: Context, question: str) -> str:
         """The chosen units, each with its ``[n]``; :data:`NOT_FOUND` when none answers.
 
+        A list item is quoted after its list's lead-in ("The primary caregiver may take: 26
+        weeks of leave at full pay."), once for the items of one list; the lead-in is not
+        quoted again on its own.
         A unit's own bracketed numbers (a footnote's ``[2]``) are quoted as text, so that
         only the ``[n]`` placed here cites a passage. A unit without end punctuation (a table
         row) gets a full stop, so that the checker reads each unit as a claim of its own.
@@ -49,7 +53,16 @@ class ExtractiveGenerator:
             [self.reader.read_context(part, context.passages) for part in parts] if len(parts) > 1 else []
         )
         chosen = reading.answer(model.answer, model.cap, readings, model.decline)
-        return " ".join(f"{quote(as_sentence(c.unit.text))} [{c.number}]" for c in chosen)
+        leads = {(c.number, c.unit.lead) for c in chosen if c.unit.lead}
+        pieces, said = [], set()
+        for c in chosen:
+            if (c.number, c.unit.text) in leads:
+                continue  # the lead-in sentence: its items say it
+            lead = (c.number, c.unit.lead)
+            text = c.unit.read_as if lead not in said else replace(c.unit, lead="").read_as
+            said.add(lead)
+            pieces.append(f"{quote(as_sentence(text))} [{c.number}]")
+        return " ".join(pieces)
 
     def stream(self, context: Context, question: str, max_tokens: int) -> Iterator[str]:
         """The whole answer as one piece (there is nothing to stream)."""

@@ -226,7 +226,7 @@ def shortlist(
     if len(units) <= limit:
         return units
     asked = content_words(question)
-    overlap = [len(asked & content_words(unit.text)) for _, unit in units]
+    overlap = [len(asked & content_words(unit.read_as)) for _, unit in units]
     keep = sorted(sorted(range(len(units)), key=lambda i: -overlap[i])[:limit])
     return [units[i] for i in keep]
 
@@ -245,10 +245,10 @@ def unit_features(
     often names what the document is about ("Who is the Chief Executive Officer of Kestrel
     Lane?") where the unit that answers it does not."""
     units = shortlist(question, passages)
-    texts = [unit.text for _, unit in units]
+    texts = [unit.read_as for _, unit in units]
     if not texts:
         return units, np.zeros(0), np.zeros((0, len(FEATURES)))
-    read_as = [titled((titles or {}).get(n), unit.text) for n, unit in units]
+    read_as = [titled((titles or {}).get(n), unit.read_as) for n, unit in units]
     logits = scorer.logits(question, read_as)
     similarity = embedder.embed(texts) @ question_vector(embedder.embed, question)
     return units, logits, features(question, texts, [n for n, _ in units], passages, logits, similarity)

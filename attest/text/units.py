@@ -43,11 +43,15 @@ _DESCRIBED_CELL = re.compile(r"^[^:\n]{1,80}: \S")  # "Maximum nightly rate: $18
 _UNDERLINE = re.compile(r"^[^\S\n]*(?:={3,}|-{3,})[^\S\n]*$")  # a setext heading's underline
 _SENTENCE_END = (".", "!", "?", ":", ";")
 _TITLE_WORDS = 8  # the longest title line
+_LEAD_WORDS = 30  # the longest lead-in read with each item of its list
 # A line ending in one of these is cut mid-sentence ("Submit your plan in"), never a title.
 _OPEN_ENDINGS = frozenset(
     {"a", "an", "and", "at", "by", "for", "from", "in", "of", "on", "or", "the", "to", "with"}
 )
-_ITEM_END = re.compile(r"[.!?]\n(?=[^\S\n]*[A-Z])")  # a finished item, then a sentence on its own line
+# Where an item ends and prose follows: a finished item, then a sentence on its own line; or
+# a blank line, then a line that is not indented (an indented one continues the item).
+_ITEM_END = re.compile(r"[.!?]\n(?=[^\S\n]*[A-Z])|\n[^\S\n]*\n(?=\S)")
+_ITEM_JOINER = re.compile(r"(?:[;,]\s*(?:and|or)|[;,])$")  # "26 weeks at full pay; and"
 _ITEM_START = re.compile(r"\n(?=[^\S\n]*(?:[-*•]|[0-9]{1,3}[.)])\s)")  # a list item on a line of its own
 
 
@@ -65,6 +69,17 @@ class Unit:
     text: str  # whitespace collapsed; a table row rendered with its column names
     start: int  # offsets of the source text in the passage
     end: int  # exclusive
+    lead: str = ""  # an item's lead-in: the sentence ending in ":" that opens its list
+
+    @property
+    def read_as(self) -> str:
+        """The unit as it is read and quoted: an item after its list's lead-in ("The primary
+        caregiver may take: 26 weeks of leave at full pay"), since an item alone often does
+        not say what it is about, and without a closing "; and" or ","."""
+        if self.kind is not UnitKind.ITEM:
+            return self.text
+        item = _ITEM_JOINER.sub("", self.text)
+        return f"{self.lead} {item}" if self.lead else item
 
 
 def as_sentence(text: str) -> str:
@@ -202,18 +217,20 @@ def _table_units(text: str, lines: list[tuple[int, int]]) -> list[Unit]:
 
 
 def _prose_units(text: str, start: int, end: int) -> list[Unit]:
-    """A unit per list item (the whole item, without its bullet) and per sentence of the rest."""
+    """A unit per list item (the whole item, without its bullet, with its lead-in: the
+    sentence ending in ":" before its list) and per sentence of the rest."""
     units = []
     cuts = [start, *(start + m.start() + 1 for m in _ITEM_START.finditer(text[start:end])), end]
     blocks = []
     for block_start, block_end in zip(cuts, cuts[1:], strict=False):
         block = text[block_start:block_end]
         finished = _ITEM_END.search(block) if _BULLET.match(block) else None
-        if finished:  # the item ends with its sentence; the lines after it are prose
-            cut = block_start + finished.start() + 2
+        if finished:  # the item ends; the lines after it are prose
+            cut = block_start + finished.end()
             blocks += [(block_start, cut), (cut, block_end)]
         else:
             blocks.append((block_start, block_end))
+    lead = ""  # the lead-in of the list being read
     for block_start, block_end in blocks:
         block = text[block_start:block_end]
         bullet = _BULLET.match(block)
@@ -221,13 +238,24 @@ def _prose_units(text: str, start: int, end: int) -> list[Unit]:
             item_start = block_start + bullet.end()
             item = text[item_start:block_end]
             units.append(
-                Unit(UnitKind.ITEM, " ".join(item.split()), item_start, item_start + len(item.rstrip()))
+                Unit(
+                    UnitKind.ITEM,
+                    " ".join(item.split()),
+                    item_start,
+                    item_start + len(item.rstrip()),
+                    lead,
+                )
             )
             continue
+        sentences = sentence_spans(block)
+        if sentences:
+            last = " ".join(block[sentences[-1][0] : sentences[-1][1]].split())
+            lead = last if last.endswith(":") and len(last.split()) <= _LEAD_WORDS else ""
         if bullet:  # a long item runs on into the text after it: its sentences are the units
             block_start += bullet.end()
             block = text[block_start:block_end]
-        for s, e in sentence_spans(block):
+            sentences = sentence_spans(block)
+        for s, e in sentences:
             for line_start, line_end in _lines(block, s, e):
                 piece = text[block_start + line_start : block_start + line_end]
                 units.append(

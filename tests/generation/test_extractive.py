@@ -106,3 +106,18 @@ def test_a_bracketed_number_in_a_copied_sentence_is_not_a_citation(extractive: E
     alone = context_of(context.passages[0].text)  # no passage 2: the footnote is not made up either
     checked = validate(extractive.answer(alone, LEAVE), alone)
     assert checked.invalid_citations == () and "each year [\u20602]." in checked.text
+
+
+def test_list_items_are_quoted_with_their_lead_in_once(extractive: ExtractiveGenerator) -> None:
+    """The demo's meal allowances: "Domestic travel: up to $55 per day." alone does not say
+    that it is a meal allowance; the reader reads each item after the lead-in, and the
+    answer says the lead-in once, before the first item it quotes."""
+    context = context_of(
+        "When you travel overnight on company business you can claim actual meal costs up to a daily "
+        "allowance:\n\n- Domestic travel: up to $55 per day.\n\n"
+        "- International travel: up to $85 per day.\n\nAlcohol is not reimbursed."
+    )
+    answer = extractive.answer(context, "What is the daily meal allowance when travelling abroad?")
+    assert "International travel: up to $85 per day. [1]" in answer
+    assert answer.count("When you travel overnight") == 1
+    assert answer.startswith("When you travel overnight on company business you can claim actual meal costs")

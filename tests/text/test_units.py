@@ -138,3 +138,44 @@ def test_a_list_item_ends_with_its_sentence_when_prose_follows_on_the_next_line(
         (UnitKind.ITEM, "26 weeks unpaid."),
         (UnitKind.SENTENCE, "Leave may start early."),
     ]
+
+
+def test_a_list_item_ends_at_a_blank_line_unless_the_next_line_is_indented() -> None:
+    """The demo's contractor policy: the paragraph after the list was read as part of its
+    last item, and quoted with it. An indented paragraph after a blank line continues it."""
+    text = (
+        "  4. The contractor signs the master services agreement and the\n"
+        "     confidentiality agreement before their first day.\n\n"
+        "The initial term of a contractor engagement is at most 6 months. It may be\nextended.\n\n"
+        "- billing and invoicing code in Beacon\n\n"
+        "At least one approver must be a code owner.\n\n"
+        "- Laptops are replaced every 3 years.\n\n"
+        "  A laptop that fails earlier is repaired at no cost.\n"
+    )
+    assert [(u.kind, u.text) for u in answer_units(text)] == [
+        (UnitKind.ITEM, "The contractor signs the master services agreement and the "
+         "confidentiality agreement before their first day."),
+        (UnitKind.SENTENCE, "The initial term of a contractor engagement is at most 6 months."),
+        (UnitKind.SENTENCE, "It may be extended."),
+        (UnitKind.ITEM, "billing and invoicing code in Beacon"),
+        (UnitKind.SENTENCE, "At least one approver must be a code owner."),
+        (UnitKind.ITEM, "Laptops are replaced every 3 years. "
+         "A laptop that fails earlier is repaired at no cost."),
+    ]  # fmt: skip
+
+
+def test_an_item_is_read_after_its_lists_lead_in() -> None:
+    """An item alone often does not say what it is about ("26 weeks at full pay; and")."""
+    text = (
+        "# What you get\n\n- A personal budget of $1,500 a year.\n\n"
+        "The primary caregiver may take:\n- 26 weeks at full pay; and\n- 26 weeks unpaid.\n"
+    )
+    units = answer_units(text)
+    assert [u.read_as for u in units] == [
+        "A personal budget of $1,500 a year.",  # a heading is not a lead-in
+        "The primary caregiver may take:",
+        "The primary caregiver may take: 26 weeks at full pay",
+        "The primary caregiver may take: 26 weeks unpaid.",
+    ]
+    assert units[2].text == "26 weeks at full pay; and"  # the unit itself, as written
+    assert text[units[2].start : units[2].end] == "26 weeks at full pay; and"

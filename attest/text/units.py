@@ -4,7 +4,8 @@ A passage is prose, list items, Markdown headings and tables (the loaders write 
 one line per row, cells joined by ``|``). Its units are:
 
 * each sentence of the prose (:func:`attest.text.sentences.sentence_spans`);
-* each list item, without its bullet or number;
+* each list item, without its bullet or number, read and quoted after its list's lead-in
+  (the sentence ending in ":" before the list; :attr:`Unit.read_as`);
 * each table body row, rendered with its column names ("Location: Domestic; Maximum
   nightly rate: $180"), because a bare row ("Domestic | $180") says nothing on its own.
   Rows may be separated by blank lines (the HTML and DOCX loaders write a block per row);

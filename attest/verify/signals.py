@@ -77,6 +77,7 @@ Entities = Sequence[tuple[str, str]]
 # Sentence ends: . ! ? followed by space, or glued to a capital ("century.First"), or a blank line.
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[a-z0-9][.!?])(?=[A-Z])|\n\s*\n")
 _WORD = re.compile(r"\w+(?:['-]\w+)*")
+_LIST_ITEM = re.compile(r"\n[^\S\n]*(?:[-*•]|[0-9]{1,3}[.)])\s")  # a line that starts a list item
 _NEGATION = re.compile(r"\b(?:not|no|never|none|neither|nor|cannot|without)\b|n't\b", re.IGNORECASE)
 CANDIDATES = 3  # spans per claim that get signals, chosen by coverage
 CONSISTENCY_CLIP = 8.0  # the consistency logit's range: beyond it the model is only more sure
@@ -129,8 +130,9 @@ class Evidence:
     @classmethod
     def of(cls, passages: Sequence[tuple[int, str]]) -> Evidence:
         """Evidence from ``(number, text)`` passages: each sentence, then each adjacent pair,
-        then each table row rendered with its column names (:mod:`attest.text.units`), the
-        way the extractive backend quotes it; such a span's offsets are the raw row's."""
+        then each table row rendered with its column names and each list item after its
+        list's lead-in (:mod:`attest.text.units`), the way the extractive backend quotes
+        them; such a span's offsets are the raw row's or item's."""
         all_spans: list[Span] = []
         span_words: list[frozenset[str]] = []
         span_sentences: list[tuple[int, ...]] = []
@@ -147,11 +149,12 @@ class Evidence:
                 all_spans.append(Span(number, a, b, passage_text[a:b]))
                 span_words.append(words[i] | words[i + 1])
                 span_sentences.append((first + i, first + i + 1))
-            rows = answer_units(passage_text) if "|" in passage_text else []  # only tables have rows
-            for unit in rows:  # a table row as it reads with its column names
-                if unit.kind is UnitKind.ROW:
-                    all_spans.append(Span(number, unit.start, unit.end, as_sentence(unit.text)))
-                    span_words.append(frozenset(content_words(unit.text)))
+            structured = "|" in passage_text or _LIST_ITEM.search(passage_text)  # tables, lists
+            for unit in answer_units(passage_text) if structured else []:
+                # a table row as it reads with its column names; a list item after its lead-in
+                if unit.kind is UnitKind.ROW or unit.lead:
+                    all_spans.append(Span(number, unit.start, unit.end, as_sentence(unit.read_as)))
+                    span_words.append(frozenset(content_words(unit.read_as)))
                     span_sentences.append((len(all_spans) - 1,))
         text = "\n\n".join(t for _, t in passages)
         return cls(

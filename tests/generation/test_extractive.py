@@ -121,3 +121,21 @@ def test_list_items_are_quoted_with_their_lead_in_once(extractive: ExtractiveGen
     assert "International travel: up to $85 per day. [1]" in answer
     assert answer.count("When you travel overnight") == 1
     assert answer.startswith("When you travel overnight on company business you can claim actual meal costs")
+
+
+def test_an_item_quoted_with_its_lead_in_is_found_in_its_list(
+    extractive: ExtractiveGenerator, embedder: SentenceTransformerEmbedder
+) -> None:
+    """The checker reads each item after its lead-in, as the answer quotes it, so a claim's
+    evidence is the item it quotes and the source card highlights that item."""
+    text = (
+        "The primary caregiver may take:\n- 26 weeks of leave at full pay; and\n"
+        "- Unpaid leave of up to a further 26 weeks.\nLeave may start early."
+    )
+    question = "How much parental leave at full pay does a primary caregiver get?"
+    answer = extractive.answer(context_of(text), question)
+    assert answer.startswith("The primary caregiver may take: 26 weeks of leave at full pay. [1]")
+    verdict = FactChecker(embedder).check(answer, [(1, text)], question)
+    assert verdict.unsupported == 0, verdict.to_dict()
+    item = verdict.claims[0].evidence
+    assert item is not None and text[item.start : item.end] == "26 weeks of leave at full pay; and"

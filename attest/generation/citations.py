@@ -31,6 +31,7 @@ from typing import Any
 
 from attest.retrieval.context import Context, Passage
 from attest.text.sentences import MARK, MAX_RANGE, RANGE, WORD_JOINER, sentence_spans
+from attest.text.units import answer_units, has_items
 
 # fmt: off
 _TOKEN = re.compile(r"[0-9]+(?:[.,][0-9]+)*|[^\W\d_]+")
@@ -227,8 +228,14 @@ class _SourceIndex:
 
 
 def _source_sentences(passage: Passage) -> list[_SourceSentence]:
-    spans = sentence_spans(passage.text)
-    return [_SourceSentence(passage, s, e, frozenset(_content_tokens(passage.text[s:e]))) for s, e in spans]
+    """The passage's sentences, then each list item with its list's lead-in's words as well,
+    as the extractive backend quotes it ("When you travel ...: Domestic travel: up to $55
+    per day."), so that such a sentence rests on its item rather than on the lead-in."""
+    text = passage.text
+    spans = [(s, e, text[s:e]) for s, e in sentence_spans(text)]
+    if has_items(text):
+        spans += [(u.start, u.end, u.read_as) for u in answer_units(text) if u.lead]
+    return [_SourceSentence(passage, s, e, frozenset(_content_tokens(words))) for s, e, words in spans]
 
 
 def _check_sentence(

@@ -89,6 +89,11 @@ def as_sentence(text: str) -> str:
     return text if text.endswith((".", "!", "?", ":", ";")) else f"{text}."
 
 
+def has_items(text: str) -> bool:
+    """Whether ``text`` has a line that starts a list item (a cheap test before :func:`answer_units`)."""
+    return bool(_ITEM_START.search(text))
+
+
 def answer_units(text: str) -> list[Unit]:
     """The units of ``text`` in order, each of at least :data:`MIN_WORDS` words."""
     units: list[Unit] = []

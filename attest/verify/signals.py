@@ -55,7 +55,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from attest.text.units import UnitKind, answer_units, as_sentence
+from attest.text.units import UnitKind, answer_units, as_sentence, has_items
 from attest.text.words import content_words, names, numbers
 
 SIGNALS = (
@@ -77,7 +77,6 @@ Entities = Sequence[tuple[str, str]]
 # Sentence ends: . ! ? followed by space, or glued to a capital ("century.First"), or a blank line.
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[a-z0-9][.!?])(?=[A-Z])|\n\s*\n")
 _WORD = re.compile(r"\w+(?:['-]\w+)*")
-_LIST_ITEM = re.compile(r"\n[^\S\n]*(?:[-*•]|[0-9]{1,3}[.)])\s")  # a line that starts a list item
 _NEGATION = re.compile(r"\b(?:not|no|never|none|neither|nor|cannot|without)\b|n't\b", re.IGNORECASE)
 CANDIDATES = 3  # spans per claim that get signals, chosen by coverage
 CONSISTENCY_CLIP = 8.0  # the consistency logit's range: beyond it the model is only more sure
@@ -149,7 +148,7 @@ class Evidence:
                 all_spans.append(Span(number, a, b, passage_text[a:b]))
                 span_words.append(words[i] | words[i + 1])
                 span_sentences.append((first + i, first + i + 1))
-            structured = "|" in passage_text or _LIST_ITEM.search(passage_text)  # tables, lists
+            structured = "|" in passage_text or has_items(passage_text)  # tables, lists
             for unit in answer_units(passage_text) if structured else []:
                 # a table row as it reads with its column names; a list item after its lead-in
                 if unit.kind is UnitKind.ROW or unit.lead:

@@ -364,3 +364,20 @@ def test_a_sources_own_mark_copied_without_its_quoting_stays_text() -> None:
     assert "full-time staff [\u20602]." in checked.text
     own = validate("Travel is booked through the portal [2].", context)  # the model's own citation stays one
     assert own.cited_passages == (2,)
+
+
+def test_a_list_item_quoted_after_its_lead_in_rests_on_the_item() -> None:
+    """The lead-in alone shares more words with such a sentence than the item does; the
+    item read with its lead-in shares them all, so the source card highlights the item."""
+    text = (
+        "When you travel you can claim meal costs up to a daily allowance:\n\n"
+        "- Domestic travel: up to $55 per day.\n\n- International travel: up to $85 per day.\n"
+    )
+    passage = build_context([make_hit(chunk_record(1, 1, text), 1.0)], 10_000, lambda s: len(s.split()))
+    answer = (
+        "When you travel you can claim meal costs up to a daily allowance: Domestic travel: up to $55 "
+        "per day. [1]"
+    )
+    support = validate(answer, passage).sentences[0].support
+    assert support is not None and support.quote == "Domestic travel: up to $55 per day."
+    assert text[support.char_start : support.char_end] == support.quote

@@ -56,12 +56,14 @@ class ExtractiveGenerator:
         leads = {(c.number, c.unit.lead) for c in chosen if c.unit.lead}
         pieces, said = [], set()
         for c in chosen:
-            if (c.number, c.unit.text) in leads:
+            unit = c.unit
+            if (c.number, unit.text) in leads:
                 continue  # the lead-in sentence: its items say it
-            lead = (c.number, c.unit.lead)
-            text = c.unit.read_as if lead not in said else replace(c.unit, lead="").read_as
-            said.add(lead)
-            pieces.append(f"{quote(as_sentence(text))} [{c.number}]")
+            if unit.lead:
+                if (c.number, unit.lead) in said:
+                    unit = replace(unit, lead="")  # said with an earlier item of its list
+                said.add((c.number, c.unit.lead))
+            pieces.append(f"{quote(as_sentence(unit.read_as))} [{c.number}]")
         return " ".join(pieces)
 
     def stream(self, context: Context, question: str, max_tokens: int) -> Iterator[str]:

@@ -80,6 +80,7 @@ from attest.reader.reading import (
     sigmoid,
     unit_features,
 )
+from attest.text.embedder import QuestionTimeEmbedder
 
 sys.path.insert(0, str(Path(__file__).parent))
 from train_reader import calibration_paragraph  # noqa: E402
@@ -112,7 +113,9 @@ def collect(
     # which may be for other features).
     n = len(FEATURES)
     neutral = AnswerModel((0.0,) * n, (1.0,) * n, (0.0,) * n, 0.0, decline=0.5, answer=0.5, relevant=0.5)
-    generator = ExtractiveGenerator(PassageReader(reader, retriever.embedder, neutral))
+    # Units are embedded as the service embeds them (bfloat16 where the CPU has it).
+    question_time = QuestionTimeEmbedder(retriever.embedder, settings.model_precision)
+    generator = ExtractiveGenerator(PassageReader(reader, question_time, neutral))
     began = time.perf_counter()
     for half, questions in zip(collected, halves, strict=True):
         for question in questions:
@@ -256,7 +259,7 @@ def main() -> int:
     held_out = [q for q in questions if _article(q) % 2 == 1 and q.answerable][:size]
     held_out += [q for q in questions if _article(q) % 2 == 1 and not q.answerable][:size]
     settings = get_settings()
-    reader = Reader(args.reader)
+    reader = Reader(args.reader, precision=settings.model_precision)
     if args.readings:
         kept = pickle.loads(args.readings.read_bytes())  # noqa: S301 (a file this script wrote)
         names = ("calibration", "held_out")

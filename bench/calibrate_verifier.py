@@ -34,11 +34,13 @@ import numpy as np
 from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 
 from attest.core import logistic
+from attest.core.enums import Precision
 from attest.core.settings import get_settings
 from attest.eval.datasets import HALUEVAL_QA, SHARED_DATA, Item, half
 from attest.ingest.entities import EntityTagger
 from attest.text.embedder import SentenceTransformerEmbedder
 from attest.verify.checker import FactChecker
+from attest.verify.consistency import ConsistencyModel
 from attest.verify.model import WEIGHTS, SupportModel
 from attest.verify.signals import SIGNALS
 
@@ -102,7 +104,12 @@ def features(checker: FactChecker, rows: list[dict[str, Any]]) -> tuple[np.ndarr
     """One signal row per response (its weakest claim, signal by signal) and the labels."""
     batched = BatchedEmbedder(checker.embedder)  # type: ignore[arg-type]
     model = checker.model if checker._model else None
-    recorder = FactChecker(batched, model, entities=checker.entities)  # type: ignore[arg-type]
+    recorder = FactChecker(
+        batched,  # type: ignore[arg-type]
+        model,
+        entities=checker.entities,
+        consistency=checker.consistency,
+    )
     for row in rows:
         recorder.signals(row["response"], [(1, row["context"])], row.get("question"))
     batched.fill()
@@ -145,7 +152,13 @@ def main() -> int:
         return 0
     settings = get_settings()
     tagger = EntityTagger(settings.spacy_pipeline)
-    checker = FactChecker(SentenceTransformerEmbedder(settings.embedding_model), entities=tagger.labelled)
+    checker = FactChecker(
+        SentenceTransformerEmbedder(settings.embedding_model),
+        entities=tagger.labelled,
+        # Fitted on float32's signals, whatever ATTEST_MODEL_PRECISION says, so that the fit
+        # reproduces on any CPU; bfloat16's differ from them by a few hundredths of a logit.
+        consistency=ConsistencyModel(precision=Precision.FLOAT32),
+    )
     halueval = halueval_rows()
     training = [row for row in halueval if is_training(row)]
     train = training + synthetic_rows(training, tagger, args.synthetic)

@@ -456,9 +456,10 @@ def main() -> None:
 
 def record_slice(out: Path) -> None:
     """Score the saved model, loaded as Attest loads it, on the tests' fixed slice; record it."""
+    from attest.core.enums import Precision
     from attest.verify.consistency import ConsistencyModel, slice_scores
 
-    model = ConsistencyModel(out)
+    model = ConsistencyModel(out, precision=Precision.FLOAT32)  # the recorded score is float32's
     manifest = model.manifest
     manifest["slice"] = {"file": str(SLICE.relative_to(ROOT)), **slice_scores(model, SLICE)}
     (out / model.files.manifest).write_text(json.dumps(manifest, indent=2) + "\n")

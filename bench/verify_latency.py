@@ -34,7 +34,7 @@ from attest.eval.metrics import latency_percentiles
 from attest.ingest.entities import EntityTagger
 from attest.reader.model import shipped_reader
 from attest.reader.reading import shipped_answer_model
-from attest.text.embedder import SentenceTransformerEmbedder
+from attest.text.embedder import QuestionTimeEmbedder, SentenceTransformerEmbedder
 from attest.verify.checker import FactChecker
 
 SQUAD = Path(__file__).resolve().parents[1].parent / "shared/data/squad-v2-dev/dev-v2.0.json"
@@ -76,7 +76,9 @@ def main() -> int:
     if not SQUAD.is_file():
         print(f"skipped: {SQUAD} is missing", file=sys.stderr)
         return 0
-    embedder = SentenceTransformerEmbedder(get_settings().embedding_model)
+    embedder = QuestionTimeEmbedder(  # as the service checks
+        SentenceTransformerEmbedder(get_settings().embedding_model), get_settings().model_precision
+    )
     tagger = EntityTagger(get_settings().spacy_pipeline)
     checker = FactChecker(
         embedder,

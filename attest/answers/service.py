@@ -52,7 +52,7 @@ from attest.retrieval.context import Context, build_context
 from attest.retrieval.filters import Filters
 from attest.retrieval.hybrid import QueryEntities, RetrievedChunk
 from attest.retrieval.service import Retrievers
-from attest.text.embedder import Embedder, SentenceTransformerEmbedder
+from attest.text.embedder import Embedder, QuestionTimeEmbedder, SentenceTransformerEmbedder
 from attest.text.words import has_abbreviation, spell_out
 from attest.verify.checker import FactChecker, Verdict
 from attest.verify.policy import Gated, apply, try_again
@@ -117,8 +117,10 @@ class Answerer:
         self.embedder = embedder or SentenceTransformerEmbedder(
             settings.embedding_model, batch_size=settings.embedding_batch_size
         )
+        # What is embedded while answering runs in bfloat16 where the CPU has it; documents do not.
+        question_time = QuestionTimeEmbedder(self.embedder, settings.model_precision)
         # Questions are embedded for retrieval and again for the relevance gate, and asked again.
-        self.query_embedder = CachingEmbedder(self.embedder, settings.query_cache_size)
+        self.query_embedder = CachingEmbedder(question_time, settings.query_cache_size)
         self.cache = AnswerCache(settings.answer_cache_size)
         self.retrievers = Retrievers(
             engine, self.query_embedder, settings, partial(question_entities, settings.spacy_pipeline)
@@ -131,7 +133,7 @@ class Answerer:
         self.condense = Condenser(self.generator, settings.chat_history_turns)
         self.entities = EntityTagger(settings.spacy_pipeline)  # the checker's, without any KB's terms
         self.checker = FactChecker(
-            self.embedder,
+            question_time,
             reader=self.reader,
             relevant=self.answer_model.relevant,
             entities=self.entities.labelled,

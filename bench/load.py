@@ -2,7 +2,7 @@
 
 Ingests the demo knowledge base into a temporary data directory, starts ``attest serve``
 on loopback (extractive generator, so that the service is measured rather than an LLM;
-no rate limit, since every client is one user), and runs ``--clients`` concurrent
+no rate limit and no per-caller answer limit, since all clients sign in as one user), and runs ``--clients`` concurrent
 clients asking the demo questions (``scripts/demo_kb_questions.json``) for
 ``--seconds``. Each client sends its next question when the last answer arrives.
 
@@ -68,6 +68,7 @@ def main() -> None:
             "ATTEST_DATA_DIR": tmp,
             "ATTEST_GENERATOR": "extractive",
             "ATTEST_RATE_LIMIT_PER_MINUTE": "0",
+            "ATTEST_MAX_CONCURRENT_ANSWERS": "0",  # else all but 2 clients at a time get 429
         }
         env.pop("DATABASE_URL", None)
         if args.database_url:

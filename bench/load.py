@@ -2,8 +2,8 @@
 
 Ingests the demo knowledge base into a temporary data directory, starts ``attest serve``
 on loopback (extractive generator, so that the service is measured rather than an LLM;
-no rate limit and no per-caller answer limit, since all clients sign in as one user), and runs ``--clients`` concurrent
-clients asking the demo questions (``scripts/demo_kb_questions.json``) for
+no rate limit and no per-caller answer limit, since all clients sign in as one user), and
+runs ``--clients`` concurrent clients asking the demo questions (``scripts/demo_kb_questions.json``) for
 ``--seconds``. Each client sends its next question when the last answer arrives.
 
 ``--distinct`` makes every question unique (a numbered suffix), so that no answer comes

@@ -54,8 +54,9 @@ class Choice(enum.StrEnum):
 
 
 class Precision(Choice):
-    """The arithmetic the trained pair models (the reader, the consistency model) run in on the
-    CPU (``ATTEST_MODEL_PRECISION``; :mod:`attest.reader.model`)."""
+    """The arithmetic of the models that run while a question is answered: the reader, the
+    consistency model and the question-time embedder (``ATTEST_MODEL_PRECISION``;
+    :func:`attest.text.embedder.runs_bfloat16`)."""
 
     AUTO = "auto"  # bfloat16 where the CPU has native bfloat16 instructions, else float32
     FLOAT32 = "float32"

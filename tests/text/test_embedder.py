@@ -27,5 +27,6 @@ def test_bfloat16_question_time_vectors_are_float32_and_close_to_float32s(
     assert fast.dtype == np.float32 and fast.shape == exact.shape
     assert np.allclose(np.linalg.norm(fast, axis=1), 1.0, atol=1e-5)
     assert np.abs(fast @ exact.T - exact @ exact.T).max() < 0.01  # every cosine, not only the diagonal
+    assert not np.array_equal(fast, exact)  # and not float32 again, which would mean bfloat16 never ran
     assert np.array_equal(QuestionTimeEmbedder(embedder, Precision.FLOAT32).embed(TEXTS), exact)
     assert embedder.embed(TEXTS).tobytes() == exact.tobytes()  # documents stay float32 after it

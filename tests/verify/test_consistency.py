@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from attest.core.enums import Precision
@@ -51,10 +52,14 @@ def test_the_shipped_model_reproduces_its_recorded_score_on_the_fixed_slice() ->
 
 
 def test_bfloat16_scores_the_slice_as_float32_does() -> None:
-    """The fast path, forced here so that it runs on any CPU, keeps the slice's ROC AUC."""
-    fast = slice_scores(ConsistencyModel(precision=Precision.BFLOAT16), SLICE)
-    exact = slice_scores(ConsistencyModel(precision=Precision.FLOAT32), SLICE)
+    """The fast path, forced here so that it runs on any CPU, keeps the slice's ROC AUC, and
+    does run (its logits are not float32's)."""
+    fast_model = ConsistencyModel(precision=Precision.BFLOAT16)
+    exact_model = ConsistencyModel(precision=Precision.FLOAT32)
+    fast, exact = slice_scores(fast_model, SLICE), slice_scores(exact_model, SLICE)
     assert fast["roc_auc"] == pytest.approx(exact["roc_auc"], abs=0.01)
+    evidence, claims = [EVIDENCE, EVIDENCE], ["The Finance Team approves travel requests.", "Dana Whitfield."]
+    assert not np.array_equal(fast_model.logits(evidence, claims), exact_model.logits(evidence, claims))
 
 
 @pytest.mark.parametrize(

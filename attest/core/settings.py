@@ -391,7 +391,10 @@ class Settings(BaseSettings):
     )
 
     query_cache_size: int = Field(
-        default=1024, ge=0, description="Query embeddings kept per process (0: none)."
+        default=8192,
+        ge=0,
+        description="Question-time embeddings kept per process: questions and the answer units "
+        "read for them, 1.5 KB each (0: none).",
     )
     answer_cache_size: int = Field(
         default=256,

@@ -1,8 +1,10 @@
-"""A bounded LRU map, and the query-embedding cache built on it.
+"""A bounded LRU map, and the question-time embedding cache built on it.
 
-Questions are embedded for retrieval and again for the relevance gate, and asked again;
-the vector of each is kept, per process. The answer cache (:mod:`attest.answers.cache`)
-uses the same map.
+Questions are embedded for retrieval and again for the relevance gate, and asked again.
+The answer units of the retrieved passages are embedded for the reader's similarity
+feature, and the same passages come back for many questions (and for each part of a
+two-part question). The vector of each text is kept, per process. The answer cache
+(:mod:`attest.answers.cache`) uses the same map.
 """
 
 from __future__ import annotations
@@ -53,7 +55,8 @@ class LRU(Generic[V]):
 
 
 class CachingEmbedder:
-    """An :class:`Embedder` that remembers single texts (queries); batches pass straight through."""
+    """An :class:`Embedder` that remembers the vector of each text it embedded; the texts
+    it has not seen are embedded together, in one batch."""
 
     def __init__(self, embedder: Embedder, size: int) -> None:
         self.inner = embedder
@@ -65,11 +68,16 @@ class CachingEmbedder:
         return self.inner.dimension
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        if len(texts) != 1:
+        if self.cache.size <= 0:
             return self.inner.embed(texts)
-        vector = self.cache.get(texts[0])
-        if vector is None:
-            vector = self.inner.embed(texts)[0]
-            vector.setflags(write=False)  # shared between callers
-            self.cache.put(texts[0], vector)
-        return vector[np.newaxis, :]
+        if not texts:
+            return self.inner.embed(texts)
+        distinct = list(dict.fromkeys(texts))
+        found = {text: vector for text in distinct if (vector := self.cache.get(text)) is not None}
+        missing = [text for text in distinct if text not in found]
+        if missing:
+            for text, vector in zip(missing, self.inner.embed(missing), strict=True):
+                vector.setflags(write=False)  # kept: a caller gets a copy
+                self.cache.put(text, vector)
+                found[text] = vector
+        return np.stack([found[text] for text in texts])

@@ -1,4 +1,4 @@
-"""The LRU map, and the query-embedding cache built on it."""
+"""The LRU map, and the question-time embedding cache built on it."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ class Counting:
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         self.texts += len(texts)
-        return np.asarray([[len(t), 1.0] for t in texts], dtype=np.float32)
+        return np.asarray([[len(t), 1.0] for t in texts], dtype=np.float32).reshape(-1, 2)
 
 
 def test_lru_evicts_the_least_recently_used() -> None:
@@ -39,14 +39,17 @@ def test_lru_evicts_the_least_recently_used() -> None:
     assert off.get("a") is None
 
 
-def test_caching_embedder_remembers_single_texts_only() -> None:
+def test_caching_embedder_embeds_each_text_once() -> None:
     inner = Counting()
     cached = CachingEmbedder(inner, 8)
     first = cached.embed(["how many days?"])
     again = cached.embed(["how many days?"])
     assert inner.texts == 1 and np.array_equal(first, again) and again.shape == (1, 2)
-    cached.embed(["a", "b"])
-    cached.embed(["a", "b"])
-    assert inner.texts == 5  # batches (documents, claims) are not kept
-    with pytest.raises(ValueError):
-        again[0, 0] = 0.0  # a shared vector cannot be changed by a caller
+    # Answer units: only the texts not seen yet are embedded, once each, in the caller's order.
+    units = cached.embed(["a", "how many days?", "bb", "a"])
+    assert inner.texts == 3 and units.shape == (4, 2)
+    assert np.array_equal(units[1], first[0]) and np.array_equal(units[0], units[3])
+    assert np.array_equal(cached.embed(["bb", "a"]), units[[2, 0]]) and inner.texts == 3
+    again[0, 0] = 42.0  # a caller's copy: the kept vector stays
+    assert np.array_equal(cached.embed(["how many days?"]), first)
+    assert cached.embed([]).shape == (0, 2)

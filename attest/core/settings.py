@@ -394,7 +394,7 @@ class Settings(BaseSettings):
         default=8192,
         ge=0,
         description="Question-time embeddings kept per process: questions and the answer units "
-        "read for them, 1.5 KB each (0: none).",
+        "read for them; about 1.5 KB each with the default model (0: none).",
     )
     answer_cache_size: int = Field(
         default=256,

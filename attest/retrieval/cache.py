@@ -68,9 +68,7 @@ class CachingEmbedder:
         return self.inner.dimension
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        if self.cache.size <= 0:
-            return self.inner.embed(texts)
-        if not texts:
+        if self.cache.size <= 0 or not texts:
             return self.inner.embed(texts)
         distinct = list(dict.fromkeys(texts))
         found = {text: vector for text in distinct if (vector := self.cache.get(text)) is not None}

@@ -19,9 +19,12 @@ Fitted on the calibration questions:
 
 * the answer model: a logistic regression of the label on the unit's features
   (:mod:`attest.reader.features`);
-* ``answer``: units at or above it join the best one in an extractive answer (at most
-  ``cap``); the threshold that finds the most gold answers with answers no longer on
-  average than ``--max-units`` units;
+* ``answer`` and ``relative``: a unit joins the best one in an extractive answer (at most
+  ``cap``) when it scores at least ``answer`` and at least ``relative`` times the best
+  unit's score; the pair that finds the most gold answers with answers no longer on
+  average than ``--max-units`` units (``--no-relative`` fixes ``relative`` at 0, the
+  rule before 2026-12-07). The relative bar spends the length budget where the best unit
+  is unsure and keeps a clear answer to one unit;
 * ``decline``: the best unit's probability below which Attest says the documents do not
   hold the answer; among the thresholds that wrongly decline at most
   ``--max-wrongly-declined`` of the answerable questions (the embedding relevance gate's
@@ -40,7 +43,7 @@ Usage:
     python bench/calibrate_reader.py [--held-out 600] [--max-wrongly-declined 0.08]
                                      [--max-units 1.5] [--max-flagged-correct 0.05] [--json]
                                      [--reader DIR] [--out FILE] [--dump FILE]
-                                     [--readings FILE]
+                                     [--readings FILE] [--no-relative]
 
 ``--reader`` reads with another reader model (a candidate from ``bench/train_reader.py
 --out``), ``--out`` writes the calibration elsewhere than the shipped file, and ``--dump``
@@ -87,6 +90,7 @@ from train_reader import calibration_paragraph  # noqa: E402
 
 SEED = 13
 GRID = tuple(round(t, 3) for t in np.arange(0.0, 1.0001, 0.005))
+RELATIVE = tuple(round(r, 2) for r in np.arange(0.0, 0.951, 0.05))
 CAP = 3
 
 
@@ -143,13 +147,16 @@ def declined(item: Read, decline: float, min_relevance: float) -> bool:
     return item.relevance < min_relevance or not len(item.scores) or float(item.scores.max()) < decline
 
 
-def chosen(item: Read, answer: float) -> np.ndarray:
+def chosen(item: Read, answer: float, relative: float = 0.0) -> np.ndarray:
     ranked = np.argsort(-item.scores, kind="stable")
-    keep = [ranked[0], *(i for i in ranked[1:CAP] if item.scores[i] >= answer)]
+    bar = max(answer, relative * float(item.scores[ranked[0]]))
+    keep = [ranked[0], *(i for i in ranked[1:CAP] if item.scores[i] >= bar)]
     return np.asarray(keep)
 
 
-def outcome(items: list[Read], decline: float, answer: float, min_relevance: float) -> dict[str, float]:
+def outcome(
+    items: list[Read], decline: float, answer: float, min_relevance: float, relative: float = 0.0
+) -> dict[str, float]:
     """The figures of one setting: gold found, declines, answer length."""
     answerable = [i for i in items if i.answerable]
     unanswerable = [i for i in items if not i.answerable]
@@ -158,7 +165,7 @@ def outcome(items: list[Read], decline: float, answer: float, min_relevance: flo
         if declined(item, decline, min_relevance):
             found.append(False)
             continue
-        keep = chosen(item, answer)
+        keep = chosen(item, answer, relative)
         found.append(bool(item.labels[keep].any()))
         units.append(len(keep))
     return {
@@ -186,18 +193,26 @@ def score(
 
 
 def calibrate(
-    items: list[Read], settings: Settings, max_wrong: float, max_units: float, max_flagged: float
+    items: list[Read],
+    settings: Settings,
+    max_wrong: float,
+    max_units: float,
+    max_flagged: float,
+    relatives: tuple[float, ...] = RELATIVE,
 ) -> AnswerModel:
     weights = fit(items)
     score(items, weights)
     floor = settings.answer_min_relevance
     answerable = [i for i in items if i.answerable and len(i.scores)]
-    # answer: the most gold with answers no longer than max_units on average (decline off)
-    lengths = {t: outcome(answerable, 0.0, t, floor) for t in GRID}
-    allowed = [t for t in GRID if lengths[t]["units_per_answer"] <= max_units]
-    answer = max(allowed, key=lambda t: (lengths[t]["contains_gold"], t))
+    # answer, relative: the most gold with answers no longer than max_units on average
+    # (decline off); of equals, the shorter answers
+    lengths = {(t, r): outcome(answerable, 0.0, t, floor, r) for t in GRID for r in relatives}
+    allowed = [k for k, row in lengths.items() if row["units_per_answer"] <= max_units]
+    answer, relative = max(
+        allowed, key=lambda k: (lengths[k]["contains_gold"], -lengths[k]["units_per_answer"], k)
+    )
     # decline: Youden's J among thresholds that decline few answerable questions
-    rows = {t: outcome(items, t, answer, floor) for t in GRID}
+    rows = {t: outcome(items, t, answer, floor, relative) for t in GRID}
     ok = [t for t in GRID if rows[t]["answerable_declined"] <= max_wrong]
     decline = max(ok, key=lambda t: (rows[t]["unanswerable_declined"] - rows[t]["answerable_declined"], -t))
     # relevant: flags at most max_flagged of the answers that hold the gold (the best gold unit)
@@ -213,7 +228,9 @@ def calibrate(
         "calibrated_at": datetime.now(UTC).strftime("%Y-%m-%d"),
     }
     mean, scale, coef, intercept = weights
-    return AnswerModel(mean, scale, coef, intercept, decline, answer, relevant, cap=CAP, about=about)
+    return AnswerModel(
+        mean, scale, coef, intercept, decline, answer, relevant, cap=CAP, relative=relative, about=about
+    )
 
 
 def _share(values: list[bool]) -> float:
@@ -238,6 +255,9 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=CALIBRATION, help="where the calibration goes")
     parser.add_argument("--dump", type=Path, default=None, help="pickle every question's reading here")
     parser.add_argument("--readings", type=Path, default=None, help="fit from a --dump file")
+    parser.add_argument(
+        "--no-relative", action="store_true", help="no relative bar for an answer's further units"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if not SQUAD_DEV.is_file():
@@ -271,7 +291,12 @@ def main() -> int:
         halves = {"calibration": calibration, "held_out": evaluation}
         args.dump.write_bytes(pickle.dumps({k: [vars(i) for i in v] for k, v in halves.items()}))
     model = calibrate(
-        calibration, settings, args.max_wrongly_declined, args.max_units, args.max_flagged_correct
+        calibration,
+        settings,
+        args.max_wrongly_declined,
+        args.max_units,
+        args.max_flagged_correct,
+        (0.0,) if args.no_relative else RELATIVE,
     )
     floor = settings.answer_min_relevance
     report: dict[str, object] = {
@@ -280,21 +305,22 @@ def main() -> int:
         "thresholds": {
             "decline": model.decline,
             "answer": model.answer,
+            "relative": model.relative,
             "relevant": model.relevant,
         },
-        "calibration": outcome(calibration, model.decline, model.answer, floor),
+        "calibration": outcome(calibration, model.decline, model.answer, floor, model.relative),
     }
     report["coef"] = dict(zip(FEATURES, model.coef, strict=True))
     if evaluation:
         score(evaluation, (model.mean, model.scale, model.coef, model.intercept))
-        report["held_out"] = outcome(evaluation, model.decline, model.answer, floor)
+        report["held_out"] = outcome(evaluation, model.decline, model.answer, floor, model.relative)
         report["held_out_ceiling"] = _share([bool(i.labels.any()) for i in evaluation if i.answerable])
-        report["held_out_no_reader_gate"] = outcome(evaluation, 0.0, model.answer, floor)
+        report["held_out_no_reader_gate"] = outcome(evaluation, 0.0, model.answer, floor, model.relative)
         reader_alone = [replace(i, scores=i.reader) for i in evaluation]
         report["held_out_reader_alone_best_unit"] = outcome(reader_alone, 0.0, 1.01, floor)
         report["held_out_answer_model_best_unit"] = outcome(evaluation, 0.0, 1.01, floor)
         report["held_out_curve"] = [
-            {"decline": t, **outcome(evaluation, t, model.answer, floor)} for t in GRID[::10]
+            {"decline": t, **outcome(evaluation, t, model.answer, floor, model.relative)} for t in GRID[::10]
         ]
     print(json.dumps(report, indent=None if args.json else 2))
     model.save(args.out)

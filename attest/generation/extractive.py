@@ -52,7 +52,7 @@ class ExtractiveGenerator:
         readings = (
             [self.reader.read_context(part, context.passages) for part in parts] if len(parts) > 1 else []
         )
-        chosen = reading.answer(model.answer, model.cap, readings, model.decline)
+        chosen = reading.answer(model.answer, model.cap, readings, model.decline, model.relative)
         leads = {(c.number, c.unit.lead) for c in chosen if c.unit.lead}
         pieces, said = [], set()
         for c in chosen:

@@ -83,10 +83,17 @@ class Reading:
         return Reading(tuple(kept[place] for place in sorted(kept)))
 
     def answer(
-        self, threshold: float, cap: int, parts: Sequence[Reading] = (), floor: float = 1.0
+        self,
+        threshold: float,
+        cap: int,
+        parts: Sequence[Reading] = (),
+        floor: float = 1.0,
+        relative: float = 0.0,
     ) -> list[Candidate]:
-        """The units scoring at least ``threshold`` (the best one always), at most ``cap``,
-        in passage order.
+        """The units scoring at least ``threshold`` and at least ``relative`` times the best
+        unit's score (the best one always), at most ``cap``, in passage order. The
+        relative bar keeps an answer short when its best unit is clearly the answer, and
+        lets it quote the next candidates when the best is unsure.
 
         For a question of several parts, ``parts`` holds each part's own reading
         (:func:`question_parts`), and each part first gets a unit of its own: its best unit
@@ -100,7 +107,8 @@ class Reading:
         ranked = sorted(self.candidates, key=lambda c: -c.score)
         own = self._units_of_parts(parts, floor) if len(parts) > 1 else []
         chosen: dict[tuple[int, int], Candidate] = {}
-        for candidate in (*own, ranked[0], *(c for c in ranked[1:] if c.score >= threshold)):
+        bar = max(threshold, relative * ranked[0].score)
+        for candidate in (*own, ranked[0], *(c for c in ranked[1:] if c.score >= bar)):
             if len(chosen) < cap:
                 chosen.setdefault(_place(candidate), candidate)
         by_place = {_place(c): c for c in self.candidates}  # the whole question's scores
@@ -196,6 +204,7 @@ class AnswerModel(CalibratedLogistic):
     answer: float  # units at or above this join the extractive answer
     relevant: float  # an answer the reader scores below this does not answer the question
     cap: int = 3  # most units in an extractive answer
+    relative: float = 0.0  # ... if they also score at least this share of the best unit's score
     features: tuple[str, ...] = FEATURES
     about: dict[str, Any] = field(default_factory=dict)
 
@@ -207,7 +216,7 @@ class AnswerModel(CalibratedLogistic):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        limits = (self.decline, self.answer, self.relevant)
+        limits = (self.decline, self.answer, self.relevant, self.relative)
         if not all(0.0 <= v <= 1.0 for v in limits) or self.cap < 1:
             raise self.error(f"has thresholds out of range: {limits}, cap {self.cap}")
 

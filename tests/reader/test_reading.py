@@ -89,6 +89,11 @@ def test_the_best_unit_and_those_above_the_threshold_are_chosen_in_passage_order
     assert reading.best == pytest.approx(1 / (1 + np.exp(-3.0)))
     assert "# Parental leave" not in {c.unit.text for c in reading.candidates}
     assert [c.unit.text for c in reading.answer(threshold=0.99, cap=3)] == [chosen[1].unit.text]
+    # The relative bar: "HR portal" (0.73) is under 0.8 x the best (0.95 x 0.8 = 0.76), and
+    # "12 weeks" (0.27) is over a low absolute threshold but under half the best.
+    assert reading.answer(threshold=0.2, cap=3, relative=0.8) == [chosen[1]]
+    assert reading.answer(threshold=0.2, cap=3, relative=0.5) == chosen
+    assert len(reading.answer(threshold=0.2, cap=3)) == 3
 
 
 def test_questions_are_cut_into_parts_only_where_a_second_question_begins() -> None:

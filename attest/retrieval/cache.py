@@ -74,7 +74,8 @@ class CachingEmbedder:
         found = {text: vector for text in distinct if (vector := self.cache.get(text)) is not None}
         missing = [text for text in distinct if text not in found]
         if missing:
-            for text, vector in zip(missing, self.inner.embed(missing), strict=True):
+            for text, row in zip(missing, self.inner.embed(missing), strict=True):
+                vector = row.copy()  # not a view: a kept row would keep its whole batch alive
                 vector.setflags(write=False)  # kept: a caller gets a copy
                 self.cache.put(text, vector)
                 found[text] = vector

@@ -53,3 +53,4 @@ def test_caching_embedder_embeds_each_text_once() -> None:
     again[0, 0] = 42.0  # a caller's copy: the kept vector stays
     assert np.array_equal(cached.embed(["how many days?"]), first)
     assert cached.embed([]).shape == (0, 2)
+    assert cached.cache.get("bb").base is None  # kept on its own, not as a view of its batch

@@ -400,11 +400,15 @@ class _Draft:
     def answered(
         self, checked: CheckedAnswer, gated: Gated, verdict: Verdict, backend: str, reason: str | None
     ) -> Answer:
-        """The checked answer, as the verification policy shows it."""
+        """The checked answer, as the verification policy shows it. Its sentences and
+        citations are those of the text shown: after ``strip`` the kept statements', after a
+        refusal none (the draft, kept for the audit log, had them)."""
+        shown = checked.shown_as(gated.text) if gated.action == "stripped" else checked
+        refused = gated.action == "refused"
         return replace(
             self._answer(gated.text, True, reason, tuple(Source.given(p) for p in checked.passages)),
-            citations=tuple(Citation.of(p) for p in checked.cited()),
-            sentences=checked.sentences,
+            citations=() if refused else tuple(Citation.of(p) for p in shown.cited()),
+            sentences=() if refused else shown.sentences,
             invalid_citations=checked.invalid_citations,
             backend=backend,
             verdict=verdict,

@@ -26,7 +26,7 @@ with one space, offsets past that space are off by the length of the real gap le
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from attest.retrieval.context import Context, Passage
@@ -112,6 +112,13 @@ class CheckedAnswer:
         """The passages the answer cites, each once, in passage order."""
         return tuple(p for p in self.passages if p.number in self.cited_passages)
 
+    def shown_as(self, text: str) -> CheckedAnswer:
+        """What the verification policy shows of this answer (``text``: the kept statements,
+        after ``strip``), checked against the same passages, so that its sentences and
+        citations are those of what the asker reads. The removed citations stay listed."""
+        shown = _checked(text, self.passages)
+        return replace(shown, invalid_citations=self.invalid_citations)
+
 
 def quote(text: str) -> str:
     """``text`` from a source, with every bracketed number in it made plain text (not a mark)."""
@@ -157,10 +164,14 @@ def validate(answer: str, context: Context, *, min_support: float = 0.3) -> Chec
     """
     if not 0.0 <= min_support <= 1.0:
         raise ValueError(f"min_support must be between 0 and 1, got {min_support}.")
-    valid = {p.number for p in context.passages}
-    text, invalid = _remove_invalid(requote(answer, [p.text for p in context.passages]), valid)
+    return _checked(answer, context.passages, min_support)
+
+
+def _checked(answer: str, passages: tuple[Passage, ...], min_support: float = 0.3) -> CheckedAnswer:
+    valid = {p.number for p in passages}
+    text, invalid = _remove_invalid(requote(answer, [p.text for p in passages]), valid)
     marks = parse_citations(text)
-    index = _SourceIndex(context.passages)
+    index = _SourceIndex(passages)
     sentences = tuple(
         _check_sentence(text, start, end, marks, index, min_support) for start, end in sentence_spans(text)
     )
@@ -170,7 +181,7 @@ def validate(answer: str, context: Context, *, min_support: float = 0.3) -> Chec
         invalid_citations=tuple(sorted(invalid)),
         cited_passages=tuple(sorted({n for mark in marks for n in mark.numbers})),
         uncited_sentences=sum(1 for s in sentences if not s.cited and _content_tokens(s.text)),
-        passages=context.passages,
+        passages=passages,
     )
 
 

@@ -300,6 +300,24 @@ def test_a_knowledge_base_policy_strips_or_refuses(
     assert refused.text == COULD_NOT_VERIFY and refused.sources
 
 
+def test_the_sentences_and_citations_are_those_of_the_text_shown(
+    kb: Path, settings: Settings, engine: Engine, embedder: SentenceTransformerEmbedder
+) -> None:
+    """After ``strip``, the removed statement's sentence and the passage only it cited are
+    gone from the answer's record; after a refusal, nothing the draft said or cited is left."""
+    invented = INVENTED.replace("Monaco [1]", "Monaco [2]")
+    flagged = ask_with_policy(settings, engine, embedder, Scripted(invented), None)
+    assert {c.number for c in flagged.citations} == {1, 2}  # both passages are in the context
+    stripped = ask_with_policy(settings, engine, embedder, Scripted(invented), "strip")
+    assert stripped.gate is not None and stripped.gate.action == "stripped"
+    assert [s.text for s in stripped.sentences] == [stripped.text]
+    assert {c.number for c in stripped.citations} == {1}
+    assert "yacht" in (stripped.draft or "")  # the audit log keeps the draft
+    refused = ask_with_policy(settings, engine, embedder, Scripted(invented), "refuse")
+    assert refused.gate is not None and refused.gate.action == "refused"
+    assert refused.sentences == () and refused.citations == () and refused.sources
+
+
 def test_regenerate_asks_once_more_with_a_stricter_prompt(
     kb: Path, settings: Settings, engine: Engine, embedder: SentenceTransformerEmbedder
 ) -> None:

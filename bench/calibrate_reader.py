@@ -25,11 +25,16 @@ Fitted on the calibration questions:
   average than ``--max-units`` units (``--no-relative`` fixes ``relative`` at 0, the
   rule before 2026-12-07). The relative bar spends the length budget where the best unit
   is unsure and keeps a clear answer to one unit;
-* ``decline``: the best unit's probability below which Attest says the documents do not
-  hold the answer; among the thresholds that wrongly decline at most
+* ``decline`` and ``decline_reader``: Attest says the documents do not hold the answer
+  when the best unit's probability is below ``decline``, or the reader's own best
+  probability is below ``decline_reader`` (the answer model's cheap signals can lift an
+  on-topic unit the reader doubts); among the pairs that wrongly decline at most
   ``--max-wrongly-declined`` of the answerable questions (the embedding relevance gate's
   declines included), the one that separates them from the unanswerable ones best
-  (Youden's J);
+  (Youden's J). ``decline_reader`` is fitted only with ``--reader-decline``; otherwise it
+  is 0 (off), as shipped: on SQuAD the pair declines more unanswerable questions, but the
+  SQuAD-trained reader under-scores handbook table rows, and on the demo handbook it
+  declined right answers (benchmarks.md, 2026-12-07);
 * ``relevant``: an answer the reader alone scores below it "does not answer the question";
   the highest threshold that flags at most ``--max-flagged-correct`` of the answers that
   hold the gold (each answerable question's best gold unit, read after its passage's
@@ -43,7 +48,7 @@ Usage:
     python bench/calibrate_reader.py [--held-out 600] [--max-wrongly-declined 0.08]
                                      [--max-units 1.5] [--max-flagged-correct 0.05] [--json]
                                      [--reader DIR] [--out FILE] [--dump FILE]
-                                     [--readings FILE] [--no-relative]
+                                     [--readings FILE] [--no-relative] [--reader-decline]
 
 ``--reader`` reads with another reader model (a candidate from ``bench/train_reader.py
 --out``), ``--out`` writes the calibration elsewhere than the shipped file, and ``--dump``
@@ -91,6 +96,7 @@ from train_reader import calibration_paragraph  # noqa: E402
 SEED = 13
 GRID = tuple(round(t, 3) for t in np.arange(0.0, 1.0001, 0.005))
 RELATIVE = tuple(round(r, 2) for r in np.arange(0.0, 0.951, 0.05))
+READER_DECLINE = tuple(round(r, 3) for r in np.arange(0.0, 0.5001, 0.005))
 CAP = 3
 
 
@@ -143,8 +149,10 @@ def collect(
     return collected
 
 
-def declined(item: Read, decline: float, min_relevance: float) -> bool:
-    return item.relevance < min_relevance or not len(item.scores) or float(item.scores.max()) < decline
+def declined(item: Read, decline: float, min_relevance: float, decline_reader: float = 0.0) -> bool:
+    if item.relevance < min_relevance or not len(item.scores):
+        return True
+    return float(item.scores.max()) < decline or float(item.reader.max()) < decline_reader
 
 
 def chosen(item: Read, answer: float, relative: float = 0.0) -> np.ndarray:
@@ -155,14 +163,23 @@ def chosen(item: Read, answer: float, relative: float = 0.0) -> np.ndarray:
 
 
 def outcome(
-    items: list[Read], decline: float, answer: float, min_relevance: float, relative: float = 0.0
+    items: list[Read],
+    decline: float,
+    answer: float,
+    min_relevance: float,
+    relative: float = 0.0,
+    decline_reader: float = 0.0,
 ) -> dict[str, float]:
     """The figures of one setting: gold found, declines, answer length."""
     answerable = [i for i in items if i.answerable]
     unanswerable = [i for i in items if not i.answerable]
+
+    def no(item: Read) -> bool:
+        return declined(item, decline, min_relevance, decline_reader)
+
     found, units = [], []
     for item in answerable:
-        if declined(item, decline, min_relevance):
+        if no(item):
             found.append(False)
             continue
         keep = chosen(item, answer, relative)
@@ -170,8 +187,8 @@ def outcome(
         units.append(len(keep))
     return {
         "contains_gold": round(float(np.mean(found)), 4) if found else 0.0,
-        "answerable_declined": _share([declined(i, decline, min_relevance) for i in answerable]),
-        "unanswerable_declined": _share([declined(i, decline, min_relevance) for i in unanswerable]),
+        "answerable_declined": _share([no(i) for i in answerable]),
+        "unanswerable_declined": _share([no(i) for i in unanswerable]),
         "units_per_answer": round(float(np.mean(units)), 3) if units else 0.0,
     }
 
@@ -199,6 +216,7 @@ def calibrate(
     max_units: float,
     max_flagged: float,
     relatives: tuple[float, ...] = RELATIVE,
+    reader_declines: tuple[float, ...] = READER_DECLINE,
 ) -> AnswerModel:
     weights = fit(items)
     score(items, weights)
@@ -211,10 +229,7 @@ def calibrate(
     answer, relative = max(
         allowed, key=lambda k: (lengths[k]["contains_gold"], -lengths[k]["units_per_answer"], k)
     )
-    # decline: Youden's J among thresholds that decline few answerable questions
-    rows = {t: outcome(items, t, answer, floor, relative) for t in GRID}
-    ok = [t for t in GRID if rows[t]["answerable_declined"] <= max_wrong]
-    decline = max(ok, key=lambda t: (rows[t]["unanswerable_declined"] - rows[t]["answerable_declined"], -t))
+    decline, decline_reader = fit_decline(items, floor, max_wrong, reader_declines)
     # relevant: flags at most max_flagged of the answers that hold the gold (the best gold unit)
     good = np.sort([float(i.reader[i.labels].max()) for i in answerable if i.labels.any()])
     relevant = max([t for t in GRID if np.mean(good < t) <= max_flagged], default=0.0)
@@ -229,8 +244,43 @@ def calibrate(
     }
     mean, scale, coef, intercept = weights
     return AnswerModel(
-        mean, scale, coef, intercept, decline, answer, relevant, cap=CAP, relative=relative, about=about
+        mean,
+        scale,
+        coef,
+        intercept,
+        decline,
+        answer,
+        relevant,
+        cap=CAP,
+        relative=relative,
+        decline_reader=decline_reader,
+        about=about,
     )
+
+
+def fit_decline(
+    items: list[Read], floor: float, max_wrong: float, reader_declines: tuple[float, ...]
+) -> tuple[float, float]:
+    """``decline`` and ``decline_reader``: Youden's J among the pairs that decline at most
+    ``max_wrong`` of the answerable questions; of equals, the lower thresholds."""
+    gated = np.asarray([i.relevance < floor or not len(i.scores) for i in items])
+    best = np.asarray([float(i.scores.max()) if len(i.scores) else 0.0 for i in items])
+    reader = np.asarray([float(i.reader.max()) if len(i.reader) else 0.0 for i in items])
+    answerable = np.asarray([i.answerable for i in items])
+    chosen, key = (0.0, 0.0), None
+    for t in GRID:
+        for r in reader_declines:
+            no = gated | (best < t) | (reader < r)
+            wrong = float(no[answerable].mean()) if answerable.any() else 0.0
+            right = float(no[~answerable].mean()) if (~answerable).any() else 0.0
+            if wrong <= max_wrong and (key is None or (right - wrong, -t - r) > key):
+                chosen, key = (t, r), (right - wrong, -t - r)
+    return chosen
+
+
+def setting(model: AnswerModel, floor: float) -> tuple[float, float, float, float, float]:
+    """``outcome``'s arguments after the items for ``model``'s thresholds."""
+    return model.decline, model.answer, floor, model.relative, model.decline_reader
 
 
 def _share(values: list[bool]) -> float:
@@ -257,6 +307,9 @@ def main() -> int:
     parser.add_argument("--readings", type=Path, default=None, help="fit from a --dump file")
     parser.add_argument(
         "--no-relative", action="store_true", help="no relative bar for an answer's further units"
+    )
+    parser.add_argument(
+        "--reader-decline", action="store_true", help="also decline on the reader's own best unit"
     )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -297,6 +350,7 @@ def main() -> int:
         args.max_units,
         args.max_flagged_correct,
         (0.0,) if args.no_relative else RELATIVE,
+        READER_DECLINE if args.reader_decline else (0.0,),
     )
     floor = settings.answer_min_relevance
     report: dict[str, object] = {
@@ -304,23 +358,28 @@ def main() -> int:
         "questions": {"calibration": len(calibration), "held_out": len(evaluation)},
         "thresholds": {
             "decline": model.decline,
+            "decline_reader": model.decline_reader,
             "answer": model.answer,
             "relative": model.relative,
             "relevant": model.relevant,
         },
-        "calibration": outcome(calibration, model.decline, model.answer, floor, model.relative),
+        "calibration": outcome(calibration, *setting(model, floor)),
     }
     report["coef"] = dict(zip(FEATURES, model.coef, strict=True))
     if evaluation:
         score(evaluation, (model.mean, model.scale, model.coef, model.intercept))
-        report["held_out"] = outcome(evaluation, model.decline, model.answer, floor, model.relative)
+        report["held_out"] = outcome(evaluation, *setting(model, floor))
         report["held_out_ceiling"] = _share([bool(i.labels.any()) for i in evaluation if i.answerable])
         report["held_out_no_reader_gate"] = outcome(evaluation, 0.0, model.answer, floor, model.relative)
         reader_alone = [replace(i, scores=i.reader) for i in evaluation]
         report["held_out_reader_alone_best_unit"] = outcome(reader_alone, 0.0, 1.01, floor)
         report["held_out_answer_model_best_unit"] = outcome(evaluation, 0.0, 1.01, floor)
-        report["held_out_curve"] = [
-            {"decline": t, **outcome(evaluation, t, model.answer, floor, model.relative)} for t in GRID[::10]
+        report["held_out_curve"] = [  # the trade-off, each threshold moved with the other fixed
+            {"decline": t, **outcome(evaluation, *setting(replace(model, decline=t), floor))}
+            for t in GRID[::10]
+        ] + [
+            {"decline_reader": r, **outcome(evaluation, *setting(replace(model, decline_reader=r), floor))}
+            for r in READER_DECLINE[::10]
         ]
     print(json.dumps(report, indent=None if args.json else 2))
     model.save(args.out)

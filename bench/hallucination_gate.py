@@ -31,7 +31,6 @@ import argparse
 import json
 import sys
 import tempfile
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -93,7 +92,7 @@ def main() -> int:
             engine,
             settings,
             embedder=retriever.embedder,
-            answer_model=replace(answerer.answer_model, decline=0.0),
+            answer_model=answerer.answer_model.ungated(),
         )
         open_answers = ask_all(ungated, questions)
         answers = ask_all(answerer, questions)

@@ -32,7 +32,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -105,9 +105,7 @@ def run_demo(
     engine = db.make_engine(settings.sqlalchemy_url)
     answerer = Answerer(engine, settings, embedder=embedder)
     if not reader_gate:  # the model is asked whatever the reader finds (the relevance gate stays)
-        answerer = Answerer(
-            engine, settings, embedder=embedder, answer_model=replace(answerer.answer_model, decline=0.0)
-        )
+        answerer = Answerer(engine, settings, embedder=embedder, answer_model=answerer.answer_model.ungated())
     rows = []
     for question in questions:
         generator = answerer.generator

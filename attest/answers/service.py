@@ -264,7 +264,7 @@ class Answerer:
             context = self._context(hits, question)
         with _timed(answer.timings, "read"):
             reading = self.passage_reader.read_context(question, context.passages)
-        if reading.best < self.answer_model.decline:
+        if self.answer_model.declines(reading):
             yield Final(answer.declined("no passage answers the question"))
             return
         backend, reason = self.generator.name, ""

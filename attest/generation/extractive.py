@@ -6,8 +6,9 @@ reader model and the answer model (:mod:`attest.reader.reading`) score each shor
 unit with the question. The answer is the best unit and every other unit scoring at least
 the calibrated ``answer`` threshold, up to ``cap``, in passage order; each part of a
 two-part question is also read as a question of its own, so that each part gets its unit.
-When no unit reaches the ``decline`` threshold the backend answers :data:`NOT_FOUND`. It
-is also the fallback when the configured LLM fails.
+When the answer model declines (``AnswerModel.declines``: no unit reaches ``decline``, or the
+reader alone gives none ``decline_reader``) the backend answers :data:`NOT_FOUND`. It is also
+the fallback when the configured LLM fails.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ class ExtractiveGenerator:
         """
         reading = self.reader.read_context(question, context.passages)
         model = self.reader.model
-        if reading.best < model.decline:
+        if model.declines(reading):
             return NOT_FOUND
         parts = question_parts(question)
         readings = (

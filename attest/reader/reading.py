@@ -7,7 +7,8 @@ model, a logistic regression over that logit and a few cheap signals
 ``calibration.json`` fitted by ``bench/calibrate_reader.py`` on the tuning half of SQuAD
 2.0 dev (on paragraphs the reader was not trained on):
 
-* **decline** when no unit reaches ``decline``: the documents do not hold the answer,
+* **decline** when no unit reaches ``decline``, or the reader alone gives no unit
+  ``decline_reader`` (:meth:`AnswerModel.declines`): the documents do not hold the answer,
   whichever backend would have written it;
 * **answer** (the extractive backend) with the best unit and every other one reaching
   ``answer``, up to ``cap``, in passage order; a two-part question's parts are also read
@@ -25,7 +26,7 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
@@ -72,6 +73,11 @@ class Reading:
     @property
     def best(self) -> float:
         return max((c.score for c in self.candidates), default=0.0)
+
+    @property
+    def best_reader(self) -> float:
+        """The reader's own best probability, whatever the answer model makes of it."""
+        return max((c.reader for c in self.candidates), default=0.0)
 
     def merged(self, other: Reading) -> Reading:
         """Each unit of either reading, with its better score of the two, in passage order."""
@@ -205,6 +211,7 @@ class AnswerModel(CalibratedLogistic):
     relevant: float  # an answer the reader scores below this does not answer the question
     cap: int = 3  # most units in an extractive answer
     relative: float = 0.0  # ... if they also score at least this share of the best unit's score
+    decline_reader: float = 0.0  # ... or when the reader itself gives no unit this much (0: off)
     features: tuple[str, ...] = FEATURES
     about: dict[str, Any] = field(default_factory=dict)
 
@@ -216,9 +223,22 @@ class AnswerModel(CalibratedLogistic):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        limits = (self.decline, self.answer, self.relevant, self.relative)
+        limits = (self.decline, self.answer, self.relevant, self.relative, self.decline_reader)
         if not all(0.0 <= v <= 1.0 for v in limits) or self.cap < 1:
             raise self.error(f"has thresholds out of range: {limits}, cap {self.cap}")
+
+    def ungated(self) -> AnswerModel:
+        """This model without its decline thresholds: it declines nothing (for benchmarks of
+        what users would see without the gate)."""
+        return replace(self, decline=0.0, decline_reader=0.0)
+
+    def declines(self, reading: Reading) -> bool:
+        """Whether the passages do not answer the question: no unit reaches ``decline``, or
+        the reader itself gives none ``decline_reader``. The answer model weighs cheap
+        signals (shared words, embedding similarity, the passage's rank) with the reader, so
+        an on-topic unit can score well with the reader against it; declining needs either
+        to doubt every unit."""
+        return reading.best < self.decline or reading.best_reader < self.decline_reader
 
 
 @cache

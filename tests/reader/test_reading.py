@@ -96,6 +96,21 @@ def test_the_best_unit_and_those_above_the_threshold_are_chosen_in_passage_order
     assert len(reading.answer(threshold=0.2, cap=3)) == 3
 
 
+def test_the_passages_do_not_answer_when_the_model_or_the_reader_itself_doubts_every_unit() -> None:
+    # the answer model here adds 2 to the reader's logit: it can trust a unit the reader doubts
+    n = len(FEATURES)
+    coef = tuple(1.0 if name == "reader" else 0.0 for name in FEATURES)
+    lifted = AnswerModel((0.0,) * n, (1.0,) * n, coef, 2.0, decline=0.5, answer=0.5, relevant=0.5)
+    reading = PassageReader(Scripted({"26 weeks": -1.0}), Flat(), lifted).read("How long?", PASSAGES)
+    assert reading.best > 0.7 and reading.best_reader == pytest.approx(1 / (1 + np.exp(1.0)))  # 0.27
+    assert not lifted.declines(reading)
+    assert replace(lifted, decline_reader=0.3).declines(reading)  # the reader alone doubts it
+    assert not replace(lifted, decline_reader=0.2).declines(reading)
+    assert replace(lifted, decline=0.9).declines(reading)
+    assert not replace(lifted, decline=0.9, decline_reader=0.3).ungated().declines(reading)
+    assert lifted.declines(PassageReader(Scripted({}), Flat(), lifted).read("How long?", []))  # nothing read
+
+
 def test_questions_are_cut_into_parts_only_where_a_second_question_begins() -> None:
     two = question_parts(
         "How big is the home office allowance, and how much is the monthly internet allowance?"
@@ -244,3 +259,5 @@ def test_the_shipped_answer_model_loads_and_a_broken_one_is_refused(tmp_path: Pa
         replace(shipped, features=("reader",))
     with pytest.raises(ConfigurationError, match="out of range"):
         replace(shipped, decline=1.5)
+    with pytest.raises(ConfigurationError, match="out of range"):
+        replace(shipped, decline_reader=-0.1)

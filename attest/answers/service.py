@@ -264,7 +264,8 @@ class Answerer:
             context = self._context(hits, question)
         with _timed(answer.timings, "read"):
             reading = self.passage_reader.read_context(question, context.passages)
-        if self.answer_model.declines(reading):
+            parts = self.passage_reader.read_parts(question, context.passages)
+        if self.answer_model.declines(reading, parts):
             yield Final(answer.declined("no passage answers the question"))
             return
         backend, reason = self.generator.name, ""

@@ -18,7 +18,7 @@ from dataclasses import replace
 
 from attest.generation.citations import quote
 from attest.generation.prompts import NOT_FOUND
-from attest.reader.reading import PassageReader, question_parts
+from attest.reader.reading import PassageReader
 from attest.retrieval.context import Context
 from attest.text.units import as_sentence
 
@@ -46,13 +46,10 @@ class ExtractiveGenerator:
         row) gets a full stop, so that the checker reads each unit as a claim of its own.
         """
         reading = self.reader.read_context(question, context.passages)
+        readings = self.reader.read_parts(question, context.passages)
         model = self.reader.model
-        if model.declines(reading):
+        if model.declines(reading, readings):
             return NOT_FOUND
-        parts = question_parts(question)
-        readings = (
-            [self.reader.read_context(part, context.passages) for part in parts] if len(parts) > 1 else []
-        )
         chosen = reading.answer(model.answer, model.cap, readings, model.decline, model.relative)
         leads = {(c.number, c.unit.lead) for c in chosen if c.unit.lead}
         pieces, said = [], set()

@@ -107,14 +107,19 @@ class Reading:
         decline threshold). Parts choose in the order of their best score. A two-part
         question asks two things, and the unit that answers one part often outscores the
         other part's unit for that part too ("How do I request parental leave and how long
-        is it?": the request sentence names a time as well)."""
+        is it?": the request sentence names a time as well). The whole question's best unit
+        joins them only if it too reaches ``floor``: a question is answered when one of its
+        parts is (:meth:`AnswerModel.declines`), and then the whole question's best may be
+        no answer at all."""
         if not self.candidates:
             return []
         ranked = sorted(self.candidates, key=lambda c: -c.score)
         own = self._units_of_parts(parts, floor) if len(parts) > 1 else []
         chosen: dict[tuple[int, int], Candidate] = {}
         bar = max(threshold, relative * ranked[0].score)
-        for candidate in (*own, ranked[0], *(c for c in ranked[1:] if c.score >= bar)):
+        # the whole question's best unit, unless only the parts' own units may answer
+        best = [ranked[0]] if not own or ranked[0].score >= floor else []
+        for candidate in (*own, *best, *(c for c in ranked[1:] if c.score >= bar)):
             if len(chosen) < cap:
                 chosen.setdefault(_place(candidate), candidate)
         by_place = {_place(c): c for c in self.candidates}  # the whole question's scores
@@ -232,13 +237,19 @@ class AnswerModel(CalibratedLogistic):
         what users would see without the gate)."""
         return replace(self, decline=0.0, decline_reader=0.0)
 
-    def declines(self, reading: Reading) -> bool:
+    def declines(self, reading: Reading, parts: Sequence[Reading] = ()) -> bool:
         """Whether the passages do not answer the question: no unit reaches ``decline``, or
-        the reader itself gives none ``decline_reader``. The answer model weighs cheap
-        signals (shared words, embedding similarity, the passage's rank) with the reader, so
-        an on-topic unit can score well with the reader against it; declining needs either
-        to doubt every unit."""
-        return reading.best < self.decline or reading.best_reader < self.decline_reader
+        the reader itself gives none ``decline_reader`` (0 as shipped). The answer model
+        weighs cheap signals (shared words, embedding similarity, the passage's rank) with
+        the reader, so an on-topic unit can score well with the reader against it.
+
+        ``parts`` holds the readings of a question's parts (:func:`question_parts`): a
+        question of two parts is answered when either part is. A unit that answers one part
+        of "How many days a week do hybrid staff come in, and what are the core hours?"
+        scores low for the whole question, since it leaves the other part open."""
+        readings = (reading, *parts)
+        best = max(r.best for r in readings)
+        return best < self.decline or max(r.best_reader for r in readings) < self.decline_reader
 
 
 @cache
@@ -312,6 +323,12 @@ class PassageReader:
         self.size = kept
         self._kept: OrderedDict[tuple[object, ...], Reading] = OrderedDict()
         self._lock = threading.Lock()
+
+    def read_parts(self, question: str, passages: Sequence[Titled]) -> list[Reading]:
+        """:meth:`read_context` for each part of a question of several parts
+        (:func:`question_parts`); none for a question of one part."""
+        parts = question_parts(question)
+        return [self.read_context(part, passages) for part in parts] if len(parts) > 1 else []
 
     def read_context(self, question: str, passages: Sequence[Titled]) -> Reading:
         """:meth:`read` for a context's passages, with their titles. A question with an

@@ -182,6 +182,34 @@ def test_each_part_of_a_question_gets_a_unit_that_may_answer_it() -> None:
     assert len(reading.answer(0.5, 3, both, floor=0.3)) == 1
 
 
+def test_a_question_of_two_parts_is_answered_when_either_part_is() -> None:
+    """Each unit answers one part, so the whole question scores both low; the parts' own
+    readings keep it from being declined, and the answer is each part's unit, not the whole
+    question's weak best."""
+    passages = [
+        (1, "Hybrid staff work from an office at least 2 days a week. "
+            "Core hours are 10:00 to 15:00. The canteen opens at 8:00."),
+    ]  # fmt: skip
+    question = "How many days a week do hybrid staff come in, and what are the core hours?"
+    first, second = question_parts(question)
+    scorer = ByQuestion(
+        {
+            question: {"canteen": -1.5, "2 days": -2.0, "Core hours": -2.0},  # 0.18, 0.12, 0.12
+            first: {"2 days": 1.0},  # 0.73
+            second: {"Core hours": 2.0},  # 0.88
+            "Is there a bonus?": {},  # every unit -5
+        }
+    )
+    reader = PassageReader(scorer, Flat(), reader_only(decline=0.3))
+    reading = reader.read(question, passages)
+    parts = [reader.read(q, passages) for q in (first, second)]
+    model = reader.model
+    assert model.declines(reading) and not model.declines(reading, parts)
+    assert model.declines(reading, [reader.read("Is there a bonus?", passages)])  # no part answered
+    chosen = reading.answer(model.answer, model.cap, parts, model.decline)
+    assert [c.unit.text[:10] for c in chosen] == ["Hybrid sta", "Core hours"]  # not the canteen
+
+
 def test_the_shortlist_keeps_the_units_sharing_most_words_with_the_question_in_order() -> None:
     filler = " ".join(f"Filler sentence number {i} about the kitchen rota." for i in range(40))
     passages = [

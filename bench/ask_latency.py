@@ -4,9 +4,11 @@ Ingests the bundled demo knowledge base into a temporary data directory, then as
 demo questions (``scripts/demo_kb_questions.json``: answerable ones with their expected
 answer, and questions the handbook cannot answer) ``--rounds`` times through the answering
 service, as ``attest ask`` does after start-up. Reports p50/p95/p99 of the whole answer
-time, the share of answerable questions whose answer contains the expected text, and the
-share of unanswerable ones declined. The answer cache is off, so every round computes its
-answers (``bench/answer_cache.py`` measures the cache's hit path). Usage:
+time and the p50 of each stage of an answer (``Answer.timings_ms``: retrieval, reading,
+generation, verification, ...), the share of answerable questions whose answer contains the
+expected text, and the share of unanswerable ones declined. The answer cache is off, so
+every round computes its answers (``bench/answer_cache.py`` measures the cache's hit path).
+Usage:
     python bench/ask_latency.py [--backends extractive llama_cpp] [--rounds 3] [--json]
 """
 
@@ -20,6 +22,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from attest.answers import Answerer
 from attest.core import db
@@ -54,6 +58,7 @@ def main() -> None:
             # Loads the models, as the first ask would; not a timed question, whose question
             # and answer units would then be embedded already (they are kept between questions).
             answerer.ask("demo", "Which documents does this knowledge base hold?")
+            answerer.entities.warm_up()  # as the server's start-up does; a quote is not tagged
             results[backend] = run(answerer, questions, args.rounds)
             print(f"{backend}: {json.dumps(results[backend])}", file=sys.stderr)
     print(json.dumps(results, indent=None if args.json else 2))
@@ -61,11 +66,14 @@ def main() -> None:
 
 def run(answerer: Answerer, questions: list[dict[str, Any]], rounds: int) -> dict[str, Any]:
     times, found, declined = [], [], []
+    stages: dict[str, list[float]] = {}
     for _ in range(rounds):
         for item in questions:
             began = time.perf_counter()
             answer = answerer.ask("demo", item["question"])
             times.append((time.perf_counter() - began) * 1000)
+            for stage, ms in answer.timings_ms.items():
+                stages.setdefault(stage, []).append(ms)
             if item["answer"] is None:
                 declined.append(not answer.answered)
             else:
@@ -74,6 +82,7 @@ def run(answerer: Answerer, questions: list[dict[str, Any]], rounds: int) -> dic
                 )
     return {
         "latency_ms": {k: round(v, 1) for k, v in latency_percentiles(times).items()},
+        "stages_p50_ms": {k: round(float(np.median(v)), 1) for k, v in stages.items()},
         "answer_found": round(sum(found) / len(found), 3),
         "unanswerable_declined": round(sum(declined) / len(declined), 3),
         "asks": len(times),

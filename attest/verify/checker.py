@@ -330,10 +330,16 @@ class FactChecker:
         self, claims: list[Claim], candidates: list[list[int]], evidence: Evidence
     ) -> tuple[list[list[tuple[str, str]]], dict[int, list[tuple[str, str]]]]:
         """The entities of each claim and, where a claim names one the evidence lacks, of
-        its candidate spans (only then can one be swapped; a quote needs no span tagged)."""
+        its candidate spans (only then can one be swapped; a quote needs no span tagged).
+        A claim found word for word in the evidence is not tagged either: every entity it
+        names is then in the evidence, so its entity signals are those of a claim naming
+        none (all found, none swapped). An extractive answer is all quotes."""
         if self.entities is None:
             return [[] for _ in claims], {}
-        claim_entities = self.entities([c.text for c in claims])
+        quoted = [folded(c.text) in evidence.text for c in claims]
+        unquoted = [c.text for c, q in zip(claims, quoted, strict=True) if not q]
+        named = iter(self.entities(unquoted) if unquoted else [])
+        claim_entities = [[] if q else next(named) for q in quoted]
         spans = {
             i
             for found, entities in zip(candidates, claim_entities, strict=True)

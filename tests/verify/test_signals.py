@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 
 from attest.ingest.entities import EntityTagger
@@ -89,6 +91,29 @@ def test_a_swapped_person_or_date_lowers_the_support_score(
     assert score(with_entities, swapped) < score(with_entities, faithful)
     assert score(with_entities, swapped) < score(without, swapped)  # the entity signals see the swap
     assert score(with_entities, faithful) >= with_entities.model.threshold
+
+
+@pytest.mark.integration
+def test_a_claim_quoted_from_the_evidence_is_not_tagged(embedder: SentenceTransformerEmbedder) -> None:
+    """Tagging a quote finds only entities the evidence has, so its entity signals are those
+    of a claim naming none: the checker skips it and tags only the other claims."""
+    tagger = EntityTagger()
+    calls: list[list[str]] = []
+
+    def counted(texts: Sequence[str]) -> list[list[tuple[str, str]]]:
+        calls.append(list(texts))
+        return tagger.labelled(texts)
+
+    quote = "Leave requests are approved by Maria Lopez in HR."
+    invented = "Leave requests are approved by John Smith in HR."
+    verdict = FactChecker(embedder, entities=counted).check(f"{quote} [1] {invented} [1]", [(1, EVIDENCE)])
+    assert calls[0] == [invented]  # the claims; then the invented claim's candidate spans
+    named = tagger.labelled([quote])[0]
+    assert named  # the quote does name entities...
+    evidence = Evidence.of([(1, EVIDENCE)])
+    same = entity_signals(named, [], evidence)  # ...and tagging it would have changed nothing
+    assert {k: verdict.claims[0].signals[k] for k in same} == same == {"entities": 1.0, "swapped": 0.0}
+    assert verdict.claims[1].signals["entities"] < 1.0  # the invented name is still caught
 
 
 @pytest.mark.unit

@@ -58,7 +58,7 @@ def main() -> None:
             # Loads the models, as the first ask would; not a timed question, whose question
             # and answer units would then be embedded already (they are kept between questions).
             answerer.ask("demo", "Which documents does this knowledge base hold?")
-            answerer.entities.warm_up()  # as the server's start-up does; a quote is not tagged
+            answerer.warm_up()  # every model, as the server's start-up does
             results[backend] = run(answerer, questions, args.rounds)
             print(f"{backend}: {json.dumps(results[backend])}", file=sys.stderr)
     print(json.dumps(results, indent=None if args.json else 2))

@@ -140,6 +140,15 @@ class Answerer:
             settle=settings.verify_refuse_below is None,
         )
 
+    def warm_up(self) -> None:
+        """Load every model and run it once, so that the first question does not pay for it
+        (the server does this at start-up)."""
+        self.embedder.embed(["warm up"])  # documents' precision (float32)
+        self.checker.embedder.embed(["warm up"])  # question-time (bfloat16 where it runs)
+        self.reader.logits("warm up?", ["warm up"])  # also checks the reader's hashes
+        self.checker.consistency.logits(["warm up"], ["warm up"])  # and the consistency model's
+        self.entities.warm_up()  # and the spaCy pipeline's
+
     def ask(
         self,
         kb: str,

@@ -48,11 +48,7 @@ class Services:
 
     def warm_up(self) -> None:
         """Load every active index and run the models once, so the first question is not slow."""
-        self.answerer.embedder.embed(["warm up"])  # documents' precision (float32)
-        self.answerer.checker.embedder.embed(["warm up"])  # question-time (bfloat16 where it runs)
-        self.answerer.reader.logits("warm up?", ["warm up"])  # also checks the reader's hashes
-        self.answerer.checker.consistency.logits(["warm up"], ["warm up"])  # and the consistency model's
-        self.answerer.entities.warm_up()  # and the spaCy pipeline's
+        self.answerer.warm_up()
         with Session(self.engine) as session:
             names = list(
                 session.scalars(select(KnowledgeBase.name).where(KnowledgeBase.active_index_id.is_not(None)))

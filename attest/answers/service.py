@@ -273,8 +273,11 @@ class Answerer:
             context = self._context(hits, question)
         with _timed(answer.timings, "read"):
             reading = self.passage_reader.read_context(question, context.passages)
-            parts = self.passage_reader.read_parts(question, context.passages)
-        if self.answer_model.declines(reading, parts):
+            # a question of several parts may be answered by its parts (read only then here;
+            # the extractive backend reads them for its answer anyway)
+            doubted = self.answer_model.declines(reading)
+            parts = self.passage_reader.read_parts(question, context.passages) if doubted else []
+        if doubted and self.answer_model.declines(reading, parts):
             yield Final(answer.declined("no passage answers the question"))
             return
         backend, reason = self.generator.name, ""

@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 
 from attest.core.errors import ConfigurationError
+from attest.generation.extractive import ExtractiveGenerator
+from attest.generation.prompts import NOT_FOUND
 from attest.reader.features import FEATURES
 from attest.reader.reading import (
     CALIBRATION,
@@ -22,6 +24,8 @@ from attest.reader.reading import (
     shortlist,
     subject_of,
 )
+from attest.retrieval.context import Context
+from attest.retrieval.context import Passage as ContextPassage
 
 pytestmark = pytest.mark.unit
 
@@ -208,6 +212,18 @@ def test_a_question_of_two_parts_is_answered_when_either_part_is() -> None:
     assert model.declines(reading, [reader.read("Is there a bonus?", passages)])  # no part answered
     chosen = reading.answer(model.answer, model.cap, parts, model.decline)
     assert [c.unit.text[:10] for c in chosen] == ["Hybrid sta", "Core hours"]  # not the canteen
+    # the extractive backend, which decides and answers the same way
+    passage = ContextPassage(
+        1, 7, "Remote Work Policy", "remote.md", None, (), 0, 99, passages[0][1], 1.0, (1,), 30
+    )
+    context = Context((passage,), tokens=30, budget_tokens=1000, dropped=0)
+    text = ExtractiveGenerator(PassageReader(scorer, Flat(), model)).answer(context, question)
+    assert (
+        text.startswith("Hybrid staff work from an office") and "Core hours" in text and "canteen" not in text
+    )
+    assert ExtractiveGenerator(PassageReader(scorer, Flat(), model)).answer(context, "Is there a bonus?") == (
+        NOT_FOUND
+    )
 
 
 def test_the_shortlist_keeps_the_units_sharing_most_words_with_the_question_in_order() -> None:

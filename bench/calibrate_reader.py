@@ -216,7 +216,7 @@ def calibrate(
     max_units: float,
     max_flagged: float,
     relatives: tuple[float, ...] = RELATIVE,
-    reader_declines: tuple[float, ...] = READER_DECLINE,
+    reader_declines: tuple[float, ...] = (0.0,),
 ) -> AnswerModel:
     weights = fit(items)
     score(items, weights)

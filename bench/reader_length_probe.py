@@ -10,7 +10,7 @@ share of questions where the clause scores lower, and the same split by the clau
 then two handbook-style examples, each answer written short and longer.
 
 Usage:
-    python bench/reader_length_probe.py [--questions 400] [--json]
+    python bench/reader_length_probe.py [--questions 400] [--reader DIR] [--json]
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import random
 import re
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 
@@ -88,12 +89,13 @@ def main() -> int:
     formatter = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=formatter)
     parser.add_argument("--questions", type=int, default=400)
+    parser.add_argument("--reader", type=Path, default=None, help="a reader model folder")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if not SQUAD_DEV.is_file():
         print(f"skipped: {SQUAD_DEV} is missing (see ../shared/data/README.md)", file=sys.stderr)
         return 0
-    reader = Reader()
+    reader = Reader(args.reader)
     chosen = pairs(args.questions)
     whole = np.asarray([reader.score(q, [unit])[0] for q, unit, _ in chosen])
     cut = np.asarray([reader.score(q, [piece])[0] for q, _, piece in chosen])

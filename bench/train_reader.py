@@ -23,6 +23,12 @@ Data, public only:
 * **Tables of the 18F handbook** (``handbook-18f/pages``): for each body row and column a
   templated question ("What is the address for Chicago, IL?"); the row rendered with its
   column names is the positive, the other rows and the bare header row are negatives.
+* **Questions written for handbook statements** (``--generated``, the file
+  ``bench/handbook_questions.py`` writes): an employee's question that a local instruct
+  model wrote for a statement of the 18F handbook, kept when the model, asked again, says
+  the statement answers it. The statement is a positive, the page's closest other units
+  negatives. Only the questions of half the pages; the other half is held out
+  (``bench/reader_handbook.py``).
 
 The word embeddings stay frozen (they are the base model's); everything else is trained
 and saved in fp16 without them, so the shipped file holds only what training changed and
@@ -30,6 +36,7 @@ the loader takes the embeddings from the installed base package (hash-checked).
 
 Usage:
     python bench/train_reader.py [--squad PATH] [--handbook DIR] [--questions 3000]
+                                 [--generated bench/results/handbook_questions.jsonl]
                                  [--epochs 2] [--out attest/reader/model] [--check]
 
 ``--check`` trains on a tiny subset twice and verifies that the two runs give the same
@@ -82,6 +89,11 @@ def words(text: str) -> set[str]:
 def calibration_paragraph(context: str) -> bool:
     """Whether a tuning-half paragraph is kept for calibrating the thresholds."""
     return int(hashlib.sha256(context.encode()).hexdigest(), 16) % 5 == 0
+
+
+def held_out_page(page: str) -> bool:
+    """Whether a handbook page's written questions are held out (``bench/reader_handbook.py``)."""
+    return int(hashlib.sha256(page.encode()).hexdigest(), 16) % 2 == 1
 
 
 def heading_of(question: str) -> str:
@@ -165,6 +177,33 @@ def handbook_pairs(folder: Path, rng: random.Random, limit: int = 600) -> list[P
                 pairs.append(Pair(question, header.strip(), 0.0, "header"))
     rng.shuffle(pairs)
     return pairs[:limit]
+
+
+def generated_pairs(path: Path, folder: Path, rng: random.Random) -> list[Pair]:
+    """Pairs from questions written for handbook statements (``bench/handbook_questions.py``).
+
+    The statement is a positive; the two other units of its page sharing most words with
+    the question, and one at random, are negatives (the page's on-topic statements that
+    answer something else). Half the pages are held out (:func:`held_out_page`)."""
+    from attest.ingest.formats import md
+    from attest.text.units import answer_units
+
+    units_of: dict[str, list[str]] = {}
+    pairs: list[Pair] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        if held_out_page(row["page"]):
+            continue
+        if row["page"] not in units_of:
+            extracted = md.extract((folder / row["page"]).read_bytes(), row["page"], max_bytes=10_000_000)
+            units_of[row["page"]] = [u.read_as for u in answer_units(extracted.text)]
+        question, text = row["question"], row["text"]
+        asked = words(question)
+        others = sorted((u for u in units_of[row["page"]] if u != text), key=lambda u: -len(asked & words(u)))
+        negatives = others[:2] + rng.sample(others[2:], min(1, len(others[2:])))
+        pairs.append(Pair(question, text, 1.0, "statement"))
+        pairs.extend(Pair(question, u, 0.0, "statement") for u in negatives)
+    return pairs
 
 
 def kinds(pairs: list[Pair]) -> dict[str, int]:
@@ -264,6 +303,9 @@ def main() -> None:
     parser.add_argument("--handbook", type=Path, default=DATA / "handbook-18f/pages")
     parser.add_argument("--questions", type=int, default=3000, help="answerable and as many unanswerable")
     parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument(
+        "--generated", type=Path, default=None, help="questions written for handbook statements (jsonl)"
+    )
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--out", type=Path, default=ROOT / "attest/reader/model")
     parser.add_argument("--check", action="store_true", help="train a tiny subset twice; compare")
@@ -285,6 +327,8 @@ def main() -> None:
         print(json.dumps({"pairs": len(pairs), "reproducible": same}))
         sys.exit(0 if same else 1)
     pairs = squad_pairs(args.squad, args.questions, rng) + handbook_pairs(args.handbook, rng)
+    if args.generated:
+        pairs += generated_pairs(args.generated, args.handbook, rng)
     counts = kinds(pairs)
     print(f"train_reader: {len(pairs)} pairs {counts}", file=sys.stderr)
     began = time.perf_counter()
@@ -295,6 +339,7 @@ def main() -> None:
         "command": " ".join(["python", "bench/train_reader.py", *sys.argv[1:]]),
         "data": "SQuAD 2.0 dev even-numbered articles (calibration fifth of paragraphs left out) "
         "and the 18F handbook's tables; odd-numbered SQuAD articles held out",
+        "generated": args.generated and str(args.generated),
         "seed": SEED,
         "pairs": counts,
         "epochs": args.epochs,

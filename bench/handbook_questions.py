@@ -258,6 +258,7 @@ def main() -> None:
     counts["round_trip_kept"] = len(rows)
     rows = judged(llm, rows)
     counts["questions_kept"] = len(rows)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
     print(
         json.dumps(

@@ -142,13 +142,13 @@ def usable(question: str, text: str) -> bool:
     )
 
 
-def page_units(folder: Path, page: str) -> list[str]:
-    """The answer units of a page as the reader reads them."""
+def page(folder: Path, name: str) -> tuple[str, list[str]]:
+    """A handbook page's title and its answer units as the reader reads them."""
     from attest.ingest.formats import md
     from attest.text.units import answer_units
 
-    extracted = md.extract((folder / page).read_bytes(), page, max_bytes=10_000_000)
-    return [unit.read_as for unit in answer_units(extracted.text)]
+    extracted = md.extract((folder / name).read_bytes(), name, max_bytes=10_000_000)
+    return extracted.title or Path(name).stem, [u.read_as for u in answer_units(extracted.text)]
 
 
 def consistent(rows: list[dict[str, str]], folder: Path) -> list[dict[str, str]]:
@@ -162,10 +162,10 @@ def consistent(rows: list[dict[str, str]], folder: Path) -> list[dict[str, str]]
 
     embedder = SentenceTransformerEmbedder(Settings().embedding_model, batch_size=32)
     kept = []
-    for page in dict.fromkeys(row["page"] for row in rows):
-        units = page_units(folder, page)
+    for name in dict.fromkeys(row["page"] for row in rows):
+        _, units = page(folder, name)
         unit_vectors = embedder.embed(units)
-        asked = [row for row in rows if row["page"] == page]
+        asked = [row for row in rows if row["page"] == name]
         question_vectors = embedder.embed([row["question"] for row in asked])
         for row, vector in zip(asked, question_vectors, strict=True):
             closest = np.argsort(-(unit_vectors @ vector))[:CLOSEST]

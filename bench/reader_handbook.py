@@ -28,14 +28,13 @@ from pathlib import Path
 import numpy as np
 
 from attest.core.enums import Precision
-from attest.ingest.formats import md
 from attest.reader.model import Reader
 from attest.reader.reading import SHORTLIST, titled
-from attest.text.units import answer_units
 from attest.text.words import content_words
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
+from handbook_questions import page  # noqa: E402
 from train_reader import DATA, held_out_page  # noqa: E402
 
 QUESTIONS = ROOT / "bench/results/handbook_questions.jsonl"
@@ -59,10 +58,8 @@ def main() -> None:
     first, reciprocal, own, other = [], [], [], []
     for row in rows:
         if row["page"] not in pages:
-            data = (args.handbook / row["page"]).read_bytes()
-            extracted = md.extract(data, row["page"], max_bytes=10_000_000)
-            units = list(dict.fromkeys(u.read_as for u in answer_units(extracted.text)))
-            pages[row["page"]] = (extracted.title or Path(row["page"]).stem, units)
+            title, units = page(args.handbook, row["page"])
+            pages[row["page"]] = (title, list(dict.fromkeys(units)))
         title, units = pages[row["page"]]
         if row["text"] not in units or len(units) < 2:
             continue

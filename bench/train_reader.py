@@ -185,8 +185,7 @@ def generated_pairs(path: Path, folder: Path, rng: random.Random) -> list[Pair]:
     The statement is a positive; the two other units of its page sharing most words with
     the question, and one at random, are negatives (the page's on-topic statements that
     answer something else). Half the pages are held out (:func:`held_out_page`)."""
-    from attest.ingest.formats import md
-    from attest.text.units import answer_units
+    from handbook_questions import page
 
     units_of: dict[str, list[str]] = {}
     pairs: list[Pair] = []
@@ -195,8 +194,7 @@ def generated_pairs(path: Path, folder: Path, rng: random.Random) -> list[Pair]:
         if held_out_page(row["page"]):
             continue
         if row["page"] not in units_of:
-            extracted = md.extract((folder / row["page"]).read_bytes(), row["page"], max_bytes=10_000_000)
-            units_of[row["page"]] = [u.read_as for u in answer_units(extracted.text)]
+            units_of[row["page"]] = page(folder, row["page"])[1]
         question, text = row["question"], row["text"]
         asked = words(question)
         others = sorted((u for u in units_of[row["page"]] if u != text), key=lambda u: -len(asked & words(u)))
